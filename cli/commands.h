@@ -1,0 +1,12 @@
+// The subcommands of `rackos`, each registered on the CLI11 app by one function.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace rackos::cli {
+
+void add_version(CLI::App& app);
+void add_validate(CLI::App& app);
+void add_plan(CLI::App& app);
+
+}  // namespace rackos::cli

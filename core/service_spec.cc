@@ -1,0 +1,129 @@
+// validate_service_spec: the semantic rules of a service spec (see service_spec.h).
+#include "core/service_spec.h"
+
+#include <set>
+
+#include "core/quantity.h"
+
+namespace rackos {
+
+std::string_view to_string(RestartKind k) {
+  switch (k) {
+    case RestartKind::always: return "always";
+    case RestartKind::on_failure: return "on-failure";
+    case RestartKind::never: return "never";
+  }
+  return "?";
+}
+
+std::string to_string(const Constraint& c) {
+  switch (c.op) {
+    case Constraint::Op::exists: return c.key;
+    case Constraint::Op::in:
+    case Constraint::Op::not_in: {
+      std::string s = c.key + (c.op == Constraint::Op::in ? "=" : "!=");
+      for (size_t i = 0; i < c.values.size(); ++i) s += (i ? "|" : "") + c.values[i];
+      return s;
+    }
+  }
+  return c.key;
+}
+
+namespace {
+
+bool is_name(std::string_view s, size_t max_len) {
+  if (s.empty() || s.size() > max_len) return false;
+  if (!(s[0] >= 'a' && s[0] <= 'z')) return false;
+  for (char c : s) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+    if (!ok) return false;
+  }
+  return s.back() != '-';
+}
+
+bool is_label_token(std::string_view s) {
+  if (s.empty() || s.size() > 63) return false;
+  for (char c : s) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.' || c == '/';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool is_env_name(std::string_view s) {
+  if (s.empty()) return false;
+  if (s[0] >= '0' && s[0] <= '9') return false;
+  for (char c : s) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+void check_range(const char* field, const Range& r, std::string (*fmt)(int64_t),
+                 std::vector<Error>& errors) {
+  std::string f(field);
+  if (r.min < 0) errors.push_back({f + ".min " + fmt(r.min) + " is negative"});
+  if (r.max <= 0) errors.push_back({f + ".max " + fmt(r.max) + " must be greater than 0"});
+  if (r.min > r.max) errors.push_back({f + ".min " + fmt(r.min) + " exceeds " + f + ".max " + fmt(r.max)});
+  if (r.burst < r.max) errors.push_back({f + ".burst " + fmt(r.burst) + " is below " + f + ".max " + fmt(r.max) + " (burst ≥ max)"});
+}
+
+}  // namespace
+
+std::vector<Error> validate_service_spec(const ServiceSpec& spec) {
+  std::vector<Error> errors;
+  if (!is_name(spec.name, 63)) {
+    errors.push_back({"name \"" + spec.name +
+                      "\" is not a valid service name (1-63 of a-z 0-9 -, starting with a letter, not ending with -)"});
+  }
+  if (spec.command.empty() || spec.command[0].empty()) {
+    errors.push_back({"command is empty (give the program and its arguments)"});
+  }
+  std::set<std::string> env_seen;
+  for (const auto& [k, v] : spec.env) {
+    if (!is_env_name(k)) errors.push_back({"env \"" + k + "\" is not a valid variable name (letters, digits, _; not starting with a digit)"});
+    if (!env_seen.insert(k).second) errors.push_back({"env \"" + k + "\" is set twice"});
+  }
+  check_range("cpu", spec.envelope.cpu_millis, format_cpu_millis, errors);
+  check_range("memory", spec.envelope.memory_bytes, format_memory_bytes, errors);
+  for (const auto& [name, count] : spec.resources) {
+    if (name == "cpu" || name == "memory") {
+      errors.push_back({"resources." + name + " belongs in the envelope (cpu:/memory:), not in resources"});
+    } else if (!is_label_token(name)) {
+      errors.push_back({"resources: \"" + name + "\" is not a valid resource name"});
+    }
+    if (count < 0) errors.push_back({"resources." + name + " " + std::to_string(count) + " is negative"});
+  }
+  if (spec.resources.size() > 4) {
+    errors.push_back({"resources: " + std::to_string(spec.resources.size()) + " countable resources requested; at most 4"});
+  }
+  if (spec.instances.max == 0) errors.push_back({"instances.max 0 must be at least 1"});
+  if (spec.instances.min > spec.instances.max) {
+    errors.push_back({"instances.min " + std::to_string(spec.instances.min) + " exceeds instances.max " +
+                      std::to_string(spec.instances.max)});
+  }
+  if (spec.instances.max > kMaxInstances) {
+    errors.push_back({"instances.max " + std::to_string(spec.instances.max) + " exceeds the limit " +
+                      std::to_string(kMaxInstances)});
+  }
+  const auto& rp = spec.restart;
+  if (rp.backoff_initial_ms <= 0) errors.push_back({"restart.backoff " + format_duration_ms(rp.backoff_initial_ms) + " must be greater than 0"});
+  if (rp.backoff_max_ms < rp.backoff_initial_ms) {
+    errors.push_back({"restart.backoff_max " + format_duration_ms(rp.backoff_max_ms) + " is below restart.backoff " +
+                      format_duration_ms(rp.backoff_initial_ms)});
+  }
+  for (const auto& c : spec.constraints) {
+    if (!is_label_token(c.key)) errors.push_back({"constraints: \"" + to_string(c) + "\" has an invalid label key \"" + c.key + "\""});
+    if (c.op != Constraint::Op::exists && c.values.empty()) {
+      errors.push_back({"constraints: \"" + to_string(c) + "\" has no value"});
+    }
+    for (const auto& v : c.values) {
+      if (!is_label_token(v)) errors.push_back({"constraints: \"" + to_string(c) + "\" has an invalid label value \"" + v + "\""});
+    }
+  }
+  return errors;
+}
+
+}  // namespace rackos

@@ -1,0 +1,91 @@
+// What a user declares for a service: command, envelope, instances, priority,
+// restart policy, placement constraints, partition behaviour. Plain values; the
+// parser (spec_parse.h) builds them and validate_service_spec checks the rules.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/ids.h"
+#include "core/result.h"
+
+namespace rackos {
+
+// min ≤ max ≤ burst. CPU in millicores, memory in bytes (DESIGN.md envelope table).
+struct Range {
+  int64_t min = 0;
+  int64_t max = 0;
+  int64_t burst = 0;
+  friend bool operator==(const Range&, const Range&) = default;
+};
+
+struct Envelope {
+  Range cpu_millis;
+  Range memory_bytes;
+  friend bool operator==(const Envelope&, const Envelope&) = default;
+};
+
+struct InstanceRange {
+  uint32_t min = 1;
+  uint32_t max = 1;
+  friend bool operator==(const InstanceRange&, const InstanceRange&) = default;
+};
+
+enum class RestartKind : uint8_t { always, on_failure, never };
+std::string_view to_string(RestartKind k);
+
+struct RestartPolicy {
+  RestartKind kind = RestartKind::always;
+  int64_t backoff_initial_ms = 100;
+  int64_t backoff_max_ms = 30'000;
+  // A process that ran at least this long before exiting starts again from the
+  // initial backoff (its earlier crashes are forgiven).
+  int64_t reset_after_ms = 10'000;
+  friend bool operator==(const RestartPolicy&, const RestartPolicy&) = default;
+};
+
+// A placement rule on node labels: `key=v1|v2` (label equals one of), `key!=v`
+// (label missing or different), `key` (label present).
+struct Constraint {
+  enum class Op : uint8_t { in, not_in, exists };
+  std::string key;
+  Op op = Op::exists;
+  std::vector<std::string> values;
+  friend bool operator==(const Constraint&, const Constraint&) = default;
+};
+std::string to_string(const Constraint& c);
+
+inline constexpr uint32_t kMaxInstances = 100'000;
+
+struct ServiceSpec {
+  std::string name;
+  std::vector<std::string> command;                       // argv
+  std::vector<std::pair<std::string, std::string>> env;   // in declared order
+  std::string workdir;                                    // empty: the shim's default
+  std::optional<uint32_t> uid;
+  std::optional<uint32_t> gid;
+  Envelope envelope;
+  std::map<std::string, int64_t> resources;               // countable, e.g. {"gpu": 1}
+  InstanceRange instances;
+  PriorityClass priority = PriorityClass::normal;
+  RestartPolicy restart;
+  std::vector<Constraint> constraints;
+  // Unset: `stop` for singletons (instances.max == 1), `keep` otherwise.
+  std::optional<OnPartition> on_partition;
+
+  OnPartition effective_on_partition() const {
+    if (on_partition) return *on_partition;
+    return instances.max == 1 ? OnPartition::stop : OnPartition::keep;
+  }
+  friend bool operator==(const ServiceSpec&, const ServiceSpec&) = default;
+};
+
+// Every rule a spec breaks, one error each, naming field, value and rule
+// (e.g. "cpu.min 4 exceeds cpu.max 2"). Empty when the spec is valid.
+std::vector<Error> validate_service_spec(const ServiceSpec& spec);
+
+}  // namespace rackos

@@ -1,0 +1,465 @@
+// YAML and CLI-flag parsing of service specs (see spec_parse.h).
+#include "core/spec_parse.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <set>
+
+#include "core/quantity.h"
+
+namespace rackos {
+namespace {
+
+std::vector<std::string_view> split(std::string_view s, char sep) {
+  std::vector<std::string_view> parts;
+  size_t start = 0;
+  while (true) {
+    size_t pos = s.find(sep, start);
+    parts.push_back(s.substr(start, pos == std::string_view::npos ? std::string_view::npos : pos - start));
+    if (pos == std::string_view::npos) break;
+    start = pos + 1;
+  }
+  return parts;
+}
+
+Result<Range> parse_range(std::string_view text, Result<int64_t> (*parse_one)(std::string_view),
+                          const char* example) {
+  auto parts = split(text, ':');
+  if (parts.size() > 3 || text.empty()) {
+    return Error{"\"" + std::string(text) + "\" is not an envelope (use MIN:MAX[:BURST], e.g. " + example + ")"};
+  }
+  std::vector<int64_t> v;
+  for (auto p : parts) {
+    auto r = parse_one(p);
+    if (!r) return r.error();
+    v.push_back(*r);
+  }
+  Range range;
+  if (v.size() == 1) range = {v[0], v[0], v[0]};
+  if (v.size() == 2) range = {v[0], v[1], v[1]};
+  if (v.size() == 3) range = {v[0], v[1], v[2]};
+  return range;
+}
+
+// Collects errors against YAML nodes, each with its line number.
+struct YamlReader {
+  std::vector<Error> errors;
+  // Fields that failed to parse ("memory", "cpu"): the rule checks that run
+  // afterwards skip them rather than report a second, confusing error.
+  std::set<std::string> failed_roots;
+
+  void fail_field(const YAML::Node& at, const std::string& field, const std::string& msg) {
+    failed_roots.insert(field.substr(0, field.find('.')));
+    fail(at, msg);
+  }
+
+  void fail(const YAML::Node& at, const std::string& msg) {
+    int line = at.IsDefined() ? at.Mark().line + 1 : 0;
+    if (line > 0) {
+      errors.push_back({"line " + std::to_string(line) + ": " + msg});
+    } else {
+      errors.push_back({msg});
+    }
+  }
+
+  bool scalar(const YAML::Node& n, const std::string& field, std::string& out) {
+    if (!n.IsScalar()) {
+      fail_field(n, field, field + ": expected a single value");
+      return false;
+    }
+    out = n.Scalar();
+    return true;
+  }
+
+  template <class F>
+  void quantity(const YAML::Node& n, const std::string& field, F parse, int64_t& out) {
+    std::string s;
+    if (!scalar(n, field, s)) return;
+    auto r = parse(s);
+    if (!r) {
+      fail_field(n, field, field + ": " + r.error().message);
+      return;
+    }
+    out = *r;
+  }
+
+  void range(const YAML::Node& n, const std::string& field, Result<int64_t> (*parse_one)(std::string_view),
+             const char* example, Range& out) {
+    if (n.IsScalar()) {
+      auto r = parse_range(n.Scalar(), parse_one, example);
+      if (!r) {
+        fail_field(n, field, field + ": " + r.error().message);
+        return;
+      }
+      out = *r;
+      return;
+    }
+    if (!n.IsMap()) {
+      fail_field(n, field, field + ": expected MIN:MAX[:BURST] or a map with min, max, burst");
+      return;
+    }
+    bool has_max = false, has_burst = false;
+    for (const auto& kv : n) {
+      std::string key = kv.first.Scalar();
+      if (key == "min") quantity(kv.second, field + ".min", parse_one, out.min);
+      else if (key == "max") { quantity(kv.second, field + ".max", parse_one, out.max); has_max = true; }
+      else if (key == "burst") { quantity(kv.second, field + ".burst", parse_one, out.burst); has_burst = true; }
+      else fail(kv.first, field + ": unknown field \"" + key + "\" (allowed: min, max, burst)");
+    }
+    if (!has_max) fail_field(n, field, field + ".max is missing");
+    if (!has_burst) out.burst = out.max;
+  }
+
+  void duration(const YAML::Node& n, const std::string& field, int64_t& out) {
+    quantity(n, field, parse_duration_ms, out);
+  }
+
+  void restart(const YAML::Node& n, RestartPolicy& out) {
+    auto kind = [&](const YAML::Node& k, const std::string& field) {
+      std::string s;
+      if (!scalar(k, field, s)) return;
+      if (s == "always") out.kind = RestartKind::always;
+      else if (s == "on-failure" || s == "on_failure") out.kind = RestartKind::on_failure;
+      else if (s == "never") out.kind = RestartKind::never;
+      else fail(k, field + ": \"" + s + "\" is not a restart policy (allowed: always, on-failure, never)");
+    };
+    if (n.IsScalar()) {
+      kind(n, "restart");
+      return;
+    }
+    if (!n.IsMap()) {
+      fail(n, "restart: expected a policy name or a map");
+      return;
+    }
+    for (const auto& kv : n) {
+      std::string key = kv.first.Scalar();
+      if (key == "policy") kind(kv.second, "restart.policy");
+      else if (key == "backoff") duration(kv.second, "restart.backoff", out.backoff_initial_ms);
+      else if (key == "backoff_max") duration(kv.second, "restart.backoff_max", out.backoff_max_ms);
+      else if (key == "reset_after") duration(kv.second, "restart.reset_after", out.reset_after_ms);
+      else fail(kv.first, "restart: unknown field \"" + key + "\" (allowed: policy, backoff, backoff_max, reset_after)");
+    }
+  }
+
+  void instances(const YAML::Node& n, InstanceRange& out) {
+    if (n.IsScalar()) {
+      auto r = parse_instance_range(n.Scalar());
+      if (!r) fail(n, "instances: " + r.error().message);
+      else out = *r;
+      return;
+    }
+    if (!n.IsMap()) {
+      fail(n, "instances: expected a count, A:B, or a map with min and max");
+      return;
+    }
+    int64_t mn = out.min, mx = -1;
+    for (const auto& kv : n) {
+      std::string key = kv.first.Scalar();
+      if (key == "min") quantity(kv.second, "instances.min", parse_count, mn);
+      else if (key == "max") quantity(kv.second, "instances.max", parse_count, mx);
+      else fail(kv.first, "instances: unknown field \"" + key + "\" (allowed: min, max)");
+    }
+    if (mx < 0) mx = mn;
+    out.min = static_cast<uint32_t>(std::min<int64_t>(mn, kMaxInstances + 1));
+    out.max = static_cast<uint32_t>(std::min<int64_t>(mx, kMaxInstances + 1));
+  }
+
+  void uid(const YAML::Node& n, const std::string& field, std::optional<uint32_t>& out) {
+    int64_t v = 0;
+    size_t before = errors.size();
+    quantity(n, field, parse_count, v);
+    if (errors.size() != before) return;
+    if (v > 0xfffffffe) {
+      fail(n, field + ": " + std::to_string(v) + " is out of range");
+      return;
+    }
+    out = static_cast<uint32_t>(v);
+  }
+
+  ServiceSpec service(const YAML::Node& doc) {
+    ServiceSpec spec;
+    if (!doc.IsMap()) {
+      fail(doc, "a service must be a map of fields (name, command, cpu, memory, ...)");
+      return spec;
+    }
+    bool has_cpu = false, has_memory = false;
+    for (const auto& kv : doc) {
+      const std::string key = kv.first.Scalar();
+      const YAML::Node& v = kv.second;
+      if (key == "name") {
+        scalar(v, "name", spec.name);
+      } else if (key == "command") {
+        if (v.IsScalar()) {
+          spec.command = {"/bin/sh", "-c", v.Scalar()};
+        } else if (v.IsSequence()) {
+          for (const auto& arg : v) {
+            std::string s;
+            if (scalar(arg, "command", s)) spec.command.push_back(s);
+          }
+        } else {
+          fail(v, "command: expected a list of arguments or a shell command string");
+        }
+      } else if (key == "env") {
+        if (!v.IsMap()) {
+          fail(v, "env: expected a map of NAME: value");
+          continue;
+        }
+        for (const auto& e : v) {
+          std::string val;
+          if (scalar(e.second, "env." + e.first.Scalar(), val)) spec.env.emplace_back(e.first.Scalar(), val);
+        }
+      } else if (key == "workdir") {
+        scalar(v, "workdir", spec.workdir);
+      } else if (key == "uid") {
+        uid(v, "uid", spec.uid);
+      } else if (key == "gid") {
+        uid(v, "gid", spec.gid);
+      } else if (key == "cpu") {
+        range(v, "cpu", parse_cpu_millis, "500m:2:4", spec.envelope.cpu_millis);
+        has_cpu = true;
+      } else if (key == "memory") {
+        range(v, "memory", parse_memory_bytes, "256Mi:1Gi:2Gi", spec.envelope.memory_bytes);
+        has_memory = true;
+      } else if (key == "resources") {
+        if (!v.IsMap()) {
+          fail(v, "resources: expected a map of NAME: count (e.g. gpu: 1)");
+          continue;
+        }
+        for (const auto& r : v) {
+          int64_t count = 0;
+          size_t before = errors.size();
+          quantity(r.second, "resources." + r.first.Scalar(), parse_count, count);
+          if (errors.size() == before) spec.resources[r.first.Scalar()] = count;
+        }
+      } else if (key == "instances") {
+        instances(v, spec.instances);
+      } else if (key == "priority") {
+        std::string s;
+        if (!scalar(v, "priority", s)) continue;
+        auto p = parse_priority_class(s);
+        if (!p) fail(v, "priority: \"" + s + "\" is not a priority class (allowed: system, high, normal, batch)");
+        else spec.priority = *p;
+      } else if (key == "restart") {
+        restart(v, spec.restart);
+      } else if (key == "constraints") {
+        if (!v.IsSequence()) {
+          fail(v, "constraints: expected a list like [\"zone=eu1\", \"rack!=r3\"]");
+          continue;
+        }
+        for (const auto& c : v) {
+          std::string s;
+          if (!scalar(c, "constraints", s)) continue;
+          auto r = parse_constraint(s);
+          if (!r) fail(c, "constraints: " + r.error().message);
+          else spec.constraints.push_back(*r);
+        }
+      } else if (key == "on_partition") {
+        std::string s;
+        if (!scalar(v, "on_partition", s)) continue;
+        if (s == "stop") spec.on_partition = OnPartition::stop;
+        else if (s == "keep") spec.on_partition = OnPartition::keep;
+        else fail(v, "on_partition: \"" + s + "\" is not allowed (allowed: stop, keep)");
+      } else {
+        fail(kv.first, "unknown field \"" + key +
+                           "\" (allowed: name, command, env, workdir, uid, gid, cpu, memory, resources, "
+                           "instances, priority, restart, constraints, on_partition)");
+      }
+    }
+    if (!doc["name"]) fail_field(doc, "name", "name is missing");
+    if (!doc["command"]) fail_field(doc, "command", "command is missing");
+    if (!has_cpu) fail_field(doc, "cpu", "cpu is missing (an envelope MIN:MAX[:BURST], e.g. 500m:2:4)");
+    if (!has_memory) fail_field(doc, "memory", "memory is missing (an envelope MIN:MAX[:BURST], e.g. 256Mi:1Gi:2Gi)");
+    return spec;
+  }
+};
+
+}  // namespace
+
+Result<Range> parse_cpu_range(std::string_view text) { return parse_range(text, parse_cpu_millis, "500m:2:4"); }
+Result<Range> parse_memory_range(std::string_view text) {
+  return parse_range(text, parse_memory_bytes, "256Mi:1Gi:2Gi");
+}
+
+Result<InstanceRange> parse_instance_range(std::string_view text) {
+  auto parts = split(text, ':');
+  if (parts.size() > 2) return Error{"\"" + std::string(text) + "\" is not an instance range (use N or MIN:MAX, e.g. 2:5)"};
+  std::vector<int64_t> v;
+  for (auto p : parts) {
+    auto r = parse_count(p);
+    if (!r) return Error{"\"" + std::string(text) + "\" is not an instance range (use N or MIN:MAX, e.g. 2:5)"};
+    v.push_back(std::min<int64_t>(*r, kMaxInstances + 1));
+  }
+  InstanceRange range;
+  range.min = static_cast<uint32_t>(v[0]);
+  range.max = static_cast<uint32_t>(v.size() == 2 ? v[1] : v[0]);
+  return range;
+}
+
+Result<Constraint> parse_constraint(std::string_view text) {
+  Constraint c;
+  size_t ne = text.find("!=");
+  size_t eq = text.find('=');
+  std::string_view values;
+  if (ne != std::string_view::npos) {
+    c.key = std::string(text.substr(0, ne));
+    c.op = Constraint::Op::not_in;
+    values = text.substr(ne + 2);
+  } else if (eq != std::string_view::npos) {
+    c.key = std::string(text.substr(0, eq));
+    c.op = Constraint::Op::in;
+    values = text.substr(eq + 1);
+  } else {
+    c.key = std::string(text);
+    c.op = Constraint::Op::exists;
+  }
+  if (c.key.empty()) {
+    return Error{"\"" + std::string(text) + "\" is not a constraint (use key=value, key=v1|v2, key!=value or key)"};
+  }
+  if (c.op != Constraint::Op::exists) {
+    for (auto v : split(values, '|')) {
+      if (v.empty()) return Error{"\"" + std::string(text) + "\" has an empty value"};
+      c.values.emplace_back(v);
+    }
+  }
+  return c;
+}
+
+Result<std::vector<ServiceSpec>> parse_services_yaml(std::string_view yaml_text) {
+  std::vector<YAML::Node> docs;
+  try {
+    docs = YAML::LoadAll(std::string(yaml_text));
+  } catch (const YAML::Exception& e) {
+    return Error{"line " + std::to_string(e.mark.line + 1) + ": not valid YAML: " + e.msg};
+  }
+  YamlReader reader;
+  std::vector<ServiceSpec> specs;
+  std::vector<YAML::Node> service_nodes;
+  for (const auto& doc : docs) {
+    if (doc.IsNull()) continue;
+    if (doc.IsMap() && doc["services"]) {
+      if (doc.size() != 1) reader.fail(doc, "a document with \"services:\" must hold nothing else");
+      const YAML::Node list = doc["services"];
+      if (!list.IsSequence()) {
+        reader.fail(list, "services: expected a list of services");
+        continue;
+      }
+      for (const auto& s : list) service_nodes.push_back(s);
+    } else {
+      service_nodes.push_back(doc);
+    }
+  }
+  if (service_nodes.empty() && reader.errors.empty()) return Error{"no service in the file"};
+  std::set<std::string> names;
+  for (const auto& node : service_nodes) {
+    reader.failed_roots.clear();
+    ServiceSpec spec = reader.service(node);
+    for (auto& e : validate_service_spec(spec)) {
+      std::string root = e.message.substr(0, e.message.find_first_of(" .:"));
+      if (reader.failed_roots.count(root)) continue;
+      const YAML::Node at = node.IsMap() && node[root] ? node[root] : node;
+      reader.fail(at, e.message);
+    }
+    if (!spec.name.empty() && !names.insert(spec.name).second) {
+      reader.fail(node, "name \"" + spec.name + "\" appears twice in the file");
+    }
+    specs.push_back(std::move(spec));
+  }
+  if (!reader.errors.empty()) return Error{join_errors(reader.errors)};
+  return specs;
+}
+
+Result<ServiceSpec> parse_service_cli(const CliServiceArgs& args) {
+  std::vector<Error> errors;
+  ServiceSpec spec;
+  spec.name = args.name;
+  spec.command = args.command;
+  spec.workdir = args.workdir;
+  if (auto r = parse_cpu_range(args.cpu)) spec.envelope.cpu_millis = *r;
+  else errors.push_back({"--cpu: " + r.error().message});
+  if (auto r = parse_memory_range(args.memory)) spec.envelope.memory_bytes = *r;
+  else errors.push_back({"--mem: " + r.error().message});
+  if (auto r = parse_instance_range(args.instances)) spec.instances = *r;
+  else errors.push_back({"--instances: " + r.error().message});
+  if (auto p = parse_priority_class(args.priority)) spec.priority = *p;
+  else errors.push_back({"--priority: \"" + args.priority + "\" is not a priority class (allowed: system, high, normal, batch)"});
+  if (args.restart == "always") spec.restart.kind = RestartKind::always;
+  else if (args.restart == "on-failure") spec.restart.kind = RestartKind::on_failure;
+  else if (args.restart == "never") spec.restart.kind = RestartKind::never;
+  else errors.push_back({"--restart: \"" + args.restart + "\" is not a restart policy (allowed: always, on-failure, never)"});
+  if (args.on_partition == "stop") spec.on_partition = OnPartition::stop;
+  else if (args.on_partition == "keep") spec.on_partition = OnPartition::keep;
+  else if (!args.on_partition.empty()) errors.push_back({"--on-partition: \"" + args.on_partition + "\" is not allowed (allowed: stop, keep)"});
+  for (const auto& kv : args.env) {
+    size_t eq = kv.find('=');
+    if (eq == std::string::npos) errors.push_back({"--env: \"" + kv + "\" is not NAME=VALUE"});
+    else spec.env.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+  }
+  for (const auto& kv : args.resources) {
+    size_t eq = kv.find('=');
+    if (eq == std::string::npos) {
+      errors.push_back({"--resource: \"" + kv + "\" is not NAME=COUNT"});
+      continue;
+    }
+    auto count = parse_count(kv.substr(eq + 1));
+    if (!count) errors.push_back({"--resource " + kv.substr(0, eq) + ": " + count.error().message});
+    else spec.resources[kv.substr(0, eq)] = *count;
+  }
+  for (const auto& c : args.constraints) {
+    auto r = parse_constraint(c);
+    if (!r) errors.push_back({"--constraint: " + r.error().message});
+    else spec.constraints.push_back(*r);
+  }
+  if (errors.empty()) errors = validate_service_spec(spec);
+  if (!errors.empty()) return Error{join_errors(errors)};
+  return spec;
+}
+
+std::string format_service_yaml(const ServiceSpec& spec) {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  out << YAML::Key << "name" << YAML::Value << spec.name;
+  out << YAML::Key << "command" << YAML::Value << YAML::Flow << spec.command;
+  if (!spec.env.empty()) {
+    out << YAML::Key << "env" << YAML::Value << YAML::BeginMap;
+    for (const auto& [k, v] : spec.env) out << YAML::Key << k << YAML::Value << YAML::DoubleQuoted << v;
+    out << YAML::EndMap;
+  }
+  if (!spec.workdir.empty()) out << YAML::Key << "workdir" << YAML::Value << spec.workdir;
+  if (spec.uid) out << YAML::Key << "uid" << YAML::Value << *spec.uid;
+  if (spec.gid) out << YAML::Key << "gid" << YAML::Value << *spec.gid;
+  const auto& cpu = spec.envelope.cpu_millis;
+  const auto& mem = spec.envelope.memory_bytes;
+  out << YAML::Key << "cpu" << YAML::Value << YAML::Flow << YAML::BeginMap
+      << YAML::Key << "min" << YAML::Value << format_cpu_millis(cpu.min)
+      << YAML::Key << "max" << YAML::Value << format_cpu_millis(cpu.max)
+      << YAML::Key << "burst" << YAML::Value << format_cpu_millis(cpu.burst) << YAML::EndMap;
+  out << YAML::Key << "memory" << YAML::Value << YAML::Flow << YAML::BeginMap
+      << YAML::Key << "min" << YAML::Value << format_memory_bytes(mem.min)
+      << YAML::Key << "max" << YAML::Value << format_memory_bytes(mem.max)
+      << YAML::Key << "burst" << YAML::Value << format_memory_bytes(mem.burst) << YAML::EndMap;
+  if (!spec.resources.empty()) {
+    out << YAML::Key << "resources" << YAML::Value << YAML::Flow << YAML::BeginMap;
+    for (const auto& [k, v] : spec.resources) out << YAML::Key << k << YAML::Value << v;
+    out << YAML::EndMap;
+  }
+  out << YAML::Key << "instances" << YAML::Value << YAML::Flow << YAML::BeginMap
+      << YAML::Key << "min" << YAML::Value << spec.instances.min
+      << YAML::Key << "max" << YAML::Value << spec.instances.max << YAML::EndMap;
+  out << YAML::Key << "priority" << YAML::Value << std::string(to_string(spec.priority));
+  out << YAML::Key << "restart" << YAML::Value << YAML::Flow << YAML::BeginMap
+      << YAML::Key << "policy" << YAML::Value << std::string(to_string(spec.restart.kind))
+      << YAML::Key << "backoff" << YAML::Value << format_duration_ms(spec.restart.backoff_initial_ms)
+      << YAML::Key << "backoff_max" << YAML::Value << format_duration_ms(spec.restart.backoff_max_ms)
+      << YAML::Key << "reset_after" << YAML::Value << format_duration_ms(spec.restart.reset_after_ms)
+      << YAML::EndMap;
+  if (!spec.constraints.empty()) {
+    out << YAML::Key << "constraints" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+    for (const auto& c : spec.constraints) out << to_string(c);
+    out << YAML::EndSeq;
+  }
+  out << YAML::Key << "on_partition" << YAML::Value << std::string(to_string(spec.effective_on_partition()));
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace rackos

@@ -1,0 +1,157 @@
+// Tests for service specs from YAML and CLI strings, and their validation.
+#include "core/spec_parse.h"
+
+#include <gtest/gtest.h>
+
+namespace rackos {
+namespace {
+
+const char* kWeb = R"(
+name: web
+command: ["/usr/bin/python3", "-m", "http.server"]
+env: {PORT: "8080"}
+cpu: 500m:2:4
+memory: {min: 256Mi, max: 1Gi, burst: 2Gi}
+resources: {gpu: 1}
+instances: 2:6
+priority: high
+restart: {policy: on-failure, backoff: 200ms, backoff_max: 10s}
+constraints: ["zone=eu1|eu2", "rack!=r3", "ssd"]
+on_partition: keep
+)";
+
+TEST(SpecParse, FullService) {
+  auto r = parse_services_yaml(kWeb);
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_EQ(r->size(), 1u);
+  const ServiceSpec& s = (*r)[0];
+  EXPECT_EQ(s.name, "web");
+  EXPECT_EQ(s.command.size(), 3u);
+  EXPECT_EQ(s.env[0].first, "PORT");
+  EXPECT_EQ(s.envelope.cpu_millis, (Range{500, 2000, 4000}));
+  EXPECT_EQ(s.envelope.memory_bytes, (Range{256ll << 20, 1ll << 30, 2ll << 30}));
+  EXPECT_EQ(s.resources.at("gpu"), 1);
+  EXPECT_EQ(s.instances, (InstanceRange{2, 6}));
+  EXPECT_EQ(s.priority, PriorityClass::high);
+  EXPECT_EQ(s.restart.kind, RestartKind::on_failure);
+  EXPECT_EQ(s.restart.backoff_initial_ms, 200);
+  ASSERT_EQ(s.constraints.size(), 3u);
+  EXPECT_EQ(s.constraints[0].values.size(), 2u);
+  EXPECT_EQ(s.constraints[1].op, Constraint::Op::not_in);
+  EXPECT_EQ(s.constraints[2].op, Constraint::Op::exists);
+  EXPECT_EQ(s.effective_on_partition(), OnPartition::keep);
+}
+
+TEST(SpecParse, NormalFormRoundTrips) {
+  auto r = parse_services_yaml(kWeb);
+  ASSERT_TRUE(r);
+  std::string text = format_service_yaml((*r)[0]);
+  auto again = parse_services_yaml(text);
+  ASSERT_TRUE(again) << again.error().message << "\n" << text;
+  EXPECT_EQ((*again)[0], (*r)[0]);
+}
+
+TEST(SpecParse, Defaults) {
+  auto r = parse_services_yaml("name: one\ncommand: sleep 100\ncpu: 1\nmemory: 64Mi:128Mi\n");
+  ASSERT_TRUE(r) << r.error().message;
+  const ServiceSpec& s = (*r)[0];
+  EXPECT_EQ(s.command, (std::vector<std::string>{"/bin/sh", "-c", "sleep 100"}));
+  EXPECT_EQ(s.envelope.cpu_millis, (Range{1000, 1000, 1000}));
+  EXPECT_EQ(s.envelope.memory_bytes.burst, 128ll << 20);
+  EXPECT_EQ(s.instances, (InstanceRange{1, 1}));
+  EXPECT_EQ(s.priority, PriorityClass::normal);
+  EXPECT_EQ(s.effective_on_partition(), OnPartition::stop);  // singleton default
+}
+
+TEST(SpecParse, SeveralDocumentsAndServicesList) {
+  auto r = parse_services_yaml("name: a\ncommand: x\ncpu: 1\nmemory: 1Gi\n---\nname: b\ncommand: y\ncpu: 1\nmemory: 1Gi\n");
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->size(), 2u);
+  auto l = parse_services_yaml("services:\n  - {name: a, command: x, cpu: 1, memory: 1Gi}\n  - {name: b, command: y, cpu: 1, memory: 1Gi}\n");
+  ASSERT_TRUE(l) << l.error().message;
+  EXPECT_EQ(l->size(), 2u);
+}
+
+TEST(SpecParse, EnvelopeRuleErrorNamesFieldsAndValues) {
+  auto r = parse_services_yaml("name: a\ncommand: x\ncpu: {min: 4, max: 2}\nmemory: 1Gi\n");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("line 3: cpu.min 4 exceeds cpu.max 2"), std::string::npos) << r.error().message;
+}
+
+TEST(SpecParse, BadSizeNamesFieldAndValue) {
+  auto r = parse_services_yaml("name: a\ncommand: x\ncpu: 1\nmemory: {min: 1Gi, max: 12Q}\n");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("line 4: memory.max: \"12Q\" is not a size"), std::string::npos) << r.error().message;
+  // No second, derived complaint about memory.
+  EXPECT_EQ(r.error().message.find("memory.min"), std::string::npos) << r.error().message;
+}
+
+TEST(SpecParse, EveryProblemReportedOnce) {
+  auto r = parse_services_yaml("name: Bad_Name\ncpu: {min: 4, max: 2}\nmemory: 1Gi:512Mi\npriority: urgent\ncolour: red\n");
+  ASSERT_FALSE(r);
+  const std::string& m = r.error().message;
+  EXPECT_NE(m.find("not a valid service name"), std::string::npos) << m;
+  EXPECT_NE(m.find("command is missing"), std::string::npos) << m;
+  EXPECT_NE(m.find("cpu.min 4 exceeds cpu.max 2"), std::string::npos) << m;
+  EXPECT_NE(m.find("memory.min 1Gi exceeds memory.max 512Mi"), std::string::npos) << m;
+  EXPECT_NE(m.find("\"urgent\" is not a priority class"), std::string::npos) << m;
+  EXPECT_NE(m.find("unknown field \"colour\""), std::string::npos) << m;
+  EXPECT_EQ(m.find("command is empty"), std::string::npos) << m;
+}
+
+TEST(SpecParse, ImpossibleEnvelopes) {
+  for (const char* bad : {"cpu: 0\nmemory: 1Gi", "cpu: 1:2:1\nmemory: 1Gi", "cpu: 1:2:3:4\nmemory: 1Gi",
+                          "cpu: -1\nmemory: 1Gi", "cpu: 1\nmemory: 0", "cpu: 1\nmemory: 1Gi\ninstances: 3:2"}) {
+    auto r = parse_services_yaml(std::string("name: a\ncommand: x\n") + bad + "\n");
+    EXPECT_FALSE(r) << bad;
+  }
+}
+
+TEST(SpecParse, MalformedYaml) {
+  auto r = parse_services_yaml("name: [unclosed\n");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("not valid YAML"), std::string::npos);
+  EXPECT_FALSE(parse_services_yaml(""));
+  EXPECT_FALSE(parse_services_yaml("- just\n- a list\n"));
+  auto dup = parse_services_yaml("name: a\ncommand: x\ncpu: 1\nmemory: 1Gi\n---\nname: a\ncommand: y\ncpu: 1\nmemory: 1Gi\n");
+  ASSERT_FALSE(dup);
+  EXPECT_NE(dup.error().message.find("appears twice"), std::string::npos);
+}
+
+TEST(SpecParse, CliStrings) {
+  CliServiceArgs a;
+  a.name = "api";
+  a.command = {"/bin/sleep", "100"};
+  a.cpu = "250m:1:2";
+  a.memory = "64Mi:256Mi";
+  a.instances = "2:5";
+  a.priority = "batch";
+  a.env = {"A=1", "B=x=y"};
+  a.resources = {"gpu=2"};
+  a.constraints = {"zone=eu1"};
+  auto r = parse_service_cli(a);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->envelope.cpu_millis, (Range{250, 1000, 2000}));
+  EXPECT_EQ(r->envelope.memory_bytes, (Range{64ll << 20, 256ll << 20, 256ll << 20}));
+  EXPECT_EQ(r->instances, (InstanceRange{2, 5}));
+  EXPECT_EQ(r->env[1].second, "x=y");
+  EXPECT_EQ(r->resources.at("gpu"), 2);
+
+  a.cpu = "4:2";
+  a.memory = "1Gi:12Q";
+  auto bad = parse_service_cli(a);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("--mem: \"12Q\" is not a size"), std::string::npos) << bad.error().message;
+}
+
+TEST(SpecParse, Ranges) {
+  EXPECT_EQ(*parse_cpu_range("2"), (Range{2000, 2000, 2000}));
+  EXPECT_FALSE(parse_cpu_range("1::2"));
+  EXPECT_EQ(*parse_instance_range("3"), (InstanceRange{3, 3}));
+  EXPECT_FALSE(parse_instance_range("1:2:3"));
+  EXPECT_FALSE(parse_constraint("=x"));
+  EXPECT_FALSE(parse_constraint("a=x|"));
+}
+
+}  // namespace
+}  // namespace rackos
