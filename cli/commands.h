@@ -8,5 +8,6 @@ namespace rackos::cli {
 void add_version(CLI::App& app);
 void add_validate(CLI::App& app);
 void add_plan(CLI::App& app);
+void add_shim(CLI::App& app, int argc, char** argv);
 
 }  // namespace rackos::cli

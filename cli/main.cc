@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   rackos::cli::add_version(app);
   rackos::cli::add_validate(app);
   rackos::cli::add_plan(app);
+  rackos::cli::add_shim(app, argc, argv);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

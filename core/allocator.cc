@@ -58,6 +58,11 @@ NodeAllocation allocate_node(int64_t cpu_capacity_millis, int64_t memory_capacit
     if (out.cpu_contended) {
       int64_t w = std::max({target[i], p.envelope.cpu_millis.min, kMinWeightMillis});
       a.cpu_shares = clamp_shares(static_cast<int128>(w) * 1024 / 1000);
+      // Weights only arbitrate within one CPU's run queue; on several cores a
+      // node cap is consumed first come. Quotas at the targets make the split
+      // exact on any number of cores (never below min, never above ceiling).
+      a.cpu_quota_millis = std::min(cpu_ceiling[i], std::max(target[i], p.envelope.cpu_millis.min));
+      a.cpu_burst_millis = 0;
     } else {
       int64_t w = std::max(p.envelope.cpu_millis.min, kMinWeightMillis) * priority_weight(p.priority);
       a.cpu_shares = clamp_shares(static_cast<int128>(w) * 256 / 1000);

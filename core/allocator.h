@@ -8,13 +8,18 @@
 //            water-filled by weight = max(min, 10m) × priority class weight,
 //            up to min(demand, ceiling). Σ target = min(capacity, Σ wanted).
 //   ceiling  max, or burst while the process has CPU credits.
-//   quota    = ceiling: the kernel cap (cpu.max / cfs_quota). Weights do the
-//            fast path, so a load jump is served at kernel speed.
-//   shares   uncontended node: ∝ min × class (the next spike splits by min and
-//            priority at once); contended node (Σ wanted > capacity):
-//            ∝ max(target, min), which makes the kernel deliver the targets,
-//            so every process gets its min even against higher classes.
-//   burst    cpu_burst_millis = burst − max while credits last (cfs_burst).
+//   uncontended node (Σ wanted ≤ capacity):
+//     quota  = ceiling: the kernel cap (cpu.max / cfs_quota);
+//     shares ∝ min × class, so the next load jump is split by min and
+//            priority at kernel speed, not at the loop's;
+//     burst  = burst − max while credits last (cfs_burst / cpu.max.burst).
+//   contended node (Σ wanted > capacity):
+//     shares ∝ max(target, min) and quota = max(target, min) (≤ ceiling),
+//            burst 0: weights alone only arbitrate within one CPU's run
+//            queue, and a node cap on several cores is consumed first come,
+//            so the quotas make the kernel deliver the targets exactly; every
+//            process gets its min even against higher classes. A process whose
+//            demand grows shows throttling and gets more on the next loop.
 // Memory (not work-conserving):
 //   low = min (never reclaimed below); max = burst (hard limit);
 //   high = burst while memory credits last, else max. When the node's use

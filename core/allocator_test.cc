@@ -30,6 +30,10 @@ TEST(Allocator, SplitsContendedNodeInProportionToMin) {
   EXPECT_TRUE(out.cpu_contended);
   EXPECT_EQ(out.processes[0].cpu_target_millis, 200);
   EXPECT_EQ(out.processes[1].cpu_target_millis, 800);
+  // Contended: quotas hold each at its target, so the split holds on any number of cores.
+  EXPECT_EQ(out.processes[0].cpu_quota_millis, 200);
+  EXPECT_EQ(out.processes[1].cpu_quota_millis, 800);
+  EXPECT_EQ(out.processes[0].cpu_burst_millis, 0);
 }
 
 TEST(Allocator, RestGoesByPriorityWeight) {

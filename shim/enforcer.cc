@@ -1,0 +1,121 @@
+// One enforcement tick (see enforcer.h).
+#include "shim/enforcer.h"
+
+#include <algorithm>
+
+namespace rackos::shim {
+namespace {
+
+// Demand estimate: what it used plus the time it spent throttled (it would
+// have run then). A process at its target on a contended node may want more
+// than it shows: offer it a quarter more so growth is discovered.
+int64_t estimate_demand(const ManagedProcess& p, int64_t used, int64_t throttled, bool contended) {
+  int64_t demand = used + throttled;
+  if (contended && used * 100 >= p.allocation.cpu_target_millis * 95 && p.allocation.cpu_target_millis > 0) {
+    demand = std::max(demand, used + used / 4);
+  }
+  return demand;
+}
+
+}  // namespace
+
+EnforcerTotals Enforcer::tick(Supervisor& sup, int64_t now_ms) {
+  EnforcerTotals totals;
+  Cgroups* cg = sup.cgroups();
+  std::vector<ManagedProcess*> live;
+  for (auto& [id, p] : sup.processes()) {
+    if (p.state != ProcState::exited) live.push_back(&p);
+  }
+  if (live.empty()) return totals;
+
+  // 1. Usage, for a bounded slice of processes (round-robin).
+  if (cg != nullptr) {
+    size_t n = std::min(cfg_.stats_per_tick, live.size());
+    for (size_t k = 0; k < n; ++k) {
+      ManagedProcess& p = *live[(cursor_ + k) % live.size()];
+      if (!p.cgroup) continue;
+      // Sample over at least one CFS period, or a capped process looks like
+      // it alternates between running flat out and not at all.
+      if (p.last_stats_ms >= 0 && now_ms - p.last_stats_ms < kCfsPeriodUs / 1000) continue;
+      auto st = cg->read_stats(*p.cgroup);
+      if (!st) {
+        ++totals.errors;
+        continue;
+      }
+      if (p.last_stats_ms >= 0 && now_ms > p.last_stats_ms) {
+        int64_t dt = now_ms - p.last_stats_ms;
+        int64_t used = (st->cpu_usage_ns - p.last_stats.cpu_usage_ns) / 1000 / dt;  // ns per ms → millicores
+        int64_t throttled = (st->cpu_throttled_ns - p.last_stats.cpu_throttled_ns) / 1000 / dt;
+        p.cpu_used_millis = std::max<int64_t>(used, 0);
+        p.cpu_demand_millis = estimate_demand(p, p.cpu_used_millis, std::max<int64_t>(throttled, 0), last_contended_);
+      }
+      p.memory_bytes = st->memory_bytes;
+      p.last_stats = *st;
+      p.last_stats_ms = now_ms;
+    }
+    cursor_ = (cursor_ + n) % live.size();
+  }
+
+  // 2. The allocator over every live process.
+  std::vector<AllocInput> in;
+  in.reserve(live.size());
+  for (size_t i = 0; i < live.size(); ++i) {
+    const ManagedProcess& p = *live[i];
+    AllocInput a;
+    a.id = ProcessId::make(static_cast<uint32_t>(i), 1);
+    a.priority = p.spec.priority;
+    a.envelope = p.spec.envelope;
+    a.cpu_demand_millis = p.cpu_demand_millis;
+    a.cpu_used_millis = p.cpu_used_millis;
+    a.memory_used_bytes = p.memory_bytes;
+    a.created_ms = p.spec.created_ms;
+    a.state = p.alloc;
+    in.push_back(a);
+  }
+  const auto& cfg = sup.config();
+  NodeAllocation out = allocate_node(cfg.cpu_millis, cfg.memory_bytes, in, now_ms, cfg_.allocator);
+  last_contended_ = out.cpu_contended;
+  totals.cpu_contended = out.cpu_contended;
+
+  // 3. Write what changed.
+  for (size_t i = 0; i < live.size(); ++i) {
+    ManagedProcess& p = *live[i];
+    const Allocation& a = out.processes[i];
+    p.alloc = a.state;
+    p.allocation = a;
+    totals.cpu_used_millis += p.cpu_used_millis;
+    totals.memory_bytes += p.memory_bytes;
+    if (cg == nullptr || !p.cgroup || p.state != ProcState::running) continue;
+    CgroupLimits l;
+    l.cpu_shares = a.cpu_shares;
+    l.cpu_quota_millis = a.cpu_quota_millis;
+    l.cpu_burst_millis = a.cpu_burst_millis;
+    l.memory_low_bytes = a.memory_low_bytes;
+    l.memory_high_bytes = a.memory_high_bytes;
+    l.memory_max_bytes = a.memory_max_bytes;
+    if (p.applied && *p.applied == l) continue;
+    if (auto r = cg->apply(*p.cgroup, l, p.applied); r) {
+      p.applied = l;
+      ++totals.writes;
+    } else {
+      ++totals.errors;
+      p.applied.reset();  // write everything next time
+    }
+  }
+
+  // 4. Evictions, reported once each while they last.
+  std::vector<std::string> evicted;
+  for (ProcessId e : out.evict) {
+    const ManagedProcess& p = *live[e.slot()];
+    evicted.push_back(p.spec.id);
+    if (std::find(last_evicted_.begin(), last_evicted_.end(), p.spec.id) == last_evicted_.end()) {
+      sup.emit("evict", p.spec.id,
+               "node short of memory: squeezed above its min for " +
+                   std::to_string(now_ms - p.alloc.squeezed_since_ms) + " ms; move it elsewhere");
+    }
+  }
+  last_evicted_ = std::move(evicted);
+  return totals;
+}
+
+}  // namespace rackos::shim

@@ -1,0 +1,43 @@
+// The enforcement loop's work for one tick: read each process's usage and
+// throttling from its cgroup, estimate demand, run the core node allocator,
+// and write the cgroup files whose values changed. Processes the node cannot
+// keep (memory squeezed past the grace period) are reported as "evict" events
+// for the controller to move; the shim does not kill them itself.
+#pragma once
+
+#include <cstdint>
+
+#include "core/allocator.h"
+#include "shim/supervisor.h"
+
+namespace rackos::shim {
+
+struct EnforcerConfig {
+  AllocatorConfig allocator;
+  // Stats are read for at most this many processes per tick, round-robin, so
+  // a node with thousands of processes costs a bounded amount per tick; the
+  // allocator still runs over all of them every tick with the latest figures.
+  size_t stats_per_tick = 200;
+};
+
+struct EnforcerTotals {
+  int64_t cpu_used_millis = 0;
+  int64_t memory_bytes = 0;
+  size_t writes = 0;
+  size_t errors = 0;
+  bool cpu_contended = false;
+};
+
+class Enforcer {
+ public:
+  explicit Enforcer(EnforcerConfig cfg) : cfg_(cfg) {}
+  EnforcerTotals tick(Supervisor& sup, int64_t now_ms);
+
+ private:
+  EnforcerConfig cfg_;
+  size_t cursor_ = 0;
+  std::vector<std::string> last_evicted_;
+  bool last_contended_ = false;
+};
+
+}  // namespace rackos::shim

@@ -1,0 +1,271 @@
+// rackos-monitor: one small process per workload, like containerd-shim or
+// conmon. It starts the workload in its cgroup, holds it as its parent, copies
+// its stdout/stderr into size-rotated log files, and writes how it ended to
+// exit.json. It runs in its own session, so the shim can crash, restart or be
+// replaced by a new binary without touching the workload, and its exit status
+// is never lost. Usage: rackos-monitor STATE_DIR   (reads STATE_DIR/launch.json)
+// Reports "ok PID\n" or "error TEXT\n" on stdout once, then closes it.
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "shim/cgroup_files.h"
+#include "shim/launch_spec.h"
+
+using namespace rackos::shim;
+
+namespace {
+
+// A log file that rotates to .1 .. .keep when it passes max_bytes.
+class RotatingLog {
+ public:
+  RotatingLog(std::string path, int64_t max_bytes, int keep) : path_(std::move(path)), max_(max_bytes), keep_(keep) {
+    open_file();
+  }
+  ~RotatingLog() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  void write_all(const char* data, size_t n) {
+    if (fd_ < 0) return;
+    if (size_ + static_cast<int64_t>(n) > max_ && size_ > 0) rotate();
+    while (n > 0) {
+      ssize_t w = ::write(fd_, data, n);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        return;  // disk full or similar: drop, never block the workload
+      }
+      data += w;
+      n -= static_cast<size_t>(w);
+      size_ += w;
+    }
+  }
+
+ private:
+  void open_file() {
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    struct stat st {};
+    size_ = (fd_ >= 0 && ::fstat(fd_, &st) == 0) ? st.st_size : 0;
+  }
+  void rotate() {
+    ::close(fd_);
+    for (int i = keep_; i >= 1; --i) {
+      std::string from = i == 1 ? path_ : path_ + "." + std::to_string(i - 1);
+      std::string to = path_ + "." + std::to_string(i);
+      ::rename(from.c_str(), to.c_str());
+    }
+    if (keep_ < 1) ::unlink(path_.c_str());
+    open_file();
+  }
+  std::string path_;
+  int64_t max_;
+  int keep_;
+  int fd_ = -1;
+  int64_t size_ = 0;
+};
+
+void report(const std::string& line) {
+  std::string l = line + "\n";
+  ssize_t n = ::write(STDOUT_FILENO, l.data(), l.size());
+  (void)n;
+  int devnull = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+  ::dup2(devnull, STDOUT_FILENO);  // the shim may be gone later: never write to its pipe again
+  ::close(devnull);
+}
+
+int64_t oom_count(const std::string& file) {
+  if (file.empty()) return 0;
+  auto m = read_keyed(file);
+  return m ? value_of(*m, "oom_kill") : 0;
+}
+
+// Only async-signal-safe calls between fork and exec.
+[[noreturn]] void exec_child(const LaunchSpec& s, char* const* argv, char* const* envp, int out, int err, int sync_w) {
+  auto fail = [&](int stage) {
+    int e = errno;
+    int msg[2] = {stage, e};
+    ssize_t n = ::write(sync_w, msg, sizeof msg);
+    (void)n;
+    ::_exit(127);
+  };
+  char pid_text[24];
+  int len = 0;
+  {
+    pid_t pid = ::getpid();
+    char rev[24];
+    int r = 0;
+    do {
+      rev[r++] = static_cast<char>('0' + pid % 10);
+      pid /= 10;
+    } while (pid > 0);
+    while (r > 0) pid_text[len++] = rev[--r];
+  }
+  for (const auto& f : s.cgroup_procs) {
+    int fd = ::open(f.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || ::write(fd, pid_text, static_cast<size_t>(len)) < 0) fail(1);
+    ::close(fd);
+  }
+  if (s.gid) {
+    if (::setgroups(0, nullptr) != 0 || ::setgid(*s.gid) != 0) fail(2);
+  }
+  if (s.uid && ::setuid(*s.uid) != 0) fail(3);
+  if (!s.workdir.empty() && ::chdir(s.workdir.c_str()) != 0) fail(4);
+  int devnull = ::open("/dev/null", O_RDONLY);
+  ::dup2(devnull, STDIN_FILENO);
+  ::dup2(out, STDOUT_FILENO);
+  ::dup2(err, STDERR_FILENO);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  ::signal(SIGPIPE, SIG_DFL);
+  ::execvpe(argv[0], argv, envp);
+  fail(5);
+  ::_exit(127);
+}
+
+const char* stage_name(int stage) {
+  switch (stage) {
+    case 1: return "cannot join its cgroup";
+    case 2: return "cannot set group id";
+    case 3: return "cannot set user id";
+    case 4: return "cannot enter its working directory";
+    default: return "cannot execute";
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: rackos-monitor STATE_DIR\n");
+    return 2;
+  }
+  const std::string dir = argv[1];
+  ::setsid();
+  ::signal(SIGPIPE, SIG_IGN);
+  ::signal(SIGHUP, SIG_IGN);
+  // The monitor's own diagnostics go to monitor.log.
+  int mlog = ::open((dir + "/monitor.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  if (mlog >= 0) ::dup2(mlog, STDERR_FILENO);
+
+  auto text = read_file(dir + "/launch.json");
+  if (!text) {
+    report("error " + text.error().message);
+    return 1;
+  }
+  auto parsed = launch_from_json(*text);
+  if (!parsed) {
+    report("error " + parsed.error().message);
+    return 1;
+  }
+  LaunchSpec launch = std::move(parsed).value();
+  LaunchSpec* spec = &launch;
+  if (spec->argv.empty()) {
+    report("error empty argv");
+    return 1;
+  }
+  std::vector<std::string> env_text;
+  for (const auto& [k, v] : spec->env) env_text.push_back(k + "=" + v);
+  std::vector<char*> cargv, cenv;
+  for (auto& a : spec->argv) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  for (auto& e : env_text) cenv.push_back(e.data());
+  cenv.push_back(nullptr);
+
+  int out[2], err[2], sync[2];
+  if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0 || ::pipe2(sync, O_CLOEXEC) != 0) {
+    report(std::string("error pipe: ") + std::strerror(errno));
+    return 1;
+  }
+  const int64_t oom_before = oom_count(spec->oom_file);
+  pid_t child = ::fork();
+  if (child < 0) {
+    report(std::string("error fork: ") + std::strerror(errno));
+    return 1;
+  }
+  if (child == 0) exec_child(*spec, cargv.data(), cenv.data(), out[1], err[1], sync[1]);
+  ::close(out[1]);
+  ::close(err[1]);
+  ::close(sync[1]);
+  int msg[2] = {0, 0};
+  ssize_t got = ::read(sync[0], msg, sizeof msg);
+  ::close(sync[0]);
+  if (got == static_cast<ssize_t>(sizeof msg)) {
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    ExitRecord ex;
+    ex.exit_code = 127;
+    ex.start_error = std::string(stage_name(msg[0])) + " (" + spec->argv[0] + "): " + std::strerror(msg[1]);
+    ex.ended_ms = wall_ms();
+    write_atomic(dir + "/exit.json", to_json(ex));
+    report("error " + ex.start_error);
+    return 0;
+  }
+  PidRecord pr{child, ::getpid(), process_start_ticks(child), wall_ms()};
+  if (auto w = write_atomic(dir + "/pid.json", to_json(pr)); !w) {
+    std::fprintf(stderr, "%s\n", w.error().message.c_str());
+  }
+  report("ok " + std::to_string(child));
+
+  RotatingLog out_log(dir + "/stdout.log", spec->log_max_bytes, spec->log_keep);
+  RotatingLog err_log(dir + "/stderr.log", spec->log_max_bytes, spec->log_keep);
+  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, child, 0));
+  ::fcntl(out[0], F_SETFL, O_NONBLOCK);
+  ::fcntl(err[0], F_SETFL, O_NONBLOCK);
+  char buf[65536];
+  bool out_open = true, err_open = true;
+  int status = 0;
+  bool exited = false;
+  auto drain = [&](int fd, RotatingLog& log, bool& open) {
+    while (open) {
+      ssize_t n = ::read(fd, buf, sizeof buf);
+      if (n > 0) {
+        log.write_all(buf, static_cast<size_t>(n));
+        continue;
+      }
+      if (n == 0) open = false;
+      break;  // EAGAIN (or error): come back later
+    }
+  };
+  while (!exited) {
+    pollfd fds[3] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}, {pidfd, POLLIN, 0}};
+    fds[0].fd = out_open ? out[0] : -1;
+    fds[1].fd = err_open ? err[0] : -1;
+    int timeout = pidfd < 0 ? 100 : -1;  // without pidfd: poll waitpid
+    int n = ::poll(fds, 3, timeout);
+    if (n < 0 && errno != EINTR) break;
+    if (fds[0].revents) drain(out[0], out_log, out_open);
+    if (fds[1].revents) drain(err[0], err_log, err_open);
+    if (pidfd < 0 || fds[2].revents) {
+      pid_t w = ::waitpid(child, &status, pidfd < 0 ? WNOHANG : 0);
+      if (w == child) exited = true;
+    }
+  }
+  // What the workload wrote last (daemonized children may keep the pipe open:
+  // read what is there, do not wait for EOF).
+  drain(out[0], out_log, out_open);
+  drain(err[0], err_log, err_open);
+  ExitRecord ex;
+  ex.ended_ms = wall_ms();
+  if (WIFEXITED(status)) ex.exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) {
+    ex.signal = WTERMSIG(status);
+    ex.exit_code = 128 + ex.signal;
+    ex.oom_killed = ex.signal == SIGKILL && oom_count(spec->oom_file) > oom_before;
+  }
+  if (auto w = write_atomic(dir + "/exit.json", to_json(ex)); !w) {
+    std::fprintf(stderr, "%s\n", w.error().message.c_str());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,312 @@
+// The shim daemon's loop: lock, adopt, serve, enforce, fence (see shim_server.h).
+#include "shim/shim_server.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "core/node_health.h"
+#include "rackos_version.h"
+#include "shim/cgroup_files.h"
+#include "shim/node_api.h"
+
+namespace rackos::shim {
+namespace {
+
+using nlohmann::json;
+
+void say(const ShimConfig& cfg, const std::string& msg) {
+  std::fprintf(stderr, "rackos shim [%s pid %d]: %s\n", cfg.node.c_str(), ::getpid(), msg.c_str());
+  std::fflush(stderr);
+}
+
+struct Client {
+  std::string in;
+  std::string out;
+};
+
+// Holds the node lock; waits as the standby until it is ours.
+int acquire_lock(const ShimConfig& cfg) {
+  const std::string path = cfg.state_dir + "/shim.lock";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    say(cfg, "cannot open " + path + ": " + std::strerror(errno));
+    return -1;
+  }
+  if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return fd;
+  const std::string standby = cfg.state_dir + "/standby/" + std::to_string(::getpid());
+  make_dir(cfg.state_dir + "/standby");
+  write_atomic(standby, std::to_string(::getpid()));
+  say(cfg, "standby: another shim is active; taking over when it stops");
+  while (::flock(fd, LOCK_EX) != 0) {
+    if (errno != EINTR) {
+      say(cfg, std::string("cannot lock ") + path + ": " + std::strerror(errno));
+      ::unlink(standby.c_str());
+      return -1;
+    }
+  }
+  ::unlink(standby.c_str());
+  return fd;
+}
+
+int listen_socket(const ShimConfig& cfg) {
+  const std::string path = cfg.state_dir + "/shim.sock";
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) {
+    say(cfg, "socket path too long: " + path);
+    return -1;
+  }
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  ::unlink(path.c_str());  // a dead shim's socket; we hold the lock, so it is not live
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd, 128) != 0) {
+    say(cfg, "cannot listen on " + path + ": " + std::strerror(errno));
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+}  // namespace
+
+int run_shim(const ShimConfig& cfg) {
+  if (auto r = make_dir(cfg.state_dir); !r) {
+    say(cfg, r.error().message);
+    return 1;
+  }
+  int lock_fd = acquire_lock(cfg);
+  if (lock_fd < 0) return 1;
+  const int64_t t_active = monotonic_ms();
+
+  DetectedCgroups detected;
+  if (cfg.enforce) {
+    detected = detect_cgroups();
+  } else {
+    detected.description = "enforcement off: disabled by --no-enforce; processes run without envelope limits";
+  }
+  Supervisor sup({.node = cfg.node,
+                  .state_dir = cfg.state_dir,
+                  .monitor_path = cfg.monitor_path,
+                  .cpu_millis = cfg.cpu_millis,
+                  .memory_bytes = cfg.memory_bytes},
+                 detected.cgroups.get());
+  NodeStatus status;
+  status.enforcement = detected.description;
+  status.version = RACKOS_VERSION;
+  status.started_wall_ms = wall_ms();
+  if (auto r = sup.init(); !r) {
+    say(cfg, "cgroups: " + r.error().message + "; running with enforcement off");
+    status.enforcement = "enforcement off: " + r.error().message;
+    sup.disable_enforcement();
+    if (auto again = sup.init(); !again) {
+      say(cfg, again.error().message);
+      return 1;
+    }
+  }
+  say(cfg, (status.enforcement.rfind("enforcement off", 0) == 0 ? "WARNING: " : "enforcement: ") + status.enforcement);
+  const int64_t now0 = monotonic_ms();
+  size_t adopted = sup.adopt_all(now0);
+  const int64_t takeover_ms = monotonic_ms() - t_active;
+  if (adopted > 0 || !sup.processes().empty()) {
+    sup.emit("takeover", "", "shim pid " + std::to_string(::getpid()) + " active; re-adopted " + std::to_string(adopted) +
+                                 " running processes in " + std::to_string(takeover_ms) + " ms");
+  }
+  say(cfg, "active: " + std::to_string(adopted) + " running processes re-adopted in " + std::to_string(takeover_ms) + " ms");
+  write_atomic(cfg.state_dir + "/active.pid", std::to_string(::getpid()));
+  write_atomic(cfg.state_dir + "/shim.args", json(cfg.argv).dump());
+
+  int listen_fd = listen_socket(cfg);
+  if (listen_fd < 0) return 1;
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGCHLD);
+  ::sigprocmask(SIG_BLOCK, &sigs, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+  int sig_fd = ::signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC);
+  int timer_fd = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  itimerspec its{};
+  its.it_interval.tv_sec = cfg.tick_ms / 1000;
+  its.it_interval.tv_nsec = (cfg.tick_ms % 1000) * 1'000'000;
+  its.it_value = its.it_interval;
+  ::timerfd_settime(timer_fd, 0, &its, nullptr);
+  int ep = ::epoll_create1(EPOLL_CLOEXEC);
+  auto watch = [&](int fd, uint32_t events) {
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.fd = fd;
+    ::epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+  };
+  watch(listen_fd, EPOLLIN);
+  watch(sig_fd, EPOLLIN);
+  watch(timer_fd, EPOLLIN);
+  std::map<int, Client> clients;
+  std::map<int, std::string> pidfds;
+  auto sync_pidfds = [&] {
+    for (int fd : sup.take_closed_pidfds()) {
+      ::epoll_ctl(ep, EPOLL_CTL_DEL, fd, nullptr);
+      pidfds.erase(fd);
+      ::close(fd);
+    }
+    for (auto& [fd, id] : sup.take_new_pidfds()) {
+      pidfds[fd] = id;
+      watch(fd, EPOLLIN);
+    }
+  };
+  sync_pidfds();
+
+  Enforcer enforcer(cfg.enforcer);
+  HealthConfig health;
+  health.node_lease_ms = cfg.node_lease_ms;
+  bool running = true;
+  int exit_code = 0;
+  auto close_client = [&](int fd) {
+    ::epoll_ctl(ep, EPOLL_CTL_DEL, fd, nullptr);
+    ::close(fd);
+    clients.erase(fd);
+  };
+  auto flush = [&](int fd, Client& c) {
+    while (!c.out.empty()) {
+      ssize_t n = ::send(fd, c.out.data(), c.out.size(), MSG_NOSIGNAL);
+      if (n > 0) {
+        c.out.erase(0, static_cast<size_t>(n));
+        continue;
+      }
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        epoll_event ev{};
+        ev.events = EPOLLIN | EPOLLOUT;
+        ev.data.fd = fd;
+        ::epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev);
+        return true;
+      }
+      return false;
+    }
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    ::epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev);
+    return true;
+  };
+  auto on_tick = [&](int64_t now) {
+    sup.check(now);
+    if (status.last_ack_ms >= 0) {
+      bool silent = shim_should_self_fence(status.last_ack_ms, now, health);
+      if (silent && !status.fenced) {
+        status.fenced = true;
+        size_t stopped = 0;
+        for (auto& [id, p] : sup.processes()) {
+          if (p.state == ProcState::running && p.spec.on_partition == OnPartition::stop) {
+            sup.stop(id, 0, now);
+            ++stopped;
+          }
+        }
+        sup.emit("fenced", "", "no acknowledgement from the controller for " + std::to_string(now - status.last_ack_ms) +
+                                   " ms; stopped " + std::to_string(stopped) + " at-most-one processes");
+        say(cfg, "self-fenced: controller silent; stopped " + std::to_string(stopped) + " on_partition=stop processes");
+      } else if (!silent && status.fenced) {
+        status.fenced = false;
+        sup.emit("unfenced", "", "controller acknowledgements resumed");
+        say(cfg, "unfenced: controller back");
+      }
+    }
+    enforcer.tick(sup, now);
+    sync_pidfds();
+  };
+
+  epoll_event events[64];
+  while (running) {
+    int n = ::epoll_wait(ep, events, 64, -1);
+    if (n < 0 && errno != EINTR) break;
+    const int64_t now = monotonic_ms();
+    bool ticked = false;
+    for (int i = 0; i < n; ++i) {
+      int fd = events[i].data.fd;
+      if (fd == timer_fd) {
+        uint64_t expirations;
+        while (::read(timer_fd, &expirations, sizeof expirations) > 0) {
+        }
+        if (!ticked) on_tick(now);
+        ticked = true;
+      } else if (fd == sig_fd) {
+        signalfd_siginfo si;
+        while (::read(sig_fd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+          if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+            say(cfg, "signal " + std::to_string(si.ssi_signo) + ": exiting; workloads keep running");
+            running = false;
+          }
+        }
+        sup.check(now);
+      } else if (fd == listen_fd) {
+        while (true) {
+          int c = ::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+          if (c < 0) break;
+          clients[c] = Client{};
+          watch(c, EPOLLIN);
+        }
+      } else if (pidfds.count(fd)) {
+        sup.check(now);
+        sync_pidfds();
+      } else if (auto it = clients.find(fd); it != clients.end()) {
+        Client& c = it->second;
+        if (events[i].events & EPOLLOUT) {
+          if (!flush(fd, c)) {
+            close_client(fd);
+            continue;
+          }
+        }
+        if (!(events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))) continue;
+        char buf[65536];
+        bool closed = false;
+        while (true) {
+          ssize_t r = ::read(fd, buf, sizeof buf);
+          if (r > 0) {
+            c.in.append(buf, static_cast<size_t>(r));
+            if (c.in.size() > (16u << 20)) closed = true;  // a runaway client: bounded
+            continue;
+          }
+          if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) closed = true;
+          break;
+        }
+        size_t nl;
+        while ((nl = c.in.find('\n')) != std::string::npos) {
+          std::string line = c.in.substr(0, nl);
+          c.in.erase(0, nl + 1);
+          json resp;
+          try {
+            resp = handle_request(json::parse(line), sup, status, monotonic_ms());
+          } catch (const std::exception& e) {
+            resp = {{"ok", false}, {"error", std::string("request is not JSON: ") + e.what()}};
+          }
+          c.out += resp.dump() + "\n";
+        }
+        sync_pidfds();
+        if (!flush(fd, c) || closed) close_client(fd);
+        if (status.handover_requested) {
+          say(cfg, "handover requested: exiting so the standby takes over; workloads keep running");
+          running = false;
+        }
+      }
+    }
+  }
+  for (auto& [fd, c] : clients) ::close(fd);
+  ::close(listen_fd);
+  ::close(ep);
+  ::close(lock_fd);  // the standby wakes now
+  return exit_code;
+}
+
+}  // namespace rackos::shim

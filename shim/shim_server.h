@@ -1,0 +1,35 @@
+// The shim daemon: one per node role (active or standby). It takes the node's
+// lock (flock on <state-dir>/shim.lock); while another shim holds it, it waits
+// as the hot standby and takes over the moment the lock is released — when the
+// active shim dies, the kernel releases its lock at once. The active shim
+// re-adopts every workload from the state dir, serves the node API on
+// <state-dir>/shim.sock, runs the enforcement loop every tick, and self-fences
+// when its controller has been silent for a whole lease.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "shim/enforcer.h"
+
+namespace rackos::shim {
+
+struct ShimConfig {
+  std::string node;
+  std::string state_dir;
+  int64_t cpu_millis = 0;
+  int64_t memory_bytes = 0;
+  int64_t tick_ms = 50;
+  int64_t node_lease_ms = 500;
+  bool enforce = true;              // false: never touch cgroups (enforcement off)
+  std::string monitor_path;
+  EnforcerConfig enforcer;
+  std::vector<std::string> argv;    // how this shim was started (for upgrades)
+};
+
+// Runs until SIGTERM/SIGINT or a handover request; returns the exit code.
+// Workloads are never stopped by the shim exiting.
+int run_shim(const ShimConfig& cfg);
+
+}  // namespace rackos::shim

@@ -1,0 +1,437 @@
+// Process supervision through per-process monitors (see supervisor.h).
+#include "shim/supervisor.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <sstream>
+
+#include "core/quantity.h"
+#include "shim/cgroup_files.h"
+
+extern char** environ;
+
+namespace rackos::shim {
+
+int64_t monotonic_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string_view to_string(ProcState s) {
+  switch (s) {
+    case ProcState::running: return "running";
+    case ProcState::stopping: return "stopping";
+    case ProcState::exited: return "exited";
+  }
+  return "?";
+}
+
+namespace {
+
+constexpr int64_t kStartTimeoutMs = 5000;
+constexpr int64_t kMissingExitGraceMs = 2000;
+
+bool valid_id(const std::string& id) {
+  if (id.empty() || id.size() > 128 || id == "." || id == "..") return false;
+  for (char c : id) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+              c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+int pidfd_open(int pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
+int pidfd_signal(int pidfd, int sig) { return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0)); }
+
+void remove_tree(const std::string& dir) {
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (dirent* e = ::readdir(d)) {
+      std::string name = e->d_name;
+      if (name == "." || name == "..") continue;
+      ::unlink((dir + "/" + name).c_str());
+    }
+    ::closedir(d);
+  }
+  ::rmdir(dir.c_str());
+}
+
+// Limits before the allocator's first run: weights by min, caps at burst.
+CgroupLimits initial_limits(const ProcessSpec& s) {
+  CgroupLimits l;
+  l.cpu_shares = static_cast<uint32_t>(std::clamp<int64_t>(
+      std::max<int64_t>(s.envelope.cpu_millis.min, 10) * priority_weight(s.priority) * 256 / 1000, 2, 262144));
+  l.cpu_quota_millis = s.envelope.cpu_millis.burst;
+  l.cpu_burst_millis = s.envelope.cpu_millis.burst - s.envelope.cpu_millis.max;
+  l.memory_low_bytes = s.envelope.memory_bytes.min;
+  l.memory_high_bytes = s.envelope.memory_bytes.burst;
+  l.memory_max_bytes = s.envelope.memory_bytes.burst;
+  return l;
+}
+
+}  // namespace
+
+Supervisor::Supervisor(SupervisorConfig cfg, Cgroups* cgroups) : cfg_(std::move(cfg)), cgroups_(cgroups) {}
+
+Supervisor::~Supervisor() {
+  for (auto& [id, p] : procs_) {
+    if (p.pidfd >= 0) ::close(p.pidfd);
+  }
+}
+
+Result<bool> Supervisor::init() {
+  if (auto r = make_dir(cfg_.state_dir + "/procs"); !r) return r;
+  if (cgroups_ != nullptr) {
+    auto cg = cgroups_->create_node(cfg_.node, cfg_.cpu_millis, cfg_.memory_bytes);
+    if (!cg) return cg.error();
+    node_cg_ = *cg;
+  }
+  return true;
+}
+
+void Supervisor::emit(std::string kind, std::string id, std::string message) {
+  events_.push_back({next_seq_++, wall_ms(), std::move(kind), std::move(id), std::move(message)});
+  while (events_.size() > 10'000) events_.pop_front();
+}
+
+std::vector<std::pair<int, std::string>> Supervisor::take_new_pidfds() { return std::exchange(new_pidfds_, {}); }
+std::vector<int> Supervisor::take_closed_pidfds() { return std::exchange(closed_pidfds_, {}); }
+
+Result<const ManagedProcess*> Supervisor::start(const StartRequest& req, int64_t now_ms) {
+  const ProcessSpec& spec = req.spec;
+  if (!valid_id(spec.id)) return Error{"process id \"" + spec.id + "\" is not valid (1-128 of A-Z a-z 0-9 - _ .)"};
+  if (req.argv.empty() || req.argv[0].empty()) return Error{"process " + spec.id + ": command is empty"};
+  if (auto it = procs_.find(spec.id); it != procs_.end()) {
+    if (it->second.state != ProcState::exited) return Error{"process " + spec.id + " is already running (pid " + std::to_string(it->second.pid.pid) + ")"};
+    forget(spec.id);
+  }
+  const Range& c = spec.envelope.cpu_millis;
+  const Range& m = spec.envelope.memory_bytes;
+  if (!(0 <= c.min && c.min <= c.max && c.max <= c.burst && c.max > 0)) {
+    return Error{"process " + spec.id + ": cpu envelope " + format_cpu_millis(c.min) + ":" + format_cpu_millis(c.max) + ":" +
+                 format_cpu_millis(c.burst) + " breaks 0 ≤ min ≤ max ≤ burst, max > 0"};
+  }
+  if (!(0 <= m.min && m.min <= m.max && m.max <= m.burst && m.max > 0)) {
+    return Error{"process " + spec.id + ": memory envelope " + format_memory_bytes(m.min) + ":" + format_memory_bytes(m.max) +
+                 ":" + format_memory_bytes(m.burst) + " breaks 0 ≤ min ≤ max ≤ burst, max > 0"};
+  }
+
+  ManagedProcess p;
+  p.spec = spec;
+  p.dir = cfg_.state_dir + "/procs/" + spec.id;
+  remove_tree(p.dir);
+  if (auto r = make_dir(p.dir); !r) return r.error();
+  LaunchSpec launch;
+  launch.argv = req.argv;
+  launch.env = req.env;
+  launch.env.emplace_back("RACKOS_PROCESS", spec.id);
+  launch.env.emplace_back("RACKOS_SERVICE", spec.service);
+  launch.env.emplace_back("RACKOS_NODE", cfg_.node);
+  launch.workdir = req.workdir;
+  launch.uid = req.uid;
+  launch.gid = req.gid;
+  launch.log_max_bytes = cfg_.log_max_bytes;
+  launch.log_keep = cfg_.log_keep;
+  if (cgroups_ != nullptr && node_cg_) {
+    auto cg = cgroups_->create_child(*node_cg_, spec.id);
+    if (!cg) return cg.error();
+    p.cgroup = *cg;
+    CgroupLimits l = initial_limits(spec);
+    if (auto r = cgroups_->apply(*p.cgroup, l, std::nullopt); !r) {
+      cgroups_->remove(*p.cgroup);
+      return Error{"process " + spec.id + ": " + r.error().message};
+    }
+    p.applied = l;
+    launch.cgroup_procs = cgroups_->procs_files(*p.cgroup);
+    launch.oom_file = cgroups_->oom_file(*p.cgroup);
+  }
+  auto fail = [&](const std::string& msg) -> Error {
+    if (p.cgroup) cgroups_->remove(*p.cgroup);
+    remove_tree(p.dir);
+    return Error{"process " + spec.id + ": " + msg};
+  };
+  if (auto r = write_atomic(p.dir + "/spec.json", to_json(spec)); !r) return fail(r.error().message);
+  if (auto r = write_atomic(p.dir + "/launch.json", to_json(launch)); !r) return fail(r.error().message);
+
+  // Spawn the monitor with a pipe as its stdout; it answers one line.
+  int pipefd[2];
+  if (::pipe2(pipefd, O_CLOEXEC) != 0) return fail(std::string("pipe: ") + std::strerror(errno));
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
+  std::string monitor = cfg_.monitor_path;
+  std::string dir = p.dir;
+  char* argv[] = {monitor.data(), dir.data(), nullptr};
+  pid_t mpid = 0;
+  int rc = posix_spawn(&mpid, monitor.c_str(), &fa, &attr, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  ::close(pipefd[1]);
+  if (rc != 0) {
+    ::close(pipefd[0]);
+    return fail("cannot start the monitor " + monitor + ": " + std::strerror(rc));
+  }
+  std::string line;
+  int64_t deadline = monotonic_ms() + kStartTimeoutMs;
+  while (line.find('\n') == std::string::npos) {
+    pollfd pfd{pipefd[0], POLLIN, 0};
+    int left = static_cast<int>(deadline - monotonic_ms());
+    if (left <= 0 || ::poll(&pfd, 1, left) <= 0) break;
+    char buf[512];
+    ssize_t n = ::read(pipefd[0], buf, sizeof buf);
+    if (n <= 0) break;
+    line.append(buf, static_cast<size_t>(n));
+  }
+  ::close(pipefd[0]);
+  if (line.rfind("ok ", 0) != 0) {
+    ::waitpid(mpid, nullptr, WNOHANG);
+    std::string why = line.empty() ? "the monitor did not answer" : line.substr(line.rfind("error ", 0) == 0 ? 6 : 0);
+    while (!why.empty() && why.back() == '\n') why.pop_back();
+    return fail(why);
+  }
+  p.pid.pid = std::atoi(line.c_str() + 3);
+  p.pid.monitor_pid = mpid;
+  p.pid.started_ms = wall_ms();
+  p.pidfd = pidfd_open(p.pid.pid);
+  if (p.pidfd < 0) p.exit_seen_ms = now_ms;  // already gone: exit.json will tell
+  else new_pidfds_.emplace_back(p.pidfd, spec.id);
+  auto [it, _] = procs_.insert_or_assign(spec.id, std::move(p));
+  return &it->second;
+}
+
+Result<bool> Supervisor::stop(const std::string& id, int64_t grace_ms, int64_t now_ms) {
+  auto it = procs_.find(id);
+  if (it == procs_.end()) return Error{"no process \"" + id + "\" on node " + cfg_.node};
+  ManagedProcess& p = it->second;
+  if (p.state == ProcState::exited) return true;
+  p.stop_requested = true;
+  if (p.state == ProcState::running) {
+    p.state = ProcState::stopping;
+    p.kill_at_ms = now_ms + std::max<int64_t>(grace_ms, 0);
+    write_atomic(p.dir + "/stop.json", "{\"kill_at_wall_ms\":" + std::to_string(wall_ms() + grace_ms) + "}");
+    kill_group(p, grace_ms <= 0 ? SIGKILL : SIGTERM);
+  }
+  return true;
+}
+
+Result<bool> Supervisor::forget(const std::string& id) {
+  auto it = procs_.find(id);
+  if (it == procs_.end()) return Error{"no process \"" + id + "\" on node " + cfg_.node};
+  if (it->second.state != ProcState::exited) return Error{"process " + id + " is still " + std::string(to_string(it->second.state)) + "; stop it first"};
+  remove_tree(it->second.dir);
+  procs_.erase(it);
+  return true;
+}
+
+Result<bool> Supervisor::update(const std::string& id, const Envelope& env, PriorityClass prio) {
+  auto it = procs_.find(id);
+  if (it == procs_.end()) return Error{"no process \"" + id + "\" on node " + cfg_.node};
+  ManagedProcess& p = it->second;
+  if (p.state == ProcState::exited) return Error{"process " + id + " has exited"};
+  p.spec.envelope = env;
+  p.spec.priority = prio;
+  p.alloc = AllocState{};  // new bucket sizes: start afresh
+  return write_atomic(p.dir + "/spec.json", to_json(p.spec));
+}
+
+void Supervisor::kill_group(const ManagedProcess& p, int sig) {
+  // The workload leads its own process group only if it made one; signal the
+  // process through its pidfd (safe against pid reuse), and the rest of its
+  // cgroup (children it forked) by listing cgroup.procs.
+  if (p.pidfd >= 0) pidfd_signal(p.pidfd, sig);
+  if (p.cgroup && cgroups_ != nullptr) {
+    for (const auto& f : cgroups_->procs_files(*p.cgroup)) {
+      auto text = read_file(f);
+      if (!text) continue;
+      std::istringstream in(*text);
+      int pid;
+      while (in >> pid) {
+        if (pid != p.pid.pid) ::kill(pid, sig);
+      }
+      break;  // every hierarchy lists the same pids
+    }
+  }
+}
+
+void Supervisor::kill_cgroup_leftovers(const ManagedProcess& p) {
+  if (!p.cgroup || cgroups_ == nullptr) return;
+  for (int round = 0; round < 3; ++round) {
+    auto text = read_file(cgroups_->procs_files(*p.cgroup)[0]);
+    if (!text || text->empty()) return;
+    std::istringstream in(*text);
+    int pid;
+    while (in >> pid) ::kill(pid, SIGKILL);
+    ::usleep(1000);
+  }
+}
+
+void Supervisor::finish(ManagedProcess& p, int64_t now_ms) {
+  (void)now_ms;
+  if (p.pidfd >= 0) {
+    closed_pidfds_.push_back(p.pidfd);
+    p.pidfd = -1;
+  }
+  p.state = ProcState::exited;
+  kill_cgroup_leftovers(p);
+  if (p.cgroup && cgroups_ != nullptr) {
+    if (auto r = cgroups_->remove(*p.cgroup); r) p.cgroup.reset();
+  }
+  const ExitRecord& e = *p.exit;
+  std::string msg;
+  if (!e.start_error.empty()) msg = "failed to start: " + e.start_error;
+  else if (e.oom_killed) msg = "killed by the memory limit (OOM), signal 9";
+  else if (e.signal > 0) msg = "killed by signal " + std::to_string(e.signal);
+  else msg = "exit code " + std::to_string(e.exit_code);
+  if (p.stop_requested) msg += " (stop requested)";
+  emit("exited", p.spec.id, msg);
+  trim_exited();
+}
+
+void Supervisor::trim_exited() {
+  size_t exited = 0;
+  for (auto& [id, p] : procs_) exited += p.state == ProcState::exited;
+  while (exited > cfg_.exited_kept) {
+    auto oldest = procs_.end();
+    for (auto it = procs_.begin(); it != procs_.end(); ++it) {
+      if (it->second.state != ProcState::exited) continue;
+      if (oldest == procs_.end() || it->second.exit->ended_ms < oldest->second.exit->ended_ms) oldest = it;
+    }
+    remove_tree(oldest->second.dir);
+    procs_.erase(oldest);
+    --exited;
+  }
+}
+
+void Supervisor::check(int64_t now_ms) {
+  while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+  }  // reap monitors we started (their exit.json holds the workload's status)
+  std::vector<pollfd> fds;
+  std::vector<ManagedProcess*> owners;
+  for (auto& [id, p] : procs_) {
+    if (p.state == ProcState::exited) continue;
+    if (p.pidfd >= 0) {
+      fds.push_back({p.pidfd, POLLIN, 0});
+      owners.push_back(&p);
+    }
+  }
+  if (!fds.empty()) ::poll(fds.data(), fds.size(), 0);
+  for (size_t i = 0; i < fds.size(); ++i) {
+    if (fds[i].revents != 0 && owners[i]->exit_seen_ms == 0) owners[i]->exit_seen_ms = now_ms;
+  }
+  std::vector<ManagedProcess*> done;
+  for (auto& [id, p] : procs_) {
+    if (p.state == ProcState::exited) continue;
+    if (p.exit_seen_ms != 0) {
+      if (auto text = read_file(p.dir + "/exit.json")) {
+        if (auto ex = exit_from_json(*text)) {
+          p.exit = *ex;
+          done.push_back(&p);
+          continue;
+        }
+      }
+      bool monitor_alive = p.pid.monitor_pid > 0 && ::kill(p.pid.monitor_pid, 0) == 0;
+      if (!monitor_alive && now_ms - p.exit_seen_ms > kMissingExitGraceMs) {
+        p.exit = ExitRecord{-1, 0, false, "", wall_ms()};
+        p.exit->start_error = "";
+        emit("warning", id, "its monitor died before recording the exit status; exit status unknown");
+        done.push_back(&p);
+      }
+      continue;
+    }
+    if (p.state == ProcState::stopping && now_ms >= p.kill_at_ms) {
+      kill_group(p, SIGKILL);
+      p.kill_at_ms = now_ms + 1000;  // again later if it somehow survives
+    }
+  }
+  for (ManagedProcess* p : done) finish(*p, now_ms);
+}
+
+size_t Supervisor::adopt_all(int64_t now_ms) {
+  const std::string root = cfg_.state_dir + "/procs";
+  DIR* d = ::opendir(root.c_str());
+  if (d == nullptr) return 0;
+  std::vector<std::string> ids;
+  while (dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name != "." && name != ".." && valid_id(name)) ids.push_back(name);
+  }
+  ::closedir(d);
+  size_t running = 0;
+  for (const auto& id : ids) {
+    if (procs_.count(id)) continue;
+    ManagedProcess p;
+    p.dir = root + "/" + id;
+    auto spec_text = read_file(p.dir + "/spec.json");
+    auto spec = spec_text ? process_spec_from_json(*spec_text) : Result<ProcessSpec>(spec_text.error());
+    if (!spec) {
+      emit("warning", id, "cannot adopt: " + spec.error().message + "; removing its state");
+      remove_tree(p.dir);
+      continue;
+    }
+    p.spec = *spec;
+    p.adopted = true;
+    if (cgroups_ != nullptr && node_cg_) {
+      if (auto cg = cgroups_->create_child(*node_cg_, id)) p.cgroup = *cg;  // exists already: same path
+    }
+    if (auto ex_text = read_file(p.dir + "/exit.json")) {
+      if (auto ex = exit_from_json(*ex_text)) {
+        p.exit = *ex;
+        if (auto pt = read_file(p.dir + "/pid.json")) {
+          if (auto pr = pid_from_json(*pt)) p.pid = *pr;
+        }
+        p.state = ProcState::exited;
+        auto [it, _] = procs_.emplace(id, std::move(p));
+        kill_cgroup_leftovers(it->second);
+        if (it->second.cgroup && cgroups_ != nullptr && cgroups_->remove(*it->second.cgroup)) it->second.cgroup.reset();
+        continue;
+      }
+    }
+    auto pid_text = read_file(p.dir + "/pid.json");
+    auto pr = pid_text ? pid_from_json(*pid_text) : Result<PidRecord>(pid_text.error());
+    if (!pr) {
+      // Started but the monitor never reported (the old shim died mid-start).
+      p.exit = ExitRecord{-1, 0, false, "start interrupted by a shim restart", wall_ms()};
+      p.state = ProcState::exited;
+      procs_.emplace(id, std::move(p));
+      continue;
+    }
+    p.pid = *pr;
+    if (auto st = read_file(p.dir + "/stop.json")) {
+      p.state = ProcState::stopping;
+      p.stop_requested = true;
+      p.kill_at_ms = now_ms + 100;
+    }
+    if (process_start_ticks(p.pid.pid) == p.pid.start_ticks && p.pid.start_ticks != 0) {
+      p.pidfd = pidfd_open(p.pid.pid);
+    }
+    if (p.pidfd >= 0) {
+      new_pidfds_.emplace_back(p.pidfd, id);
+      ++running;
+    } else {
+      p.exit_seen_ms = now_ms;  // gone while no shim watched: exit.json will tell
+    }
+    procs_.emplace(id, std::move(p));
+  }
+  return running;
+}
+
+}  // namespace rackos::shim

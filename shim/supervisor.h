@@ -1,0 +1,135 @@
+// The shim's process supervisor: starts workloads through a per-process
+// monitor (rackos-monitor), stops them (SIGTERM to the process group, SIGKILL
+// after the grace period), notices exits through pidfds, reads exit.json, and
+// re-adopts every process from the state directory when a shim starts (after
+// a crash, a takeover or an upgrade). It owns each process's cgroup.
+// Not thread-safe: the shim's loop owns it.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/allocator.h"
+#include "core/result.h"
+#include "shim/cgroups.h"
+#include "shim/launch_spec.h"
+
+namespace rackos::shim {
+
+struct SupervisorConfig {
+  std::string node;
+  std::string state_dir;         // <state_dir>/procs/<id>/ per process
+  std::string monitor_path;      // the rackos-monitor binary
+  int64_t cpu_millis = 0;        // declared node capacity
+  int64_t memory_bytes = 0;
+  int64_t log_max_bytes = 10 << 20;
+  int log_keep = 3;
+  size_t exited_kept = 1000;     // exited records kept until forgotten (oldest dropped first)
+};
+
+enum class ProcState : uint8_t { running, stopping, exited };
+std::string_view to_string(ProcState s);
+
+struct ManagedProcess {
+  ProcessSpec spec;
+  std::string dir;
+  PidRecord pid;
+  int pidfd = -1;                      // the workload's pidfd; -1 once it exited
+  std::optional<CgroupPath> cgroup;
+  ProcState state = ProcState::running;
+  std::optional<ExitRecord> exit;
+  bool stop_requested = false;
+  int64_t kill_at_ms = 0;              // monotonic: SIGKILL then, if still running
+  int64_t exit_seen_ms = 0;            // monotonic: pidfd fired, waiting for exit.json
+  bool adopted = false;                // found running by this shim, not started by it
+  // Enforcement.
+  AllocState alloc;
+  std::optional<CgroupLimits> applied;
+  CgroupStats last_stats;
+  int64_t last_stats_ms = -1;
+  int64_t cpu_used_millis = 0;
+  int64_t cpu_demand_millis = 0;
+  int64_t memory_bytes = 0;
+  Allocation allocation;
+};
+
+// Something a client should hear about: an exit, an eviction, fencing.
+struct ShimEvent {
+  uint64_t seq = 0;
+  int64_t time_ms = 0;                 // wall clock
+  std::string kind;                    // "exited", "evict", "fenced", "unfenced", "adopted", "takeover"
+  std::string id;                      // process id, when about one
+  std::string message;
+};
+
+struct StartRequest {
+  ProcessSpec spec;
+  std::vector<std::string> argv;
+  std::vector<std::pair<std::string, std::string>> env;
+  std::string workdir;
+  std::optional<uint32_t> uid, gid;
+};
+
+class Supervisor {
+ public:
+  Supervisor(SupervisorConfig cfg, Cgroups* cgroups);
+  ~Supervisor();
+  Supervisor(const Supervisor&) = delete;
+  Supervisor& operator=(const Supervisor&) = delete;
+
+  // Creates the node's cgroup subtree (when enforcing) and the state dir.
+  Result<bool> init();
+  // Runs processes without cgroups from now on (when the node cgroup failed).
+  void disable_enforcement() {
+    cgroups_ = nullptr;
+    node_cg_.reset();
+  }
+  // Re-adopts every process found in the state dir; returns how many run.
+  size_t adopt_all(int64_t now_ms);
+
+  Result<const ManagedProcess*> start(const StartRequest& req, int64_t now_ms);
+  Result<bool> stop(const std::string& id, int64_t grace_ms, int64_t now_ms);
+  Result<bool> forget(const std::string& id);  // drop an exited record and its files
+  // Changes a running process's envelope in place (no restart).
+  Result<bool> update(const std::string& id, const Envelope& env, PriorityClass prio);
+
+  // A pidfd became readable (or a tick passed): collect exits, send SIGKILLs due.
+  void check(int64_t now_ms);
+
+  std::map<std::string, ManagedProcess>& processes() { return procs_; }
+  const std::map<std::string, ManagedProcess>& processes() const { return procs_; }
+  const std::optional<CgroupPath>& node_cgroup() const { return node_cg_; }
+  Cgroups* cgroups() { return cgroups_; }
+  const SupervisorConfig& config() const { return cfg_; }
+
+  void emit(std::string kind, std::string id, std::string message);
+  const std::deque<ShimEvent>& events() const { return events_; }
+
+  // pidfds registered/unregistered by the loop (epoll).
+  std::vector<std::pair<int, std::string>> take_new_pidfds();
+  std::vector<int> take_closed_pidfds();
+
+ private:
+  void finish(ManagedProcess& p, int64_t now_ms);
+  void kill_group(const ManagedProcess& p, int sig);
+  void kill_cgroup_leftovers(const ManagedProcess& p);
+  void trim_exited();
+
+  SupervisorConfig cfg_;
+  Cgroups* cgroups_;
+  std::optional<CgroupPath> node_cg_;
+  std::map<std::string, ManagedProcess> procs_;
+  std::deque<ShimEvent> events_;
+  uint64_t next_seq_ = 1;
+  std::vector<std::pair<int, std::string>> new_pidfds_;
+  std::vector<int> closed_pidfds_;
+};
+
+int64_t monotonic_ms();
+
+}  // namespace rackos::shim
