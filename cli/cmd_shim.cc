@@ -28,6 +28,8 @@ struct ShimArgs {
   std::string burst_window = "30s";
   std::string memory_reserve = "0";
   std::string monitor;
+  std::string log_max = "10Mi";
+  int log_keep = 3;
   bool no_enforce = false;
   std::string request;
   std::string binary;
@@ -78,6 +80,8 @@ void add_shim(CLI::App& app, int argc, char** argv) {
   cmd->add_option("--burst-window", a.burst_window, "Burst credit window")->capture_default_str();
   cmd->add_option("--memory-reserve", a.memory_reserve, "Memory kept free on the node")->capture_default_str();
   cmd->add_option("--monitor", a.monitor, "Path of rackos-monitor (default: next to this binary)");
+  cmd->add_option("--log-max", a.log_max, "Rotate a process's stdout/stderr log past this size")->capture_default_str();
+  cmd->add_option("--log-keep", a.log_keep, "Rotated log files kept")->capture_default_str();
   cmd->add_flag("--no-enforce", a.no_enforce, "Do not use cgroups (enforcement off)");
   cmd->callback([cmd] {
     if (!cmd->get_subcommands().empty()) return;
@@ -95,6 +99,10 @@ void add_shim(CLI::App& app, int argc, char** argv) {
     cfg.enforcer.allocator.burst_window_ms = must(parse_duration_ms(a.burst_window), "--burst-window");
     cfg.enforcer.allocator.memory_reserve_bytes = must(parse_memory_bytes(a.memory_reserve), "--memory-reserve");
     cfg.enforce = !a.no_enforce;
+    cfg.log_max_bytes = must(parse_memory_bytes(a.log_max), "--log-max");
+    if (cfg.log_max_bytes < 1024) die("--log-max " + a.log_max + " is below 1Ki");
+    if (a.log_keep < 0 || a.log_keep > 100) die("--log-keep " + std::to_string(a.log_keep) + " must be 0..100");
+    cfg.log_keep = a.log_keep;
     std::string exe = self_exe();
     cfg.monitor_path = a.monitor.empty() ? dir_of(exe) + "/rackos-monitor" : a.monitor;
     if (::access(cfg.monitor_path.c_str(), X_OK) != 0) die("cannot run the monitor " + cfg.monitor_path);

@@ -48,6 +48,9 @@ NodeAllocation allocate_node(int64_t cpu_capacity_millis, int64_t memory_capacit
     wanted += upper;
   }
   std::vector<int64_t> target = water_fill(cpu_capacity_millis, claims);
+  int64_t min_total = 0;
+  for (const auto& p : in) min_total += p.envelope.cpu_millis.min;
+  const bool overcommitted = min_total > cpu_capacity_millis;
   out.cpu_contended = wanted > cpu_capacity_millis;
   for (size_t i = 0; i < n; ++i) {
     const AllocInput& p = in[i];
@@ -61,7 +64,11 @@ NodeAllocation allocate_node(int64_t cpu_capacity_millis, int64_t memory_capacit
       // Weights only arbitrate within one CPU's run queue; on several cores a
       // node cap is consumed first come. Quotas at the targets make the split
       // exact on any number of cores (never below min, never above ceiling).
-      a.cpu_quota_millis = std::min(cpu_ceiling[i], std::max(target[i], p.envelope.cpu_millis.min));
+      // A process below its min may wake at any moment: room up to min stays
+      // open. (Not when the mins themselves overcommit the node; then the
+      // targets are the mins scaled down and are the caps.)
+      int64_t quota = overcommitted ? target[i] : std::max(target[i], p.envelope.cpu_millis.min);
+      a.cpu_quota_millis = std::min(cpu_ceiling[i], std::max<int64_t>(quota, 1));
       a.cpu_burst_millis = 0;
     } else {
       int64_t w = std::max(p.envelope.cpu_millis.min, kMinWeightMillis) * priority_weight(p.priority);

@@ -9,11 +9,13 @@ namespace {
 // Demand estimate: what it used plus the time it spent throttled (it would
 // have run then). A process at its target on a contended node may want more
 // than it shows: offer it a quarter more so growth is discovered.
-int64_t estimate_demand(const ManagedProcess& p, int64_t used, int64_t throttled, bool contended) {
+// When the node cgroup itself was throttled (its cap is the node's declared
+// capacity), the processes' own counters show nothing: every process that ran
+// may want more, so the same quarter is offered to all of them.
+int64_t estimate_demand(const ManagedProcess& p, int64_t used, int64_t throttled, bool contended, bool node_throttled) {
   int64_t demand = used + throttled;
-  if (contended && used * 100 >= p.allocation.cpu_target_millis * 95 && p.allocation.cpu_target_millis > 0) {
-    demand = std::max(demand, used + used / 4);
-  }
+  bool at_target = used * 100 >= p.allocation.cpu_target_millis * 95 && p.allocation.cpu_target_millis > 0;
+  if ((contended && at_target) || (node_throttled && used > 0)) demand = std::max(demand, used + used / 4 + 10);
   return demand;
 }
 
@@ -28,7 +30,15 @@ EnforcerTotals Enforcer::tick(Supervisor& sup, int64_t now_ms) {
   }
   if (live.empty()) return totals;
 
-  // 1. Usage, for a bounded slice of processes (round-robin).
+  // 1. Usage: the node's own cgroup (is the node cap biting?), then a bounded
+  //    slice of processes, round-robin.
+  if (cg != nullptr && sup.node_cgroup() && now_ms - node_stats_ms_ >= kCfsPeriodUs / 1000) {
+    if (auto st = cg->read_stats(*sup.node_cgroup())) {
+      node_throttled_ = node_stats_ms_ >= 0 && st->cpu_throttled_ns > node_stats_.cpu_throttled_ns;
+      node_stats_ = *st;
+      node_stats_ms_ = now_ms;
+    }
+  }
   if (cg != nullptr) {
     size_t n = std::min(cfg_.stats_per_tick, live.size());
     for (size_t k = 0; k < n; ++k) {
@@ -47,7 +57,22 @@ EnforcerTotals Enforcer::tick(Supervisor& sup, int64_t now_ms) {
         int64_t used = (st->cpu_usage_ns - p.last_stats.cpu_usage_ns) / 1000 / dt;  // ns per ms → millicores
         int64_t throttled = (st->cpu_throttled_ns - p.last_stats.cpu_throttled_ns) / 1000 / dt;
         p.cpu_used_millis = std::max<int64_t>(used, 0);
-        p.cpu_demand_millis = estimate_demand(p, p.cpu_used_millis, std::max<int64_t>(throttled, 0), last_contended_);
+        // Fast up, slow down: a window that happens to see no throttling
+        // (counters move once a CFS period) must not make demand collapse.
+        const int64_t decayed = p.cpu_demand_millis * 3 / 4;
+        p.cpu_demand_millis =
+            std::max(decayed, estimate_demand(p, p.cpu_used_millis, std::max<int64_t>(throttled, 0), last_contended_,
+                                             node_throttled_));
+      }
+      // The kernel hands CFS runtime to each CPU in slices, so a small quota is
+      // overrun by up to a slice per CPU per period. When the node is
+      // contended (quotas are the split), measure the overrun and trim it off
+      // the quota written next; otherwise forget it.
+      if (last_contended_ && p.last_stats_ms >= 0 && p.allocation.cpu_quota_millis > 0) {
+        int64_t over = p.cpu_used_millis - p.allocation.cpu_quota_millis;
+        p.quota_trim_millis = std::clamp<int64_t>(p.quota_trim_millis + over / 2, 0, p.allocation.cpu_quota_millis / 2);
+      } else if (!last_contended_) {
+        p.quota_trim_millis = 0;
       }
       p.memory_bytes = st->memory_bytes;
       p.last_stats = *st;
@@ -88,7 +113,7 @@ EnforcerTotals Enforcer::tick(Supervisor& sup, int64_t now_ms) {
     if (cg == nullptr || !p.cgroup || p.state != ProcState::running) continue;
     CgroupLimits l;
     l.cpu_shares = a.cpu_shares;
-    l.cpu_quota_millis = a.cpu_quota_millis;
+    l.cpu_quota_millis = out.cpu_contended ? std::max<int64_t>(10, a.cpu_quota_millis - p.quota_trim_millis) : a.cpu_quota_millis;
     l.cpu_burst_millis = a.cpu_burst_millis;
     l.memory_low_bytes = a.memory_low_bytes;
     l.memory_high_bytes = a.memory_high_bytes;

@@ -38,6 +38,9 @@ class Enforcer {
   size_t cursor_ = 0;
   std::vector<std::string> last_evicted_;
   bool last_contended_ = false;
+  CgroupStats node_stats_;
+  int64_t node_stats_ms_ = -1;
+  bool node_throttled_ = false;
 };
 
 }  // namespace rackos::shim

@@ -162,6 +162,10 @@ json handle_request(const json& req, Supervisor& sup, NodeStatus& status, int64_
     }
     if (op == "ack") {
       status.last_ack_ms = now_ms;
+      if (status.fenced) {
+        status.fenced = false;
+        sup.emit("unfenced", "", "controller acknowledgements resumed");
+      }
       return {{"ok", true}, {"fenced", status.fenced}};
     }
     if (op == "handover") {

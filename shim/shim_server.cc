@@ -32,6 +32,8 @@ void say(const ShimConfig& cfg, const std::string& msg) {
   std::fflush(stderr);
 }
 
+char g_standby_mark[4096];  // for the standby's SIGTERM handler (async-signal-safe unlink)
+
 struct Client {
   std::string in;
   std::string out;
@@ -49,6 +51,15 @@ int acquire_lock(const ShimConfig& cfg) {
   const std::string standby = cfg.state_dir + "/standby/" + std::to_string(::getpid());
   make_dir(cfg.state_dir + "/standby");
   write_atomic(standby, std::to_string(::getpid()));
+  // A standby asked to stop removes its mark first (an upgrade counts them).
+  std::snprintf(g_standby_mark, sizeof g_standby_mark, "%s", standby.c_str());
+  struct sigaction sa {};
+  sa.sa_handler = [](int) {
+    ::unlink(g_standby_mark);
+    ::_exit(0);
+  };
+  ::sigaction(SIGTERM, &sa, nullptr);
+  ::sigaction(SIGINT, &sa, nullptr);
   say(cfg, "standby: another shim is active; taking over when it stops");
   while (::flock(fd, LOCK_EX) != 0) {
     if (errno != EINTR) {
@@ -58,6 +69,8 @@ int acquire_lock(const ShimConfig& cfg) {
     }
   }
   ::unlink(standby.c_str());
+  ::signal(SIGTERM, SIG_DFL);
+  ::signal(SIGINT, SIG_DFL);
   return fd;
 }
 
@@ -101,7 +114,9 @@ int run_shim(const ShimConfig& cfg) {
                   .state_dir = cfg.state_dir,
                   .monitor_path = cfg.monitor_path,
                   .cpu_millis = cfg.cpu_millis,
-                  .memory_bytes = cfg.memory_bytes},
+                  .memory_bytes = cfg.memory_bytes,
+                  .log_max_bytes = cfg.log_max_bytes,
+                  .log_keep = cfg.log_keep},
                  detected.cgroups.get());
   NodeStatus status;
   status.enforcement = detected.description;
@@ -217,10 +232,6 @@ int run_shim(const ShimConfig& cfg) {
         sup.emit("fenced", "", "no acknowledgement from the controller for " + std::to_string(now - status.last_ack_ms) +
                                    " ms; stopped " + std::to_string(stopped) + " at-most-one processes");
         say(cfg, "self-fenced: controller silent; stopped " + std::to_string(stopped) + " on_partition=stop processes");
-      } else if (!silent && status.fenced) {
-        status.fenced = false;
-        sup.emit("unfenced", "", "controller acknowledgements resumed");
-        say(cfg, "unfenced: controller back");
       }
     }
     enforcer.tick(sup, now);

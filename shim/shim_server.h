@@ -22,6 +22,8 @@ struct ShimConfig {
   int64_t memory_bytes = 0;
   int64_t tick_ms = 50;
   int64_t node_lease_ms = 500;
+  int64_t log_max_bytes = 10 << 20;  // per log file, before rotation
+  int log_keep = 3;
   bool enforce = true;              // false: never touch cgroups (enforcement off)
   std::string monitor_path;
   EnforcerConfig enforcer;

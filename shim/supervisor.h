@@ -55,6 +55,7 @@ struct ManagedProcess {
   int64_t cpu_used_millis = 0;
   int64_t cpu_demand_millis = 0;
   int64_t memory_bytes = 0;
+  int64_t quota_trim_millis = 0;       // measured overrun of small quotas, taken off what is written
   Allocation allocation;
 };
 
