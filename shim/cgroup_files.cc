@@ -55,7 +55,8 @@ Result<std::map<std::string, int64_t>> read_keyed(const std::string& path) {
 }
 
 Result<bool> write_file(const std::string& path, const std::string& value) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  // O_TRUNC as runc does: ignored by cgroupfs, right for plain files.
+  int fd = ::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
   if (fd < 0) return Error{"cannot open " + path + ": " + std::strerror(errno)};
   ssize_t n;
   do {

@@ -1,1 +1,84 @@
-// placeholder
+// Tests of the node API's request handling with a real supervisor (no
+// cgroups): validation errors, start, exit reporting, forget, fencing refusal.
+#include "shim/node_api.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+namespace rackos::shim {
+namespace {
+
+using nlohmann::json;
+
+class NodeApi : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = "/tmp/rackos-api-test-" + std::to_string(::getpid());
+    sup_ = std::make_unique<Supervisor>(
+        SupervisorConfig{.node = "api", .state_dir = dir_, .monitor_path = MONITOR_BINARY, .cpu_millis = 2000,
+                         .memory_bytes = 1ll << 30},
+        nullptr);
+    ASSERT_TRUE(sup_->init());
+    status_.enforcement = "enforcement off: test";
+  }
+  void TearDown() override {
+    for (auto& [id, p] : sup_->processes()) {
+      if (p.pid.pid > 0 && p.state != ProcState::exited) ::kill(p.pid.pid, SIGKILL);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    sup_->check(1);
+    sup_.reset();
+    std::system(("rm -rf " + dir_).c_str());
+  }
+  json call(const json& req) { return handle_request(req, *sup_, status_, 0); }
+
+  std::string dir_;
+  std::unique_ptr<Supervisor> sup_;
+  NodeStatus status_;
+};
+
+TEST_F(NodeApi, ValidationErrorsAreOneLineEach) {
+  EXPECT_EQ(call(json::array())["error"], "a request must be a JSON object with an \"op\"");
+  EXPECT_EQ(call({{"x", 1}})["error"], "a request needs an \"op\"");
+  EXPECT_NE(call({{"op", "fly"}})["error"].get<std::string>().find("unknown op \"fly\""), std::string::npos);
+  auto no_argv = call({{"op", "start"}, {"id", "a"}});
+  EXPECT_EQ(no_argv["error"], "argv: expected a list of strings");
+  auto bad_cpu = call({{"op", "start"}, {"id", "a"}, {"argv", {"/bin/true"}}, {"cpu", "lots"}});
+  EXPECT_NE(bad_cpu["error"].get<std::string>().find("cpu: \"lots\""), std::string::npos) << bad_cpu.dump();
+  auto bad_prio = call({{"op", "start"}, {"id", "a"}, {"argv", {"/bin/true"}}, {"priority", "urgent"}});
+  EXPECT_NE(bad_prio["error"].get<std::string>().find("\"urgent\""), std::string::npos);
+  auto wrong_type = call({{"op", 5}});
+  EXPECT_NE(wrong_type["error"].get<std::string>().find("op must be a string"), std::string::npos) << wrong_type.dump();
+  EXPECT_TRUE(sup_->processes().empty());  // nothing half-made
+}
+
+TEST_F(NodeApi, StartReportsExitAndForget) {
+  auto r = call({{"op", "start"}, {"id", "one"}, {"argv", {"/bin/sh", "-c", "exit 5"}}, {"cpu", "100m:1"}, {"memory", "16Mi:64Mi"}});
+  ASSERT_TRUE(r["ok"]) << r.dump();
+  for (int i = 0; i < 200 && sup_->processes().at("one").state != ProcState::exited; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    sup_->check(i);
+  }
+  auto list = call({{"op", "list"}});
+  ASSERT_EQ(list["processes"].size(), 1u);
+  EXPECT_EQ(list["processes"][0]["exit"]["exit_code"], 5);
+  auto dup = call({{"op", "forget"}, {"id", "one"}});
+  EXPECT_TRUE(dup["ok"]);
+  EXPECT_EQ(call({{"op", "list"}})["processes"].size(), 0u);
+  EXPECT_FALSE(call({{"op", "forget"}, {"id", "one"}})["ok"]);
+}
+
+TEST_F(NodeApi, FencedNodeRefusesAtMostOneStarts) {
+  status_.fenced = true;
+  auto r = call({{"op", "start"}, {"id", "db"}, {"argv", {"/bin/true"}}, {"on_partition", "stop"}});
+  EXPECT_FALSE(r["ok"]);
+  EXPECT_NE(r["error"].get<std::string>().find("fenced"), std::string::npos);
+  EXPECT_TRUE(call({{"op", "ack"}})["ok"]);
+  EXPECT_FALSE(status_.fenced);
+}
+
+}  // namespace
+}  // namespace rackos::shim

@@ -335,12 +335,12 @@ void Supervisor::check(int64_t now_ms) {
   }
   if (!fds.empty()) ::poll(fds.data(), fds.size(), 0);
   for (size_t i = 0; i < fds.size(); ++i) {
-    if (fds[i].revents != 0 && owners[i]->exit_seen_ms == 0) owners[i]->exit_seen_ms = now_ms;
+    if (fds[i].revents != 0 && owners[i]->exit_seen_ms < 0) owners[i]->exit_seen_ms = now_ms;
   }
   std::vector<ManagedProcess*> done;
   for (auto& [id, p] : procs_) {
     if (p.state == ProcState::exited) continue;
-    if (p.exit_seen_ms != 0) {
+    if (p.exit_seen_ms >= 0) {
       if (auto text = read_file(p.dir + "/exit.json")) {
         if (auto ex = exit_from_json(*text)) {
           p.exit = *ex;
@@ -351,7 +351,6 @@ void Supervisor::check(int64_t now_ms) {
       bool monitor_alive = p.pid.monitor_pid > 0 && ::kill(p.pid.monitor_pid, 0) == 0;
       if (!monitor_alive && now_ms - p.exit_seen_ms > kMissingExitGraceMs) {
         p.exit = ExitRecord{-1, 0, false, "", wall_ms()};
-        p.exit->start_error = "";
         emit("warning", id, "its monitor died before recording the exit status; exit status unknown");
         done.push_back(&p);
       }

@@ -45,7 +45,7 @@ struct ManagedProcess {
   std::optional<ExitRecord> exit;
   bool stop_requested = false;
   int64_t kill_at_ms = 0;              // monotonic: SIGKILL then, if still running
-  int64_t exit_seen_ms = 0;            // monotonic: pidfd fired, waiting for exit.json
+  int64_t exit_seen_ms = -1;           // monotonic: pidfd fired, waiting for exit.json (-1: not yet)
   bool adopted = false;                // found running by this shim, not started by it
   // Enforcement.
   AllocState alloc;

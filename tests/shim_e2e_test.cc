@@ -134,6 +134,7 @@ TEST(ShimLifecycle, ExitCodesStopAndLogs) {
   // SIGTERM, then SIGKILL after the grace period for a process that ignores it.
   auto stubborn = n.start("stubborn", {"/bin/sh", "-c", "trap '' TERM; while :; do sleep 0.05; done"}, "100m:1", "16Mi:64Mi");
   ASSERT_TRUE(stubborn["ok"]);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // let the shell install its trap
   ASSERT_TRUE(n.call({{"op", "stop"}, {"id", "stubborn"}, {"grace_ms", 300}})["ok"]);
   ASSERT_TRUE(wait_for(5000, [&] { return n.process("stubborn")["state"] == "exited"; }));
   EXPECT_EQ(n.process("stubborn")["exit"]["signal"], 9);
