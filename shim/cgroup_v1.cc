@@ -86,8 +86,6 @@ class CgroupV1 final : public Cgroups {
     auto mem = read_int(mem_dir(cg) + "/memory.usage_in_bytes");
     if (!mem) return mem.error();
     s.memory_bytes = *mem;
-    auto oom = read_keyed(oom_file(cg));
-    if (oom) s.oom_kills = value_of(*oom, "oom_kill");
     return s;
   }
 

@@ -80,7 +80,6 @@ class CgroupV2 final : public Cgroups {
     auto mem = read_int(d + "/memory.current");
     if (!mem) return mem.error();
     s.memory_bytes = *mem;
-    if (auto ev = read_keyed(oom_file(cg))) s.oom_kills = value_of(*ev, "oom_kill");
     if (auto psi = read_file(d + "/cpu.pressure")) {
       double avg10 = 0;
       if (std::sscanf(psi->c_str(), "some avg10=%lf", &avg10) == 1) s.cpu_pressure_some_avg10 = avg10;

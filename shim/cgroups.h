@@ -34,7 +34,6 @@ struct CgroupStats {
   int64_t cpu_usage_ns = 0;         // cumulative
   int64_t cpu_throttled_ns = 0;     // cumulative
   int64_t memory_bytes = 0;         // now
-  int64_t oom_kills = 0;            // cumulative
   std::optional<double> cpu_pressure_some_avg10;  // PSI, v2 only
 };
 
@@ -60,6 +59,8 @@ class Cgroups {
   // Writes the limits that differ from `previous` (nullopt: write all).
   virtual Result<bool> apply(const CgroupPath& cg, const CgroupLimits& limits,
                              const std::optional<CgroupLimits>& previous) = 0;
+  // Usage now (OOM kills are not here: the per-process monitor reads them
+  // from oom_file when its workload dies, so the loop does not pay for them).
   virtual Result<CgroupStats> read_stats(const CgroupPath& cg) const = 0;
   // Files holding the OOM kill count, read by the per-process monitor.
   virtual std::string oom_file(const CgroupPath& cg) const = 0;

@@ -40,29 +40,35 @@ EnforcerTotals Enforcer::tick(Supervisor& sup, int64_t now_ms) {
     }
   }
   if (cg != nullptr) {
-    size_t n = std::min(cfg_.stats_per_tick, live.size());
-    for (size_t k = 0; k < n; ++k) {
-      ManagedProcess& p = *live[(cursor_ + k) % live.size()];
-      if (!p.cgroup) continue;
-      // Sample over at least one CFS period, or a capped process looks like
-      // it alternates between running flat out and not at all.
-      if (p.last_stats_ms >= 0 && now_ms - p.last_stats_ms < kCfsPeriodUs / 1000) continue;
+    std::vector<ManagedProcess*> due;
+    for (ManagedProcess* p : live) {
+      if (p->cgroup && p->next_stats_ms <= now_ms) due.push_back(p);
+    }
+    if (due.size() > cfg_.stats_per_tick) {
+      std::partial_sort(due.begin(), due.begin() + static_cast<std::ptrdiff_t>(cfg_.stats_per_tick), due.end(),
+                        [](const ManagedProcess* x, const ManagedProcess* y) { return x->next_stats_ms < y->next_stats_ms; });
+      due.resize(cfg_.stats_per_tick);
+    }
+    const int64_t period_ms = kCfsPeriodUs / 1000;
+    for (ManagedProcess* pp : due) {
+      ManagedProcess& p = *pp;
       auto st = cg->read_stats(*p.cgroup);
       if (!st) {
         ++totals.errors;
+        p.next_stats_ms = now_ms + cfg_.cold_interval_ms;
         continue;
       }
+      int64_t throttled = 0;
       if (p.last_stats_ms >= 0 && now_ms > p.last_stats_ms) {
         int64_t dt = now_ms - p.last_stats_ms;
         int64_t used = (st->cpu_usage_ns - p.last_stats.cpu_usage_ns) / 1000 / dt;  // ns per ms → millicores
-        int64_t throttled = (st->cpu_throttled_ns - p.last_stats.cpu_throttled_ns) / 1000 / dt;
+        throttled = std::max<int64_t>((st->cpu_throttled_ns - p.last_stats.cpu_throttled_ns) / 1000 / dt, 0);
         p.cpu_used_millis = std::max<int64_t>(used, 0);
         // Fast up, slow down: a window that happens to see no throttling
         // (counters move once a CFS period) must not make demand collapse.
         const int64_t decayed = p.cpu_demand_millis * 3 / 4;
         p.cpu_demand_millis =
-            std::max(decayed, estimate_demand(p, p.cpu_used_millis, std::max<int64_t>(throttled, 0), last_contended_,
-                                             node_throttled_));
+            std::max(decayed, estimate_demand(p, p.cpu_used_millis, throttled, last_contended_, node_throttled_));
       }
       // The kernel hands CFS runtime to each CPU in slices, so a small quota is
       // overrun by up to a slice per CPU per period. When the node is
@@ -77,8 +83,12 @@ EnforcerTotals Enforcer::tick(Supervisor& sup, int64_t now_ms) {
       p.memory_bytes = st->memory_bytes;
       p.last_stats = *st;
       p.last_stats_ms = now_ms;
+      const int64_t quota = p.allocation.cpu_quota_millis;
+      const bool hot = last_contended_ || node_throttled_ || throttled > 0 || p.allocation.squeezed ||
+                       (quota > 0 && p.cpu_used_millis * 10 >= quota * 7) ||
+                       p.memory_bytes * 10 >= p.spec.envelope.memory_bytes.max * 8;
+      p.next_stats_ms = now_ms + (hot ? period_ms : cfg_.cold_interval_ms);
     }
-    cursor_ = (cursor_ + n) % live.size();
   }
 
   // 2. The allocator over every live process.

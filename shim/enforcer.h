@@ -14,10 +14,16 @@ namespace rackos::shim {
 
 struct EnforcerConfig {
   AllocatorConfig allocator;
-  // Stats are read for at most this many processes per tick, round-robin, so
-  // a node with thousands of processes costs a bounded amount per tick; the
-  // allocator still runs over all of them every tick with the latest figures.
-  size_t stats_per_tick = 200;
+  // Reading a process's cgroup costs a few syscalls, so how often depends on
+  // how close it is to a limit: a "hot" process (using ≥ 70 % of its quota,
+  // throttled, squeezed, or on a contended node) is read every CFS period
+  // (100 ms); a cold one every `cold_interval_ms`. At most `stats_per_tick`
+  // processes are read per tick, most overdue first, so a node with thousands
+  // of processes costs a bounded amount per tick. The allocator runs over all
+  // of them every tick with the latest figures; the node's own cgroup is read
+  // every period, so contention is seen at once.
+  size_t stats_per_tick = 32;
+  int64_t cold_interval_ms = 1000;
 };
 
 struct EnforcerTotals {
@@ -35,7 +41,6 @@ class Enforcer {
 
  private:
   EnforcerConfig cfg_;
-  size_t cursor_ = 0;
   std::vector<std::string> last_evicted_;
   bool last_contended_ = false;
   CgroupStats node_stats_;

@@ -236,6 +236,7 @@ int run_shim(const ShimConfig& cfg) {
     }
     enforcer.tick(sup, now);
     sync_pidfds();
+    sup.ensure_spare();
   };
 
   epoll_event events[64];
@@ -306,6 +307,7 @@ int run_shim(const ShimConfig& cfg) {
         }
         sync_pidfds();
         if (!flush(fd, c) || closed) close_client(fd);
+        sup.ensure_spare();  // after answering: off the start path
         if (status.handover_requested) {
           say(cfg, "handover requested: exiting so the standby takes over; workloads keep running");
           running = false;

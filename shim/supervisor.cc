@@ -88,6 +88,10 @@ Supervisor::~Supervisor() {
   for (auto& [id, p] : procs_) {
     if (p.pidfd >= 0) ::close(p.pidfd);
   }
+  if (spare_.pid > 0) {  // it reads EOF and exits
+    ::close(spare_.to_fd);
+    ::close(spare_.from_fd);
+  }
 }
 
 Result<bool> Supervisor::init() {
@@ -164,44 +168,36 @@ Result<const ManagedProcess*> Supervisor::start(const StartRequest& req, int64_t
   if (auto r = write_atomic(p.dir + "/spec.json", to_json(spec)); !r) return fail(r.error().message);
   if (auto r = write_atomic(p.dir + "/launch.json", to_json(launch)); !r) return fail(r.error().message);
 
-  // Spawn the monitor with a pipe as its stdout; it answers one line.
-  int pipefd[2];
-  if (::pipe2(pipefd, O_CLOEXEC) != 0) return fail(std::string("pipe: ") + std::strerror(errno));
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none, all;
-  sigemptyset(&none);
-  sigfillset(&all);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
-  std::string monitor = cfg_.monitor_path;
-  std::string dir = p.dir;
-  char* argv[] = {monitor.data(), dir.data(), nullptr};
-  pid_t mpid = 0;
-  int rc = posix_spawn(&mpid, monitor.c_str(), &fa, &attr, argv, environ);
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
-  ::close(pipefd[1]);
-  if (rc != 0) {
-    ::close(pipefd[0]);
-    return fail("cannot start the monitor " + monitor + ": " + std::strerror(rc));
+  // Hand the state dir to the spare monitor (already exec'd), or spawn one.
+  Spare mon = spare_;
+  spare_ = Spare{};
+  if (mon.pid > 0) {
+    std::string msg = p.dir + "\n";
+    if (::write(mon.to_fd, msg.data(), msg.size()) != static_cast<ssize_t>(msg.size())) {
+      ::close(mon.from_fd);
+      mon = Spare{};
+    }
+    ::close(mon.to_fd);
   }
+  if (mon.pid <= 0) {
+    auto fresh = spawn_monitor({cfg_.monitor_path, p.dir});
+    if (!fresh) return fail(fresh.error().message);
+    mon = *fresh;
+  }
+  const pid_t mpid = mon.pid;
+  const int from = mon.from_fd;
   std::string line;
   int64_t deadline = monotonic_ms() + kStartTimeoutMs;
   while (line.find('\n') == std::string::npos) {
-    pollfd pfd{pipefd[0], POLLIN, 0};
+    pollfd pfd{from, POLLIN, 0};
     int left = static_cast<int>(deadline - monotonic_ms());
     if (left <= 0 || ::poll(&pfd, 1, left) <= 0) break;
     char buf[512];
-    ssize_t n = ::read(pipefd[0], buf, sizeof buf);
+    ssize_t n = ::read(from, buf, sizeof buf);
     if (n <= 0) break;
     line.append(buf, static_cast<size_t>(n));
   }
-  ::close(pipefd[0]);
+  ::close(from);
   if (line.rfind("ok ", 0) != 0) {
     ::waitpid(mpid, nullptr, WNOHANG);
     std::string why = line.empty() ? "the monitor did not answer" : line.substr(line.rfind("error ", 0) == 0 ? 6 : 0);
@@ -216,6 +212,50 @@ Result<const ManagedProcess*> Supervisor::start(const StartRequest& req, int64_t
   else new_pidfds_.emplace_back(p.pidfd, spec.id);
   auto [it, _] = procs_.insert_or_assign(spec.id, std::move(p));
   return &it->second;
+}
+
+Result<Supervisor::Spare> Supervisor::spawn_monitor(const std::vector<std::string>& args) {
+  int out[2], in[2] = {-1, -1};
+  const bool spare = args.size() == 2 && args[1] == "--spare";
+  if (::pipe2(out, O_CLOEXEC) != 0) return Error{std::string("pipe: ") + std::strerror(errno)};
+  if (spare && ::pipe2(in, O_CLOEXEC) != 0) {
+    ::close(out[0]);
+    ::close(out[1]);
+    return Error{std::string("pipe: ") + std::strerror(errno)};
+  }
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO);
+  if (spare) posix_spawn_file_actions_adddup2(&fa, in[0], STDIN_FILENO);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
+  std::vector<std::string> copy = args;
+  std::vector<char*> argv;
+  for (auto& a : copy) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  int rc = posix_spawn(&pid, argv[0], &fa, &attr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  ::close(out[1]);
+  if (spare) ::close(in[0]);
+  if (rc != 0) {
+    ::close(out[0]);
+    if (spare) ::close(in[1]);
+    return Error{"cannot start the monitor " + args[0] + ": " + std::strerror(rc)};
+  }
+  return Spare{pid, spare ? in[1] : -1, out[0]};
+}
+
+void Supervisor::ensure_spare() {
+  if (spare_.pid > 0) return;
+  if (auto s = spawn_monitor({cfg_.monitor_path, "--spare"})) spare_ = *s;
 }
 
 Result<bool> Supervisor::stop(const std::string& id, int64_t grace_ms, int64_t now_ms) {

@@ -52,6 +52,7 @@ struct ManagedProcess {
   std::optional<CgroupLimits> applied;
   CgroupStats last_stats;
   int64_t last_stats_ms = -1;
+  int64_t next_stats_ms = 0;           // monotonic: when to read its cgroup again
   int64_t cpu_used_millis = 0;
   int64_t cpu_demand_millis = 0;
   int64_t memory_bytes = 0;
@@ -120,6 +121,18 @@ class Supervisor {
   void kill_group(const ManagedProcess& p, int sig);
   void kill_cgroup_leftovers(const ManagedProcess& p);
   void trim_exited();
+  // A monitor exec'd ahead of need (see monitor_main.cc), or none.
+  struct Spare {
+    int pid = 0;
+    int to_fd = -1;    // its stdin: we write the state dir here
+    int from_fd = -1;  // its stdout: it answers "ok PID" here
+  };
+  Result<Spare> spawn_monitor(const std::vector<std::string>& args);
+ public:
+  // Keeps one spare monitor ready (called by the loop off the start path).
+  void ensure_spare();
+ private:
+  Spare spare_;
 
   SupervisorConfig cfg_;
   Cgroups* cgroups_;
