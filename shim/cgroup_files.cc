@@ -31,10 +31,7 @@ Result<std::string> read_file(const std::string& path) {
   return out;
 }
 
-Result<int64_t> read_int(const std::string& path) {
-  auto text = read_file(path);
-  if (!text) return text.error();
-  const std::string& s = *text;
+Result<int64_t> parse_int(const std::string& path, const std::string& s) {
   if (s.rfind("max", 0) == 0) return int64_t{-1};
   char* end = nullptr;
   errno = 0;
@@ -43,15 +40,63 @@ Result<int64_t> read_int(const std::string& path) {
   return static_cast<int64_t>(v);
 }
 
-Result<std::map<std::string, int64_t>> read_keyed(const std::string& path) {
-  auto text = read_file(path);
-  if (!text) return text.error();
+std::map<std::string, int64_t> parse_keyed(const std::string& text) {
   std::map<std::string, int64_t> out;
-  std::istringstream in(*text);
+  std::istringstream in(text);
   std::string key;
   long long v;
   while (in >> key >> v) out[key] = v;
   return out;
+}
+
+Result<int64_t> read_int(const std::string& path) {
+  auto text = read_file(path);
+  if (!text) return text.error();
+  return parse_int(path, *text);
+}
+
+Result<std::map<std::string, int64_t>> read_keyed(const std::string& path) {
+  auto text = read_file(path);
+  if (!text) return text.error();
+  return parse_keyed(*text);
+}
+
+FileCache::~FileCache() {
+  for (auto& [path, fd] : fds_) ::close(fd);
+}
+
+Result<std::string> FileCache::read(const std::string& path) {
+  auto it = fds_.find(path);
+  if (it == fds_.end()) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EMFILE || errno == ENFILE) return read_file(path);
+      return Error{"cannot open " + path + ": " + std::strerror(errno)};
+    }
+    it = fds_.emplace(path, fd).first;
+    by_dir_[path.substr(0, path.rfind('/'))].push_back(path);
+  }
+  char buf[4096];
+  ssize_t n = ::pread(it->second, buf, sizeof buf, 0);
+  if (n < 0) {
+    int e = errno;
+    ::close(it->second);
+    fds_.erase(it);  // its by_dir_ entry is skipped by forget_dir
+    return Error{"cannot read " + path + ": " + std::strerror(e)};
+  }
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+void FileCache::forget_dir(const std::string& dir) {
+  auto d = by_dir_.find(dir);
+  if (d == by_dir_.end()) return;
+  for (const auto& path : d->second) {
+    auto it = fds_.find(path);
+    if (it == fds_.end()) continue;
+    ::close(it->second);
+    fds_.erase(it);
+  }
+  by_dir_.erase(d);
 }
 
 Result<bool> write_file(const std::string& path, const std::string& value) {

@@ -4,6 +4,8 @@
 
 #include <cstdint>
 #include <map>
+#include <unordered_map>
+#include <vector>
 #include <string>
 
 #include "core/result.h"
@@ -22,5 +24,26 @@ inline int64_t value_of(const std::map<std::string, int64_t>& m, const std::stri
 Result<bool> write_file(const std::string& path, const std::string& value);
 Result<bool> make_dir(const std::string& path);  // mkdir -p; exists is fine
 Result<bool> remove_dir(const std::string& path);  // rmdir; missing is fine
+
+// Control files kept open and re-read with pread: a shim reading thousands of
+// cgroups a second would otherwise spend most of its time walking paths.
+// Falls back to open/read/close when out of descriptors.
+class FileCache {
+ public:
+  FileCache() = default;
+  FileCache(const FileCache&) = delete;
+  FileCache& operator=(const FileCache&) = delete;
+  ~FileCache();
+  Result<std::string> read(const std::string& path);
+  // Closes every cached file under `dir` (before the directory is removed).
+  void forget_dir(const std::string& dir);
+
+ private:
+  std::unordered_map<std::string, int> fds_;
+  std::unordered_map<std::string, std::vector<std::string>> by_dir_;  // dir → cached paths in it
+};
+
+Result<int64_t> parse_int(const std::string& path, const std::string& text);
+std::map<std::string, int64_t> parse_keyed(const std::string& text);
 
 }  // namespace rackos::shim

@@ -77,13 +77,19 @@ class CgroupV1 final : public Cgroups {
 
   Result<CgroupStats> read_stats(const CgroupPath& cg) const override {
     CgroupStats s;
-    auto usage = read_int(acct_dir(cg) + "/cpuacct.usage");
+    const std::string usage_path = acct_dir(cg) + "/cpuacct.usage";
+    auto usage_text = cache_.read(usage_path);
+    if (!usage_text) return usage_text.error();
+    auto usage = parse_int(usage_path, *usage_text);
     if (!usage) return usage.error();
     s.cpu_usage_ns = *usage;
-    auto stat = read_keyed(cpu_dir(cg) + "/cpu.stat");
+    auto stat = cache_.read(cpu_dir(cg) + "/cpu.stat");
     if (!stat) return stat.error();
-    s.cpu_throttled_ns = value_of(*stat, "throttled_time");
-    auto mem = read_int(mem_dir(cg) + "/memory.usage_in_bytes");
+    s.cpu_throttled_ns = value_of(parse_keyed(*stat), "throttled_time");
+    const std::string mem_path = mem_dir(cg) + "/memory.usage_in_bytes";
+    auto mem_text = cache_.read(mem_path);
+    if (!mem_text) return mem_text.error();
+    auto mem = parse_int(mem_path, *mem_text);
     if (!mem) return mem.error();
     s.memory_bytes = *mem;
     return s;
@@ -92,6 +98,7 @@ class CgroupV1 final : public Cgroups {
   std::string oom_file(const CgroupPath& cg) const override { return mem_dir(cg) + "/memory.oom_control"; }
 
   Result<bool> remove(const CgroupPath& cg) override {
+    for (const auto& d : cg.dirs) cache_.forget_dir(d);
     for (const auto& d : cg.dirs) {
       if (auto r = remove_dir(d); !r) return r;
     }
@@ -115,6 +122,7 @@ class CgroupV1 final : public Cgroups {
   std::string mem_dir(const CgroupPath& cg) const { return cg.dirs[index_of(memory_)]; }
 
   std::string cpu_, cpuacct_, memory_;
+  mutable FileCache cache_;
   bool has_burst_ = true;  // cpu.cfs_burst_us exists on kernels ≥ 5.14
 };
 

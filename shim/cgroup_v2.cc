@@ -73,14 +73,17 @@ class CgroupV2 final : public Cgroups {
   Result<CgroupStats> read_stats(const CgroupPath& cg) const override {
     const std::string& d = cg.dirs.at(0);
     CgroupStats s;
-    auto stat = read_keyed(d + "/cpu.stat");
+    auto stat = cache_.read(d + "/cpu.stat");
     if (!stat) return stat.error();
-    s.cpu_usage_ns = value_of(*stat, "usage_usec") * 1000;
-    s.cpu_throttled_ns = value_of(*stat, "throttled_usec") * 1000;
-    auto mem = read_int(d + "/memory.current");
+    auto keyed = parse_keyed(*stat);
+    s.cpu_usage_ns = value_of(keyed, "usage_usec") * 1000;
+    s.cpu_throttled_ns = value_of(keyed, "throttled_usec") * 1000;
+    auto mem_text = cache_.read(d + "/memory.current");
+    if (!mem_text) return mem_text.error();
+    auto mem = parse_int(d + "/memory.current", *mem_text);
     if (!mem) return mem.error();
     s.memory_bytes = *mem;
-    if (auto psi = read_file(d + "/cpu.pressure")) {
+    if (auto psi = cache_.read(d + "/cpu.pressure")) {
       double avg10 = 0;
       if (std::sscanf(psi->c_str(), "some avg10=%lf", &avg10) == 1) s.cpu_pressure_some_avg10 = avg10;
     }
@@ -89,10 +92,14 @@ class CgroupV2 final : public Cgroups {
 
   std::string oom_file(const CgroupPath& cg) const override { return cg.dirs.at(0) + "/memory.events"; }
 
-  Result<bool> remove(const CgroupPath& cg) override { return remove_dir(cg.dirs.at(0)); }
+  Result<bool> remove(const CgroupPath& cg) override {
+    cache_.forget_dir(cg.dirs.at(0));
+    return remove_dir(cg.dirs.at(0));
+  }
 
  private:
   std::string root_;
+  mutable FileCache cache_;
 };
 
 }  // namespace

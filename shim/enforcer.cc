@@ -24,10 +24,14 @@ int64_t estimate_demand(const ManagedProcess& p, int64_t used, int64_t throttled
 EnforcerTotals Enforcer::tick(Supervisor& sup, int64_t now_ms) {
   EnforcerTotals totals;
   Cgroups* cg = sup.cgroups();
-  std::vector<ManagedProcess*> live;
-  for (auto& [id, p] : sup.processes()) {
-    if (p.state != ProcState::exited) live.push_back(&p);
+  if (sup.generation() != live_generation_) {  // rebuilt only when processes come or go
+    live_.clear();
+    for (auto& [id, p] : sup.processes()) {
+      if (p.state != ProcState::exited) live_.push_back(&p);
+    }
+    live_generation_ = sup.generation();
   }
+  const std::vector<ManagedProcess*>& live = live_;
   if (live.empty()) return totals;
 
   // 1. Usage: the node's own cgroup (is the node cap biting?), then a bounded
@@ -80,6 +84,10 @@ EnforcerTotals Enforcer::tick(Supervisor& sup, int64_t now_ms) {
       } else if (!last_contended_) {
         p.quota_trim_millis = 0;
       }
+      if (p.cpu_used_millis != p.allocation.cpu_target_millis || std::abs(st->memory_bytes - p.memory_bytes) > (1 << 20) ||
+          p.cpu_demand_millis > p.allocation.cpu_target_millis) {
+        changed_ = true;
+      }
       p.memory_bytes = st->memory_bytes;
       p.last_stats = *st;
       p.last_stats_ms = now_ms;
@@ -91,7 +99,14 @@ EnforcerTotals Enforcer::tick(Supervisor& sup, int64_t now_ms) {
     }
   }
 
-  // 2. The allocator over every live process.
+  // 2. The allocator over every live process — when something moved: a new
+  //    sample, a process came or went, the node is busy, or a second passed
+  //    (credits and squeeze timers advance with time).
+  const bool busy = last_contended_ || node_throttled_;
+  if (!changed_ && !busy && sup.generation() == last_generation_ && now_ms - last_alloc_ms_ < 1000) return totals;
+  changed_ = false;
+  last_generation_ = sup.generation();
+  last_alloc_ms_ = now_ms;
   std::vector<AllocInput> in;
   in.reserve(live.size());
   for (size_t i = 0; i < live.size(); ++i) {

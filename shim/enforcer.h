@@ -46,6 +46,11 @@ class Enforcer {
   CgroupStats node_stats_;
   int64_t node_stats_ms_ = -1;
   bool node_throttled_ = false;
+  bool changed_ = true;
+  std::vector<ManagedProcess*> live_;  // pointers into the supervisor's map, rebuilt on generation change
+  uint64_t live_generation_ = ~uint64_t{0};
+  uint64_t last_generation_ = ~uint64_t{0};
+  int64_t last_alloc_ms_ = -1;
 };
 
 }  // namespace rackos::shim

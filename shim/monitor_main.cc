@@ -7,6 +7,7 @@
 // Reports "ok PID\n" or "error TEXT\n" on stdout once, then closes it.
 #include <fcntl.h>
 #include <grp.h>
+#include <sched.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -14,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -36,11 +38,14 @@ class RotatingLog {
   ~RotatingLog() {
     if (fd_ >= 0) ::close(fd_);
   }
+  // Writes in pieces that fit the current file, rotating whenever it is full,
+  // so no file ever exceeds max_bytes however large a chunk arrives.
   void write_all(const char* data, size_t n) {
-    if (fd_ < 0) return;
-    if (size_ + static_cast<int64_t>(n) > max_ && size_ > 0) rotate();
-    while (n > 0) {
-      ssize_t w = ::write(fd_, data, n);
+    while (n > 0 && fd_ >= 0) {
+      if (size_ >= max_) rotate();
+      if (fd_ < 0) return;
+      size_t room = static_cast<size_t>(max_ - size_);
+      ssize_t w = ::write(fd_, data, std::min(n, room));
       if (w < 0) {
         if (errno == EINTR) continue;
         return;  // disk full or similar: drop, never block the workload
@@ -89,19 +94,31 @@ int64_t oom_count(const std::string& file) {
   return m ? value_of(*m, "oom_kill") : 0;
 }
 
-// Only async-signal-safe calls between fork and exec.
-[[noreturn]] void exec_child(const LaunchSpec& s, char* const* argv, char* const* envp, int out, int err, int sync_w) {
-  auto fail = [&](int stage) {
-    int e = errno;
-    int msg[2] = {stage, e};
-    ssize_t n = ::write(sync_w, msg, sizeof msg);
-    (void)n;
+// The workload is started with clone(CLONE_VM | CLONE_VFORK): no page tables
+// are copied and the monitor resumes once the child has exec'd (or failed),
+// which is what makes a start cheap. The child shares our memory, so it makes
+// only raw syscalls and reports a failure through these fields.
+struct ChildArgs {
+  const LaunchSpec* spec;
+  char* const* argv;
+  char* const* envp;
+  int out, err;
+  volatile int stage = 0;   // 0: exec'd; else the step that failed
+  volatile int err_no = 0;
+};
+
+int child_main(void* raw) {
+  auto* a = static_cast<ChildArgs*>(raw);
+  const LaunchSpec& s = *a->spec;
+  auto fail = [a](int stage) {
+    a->err_no = errno;
+    a->stage = stage;
     ::_exit(127);
   };
   char pid_text[24];
   int len = 0;
   {
-    pid_t pid = ::getpid();
+    pid_t pid = static_cast<pid_t>(::syscall(SYS_getpid));
     char rev[24];
     int r = 0;
     do {
@@ -122,15 +139,16 @@ int64_t oom_count(const std::string& file) {
   if (!s.workdir.empty() && ::chdir(s.workdir.c_str()) != 0) fail(4);
   int devnull = ::open("/dev/null", O_RDONLY);
   ::dup2(devnull, STDIN_FILENO);
-  ::dup2(out, STDOUT_FILENO);
-  ::dup2(err, STDERR_FILENO);
+  ::dup2(a->out, STDOUT_FILENO);
+  ::dup2(a->err, STDERR_FILENO);
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   ::signal(SIGPIPE, SIG_DFL);
-  ::execvpe(argv[0], argv, envp);
+  ::signal(SIGHUP, SIG_DFL);
+  ::execvpe(a->argv[0], a->argv, a->envp);
   fail(5);
-  ::_exit(127);
+  return 127;
 }
 
 const char* stage_name(int stage) {
@@ -204,29 +222,26 @@ int main(int argc, char** argv) {
   for (auto& e : env_text) cenv.push_back(e.data());
   cenv.push_back(nullptr);
 
-  int out[2], err[2], sync[2];
-  if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0 || ::pipe2(sync, O_CLOEXEC) != 0) {
+  int out[2], err[2];
+  if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) {
     report(std::string("error pipe: ") + std::strerror(errno));
     return 1;
   }
-  pid_t child = ::fork();
+  ChildArgs args{spec, cargv.data(), cenv.data(), out[1], err[1]};
+  static char child_stack[256 * 1024];
+  pid_t child = ::clone(child_main, child_stack + sizeof child_stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
   if (child < 0) {
-    report(std::string("error fork: ") + std::strerror(errno));
+    report(std::string("error clone: ") + std::strerror(errno));
     return 1;
   }
-  if (child == 0) exec_child(*spec, cargv.data(), cenv.data(), out[1], err[1], sync[1]);
   ::close(out[1]);
   ::close(err[1]);
-  ::close(sync[1]);
-  int msg[2] = {0, 0};
-  ssize_t got = ::read(sync[0], msg, sizeof msg);
-  ::close(sync[0]);
-  if (got == static_cast<ssize_t>(sizeof msg)) {
+  if (args.stage != 0) {
     int status = 0;
     ::waitpid(child, &status, 0);
     ExitRecord ex;
     ex.exit_code = 127;
-    ex.start_error = std::string(stage_name(msg[0])) + " (" + spec->argv[0] + "): " + std::strerror(msg[1]);
+    ex.start_error = std::string(stage_name(args.stage)) + " (" + spec->argv[0] + "): " + std::strerror(args.err_no);
     ex.ended_ms = wall_ms();
     write_atomic(dir + "/exit.json", to_json(ex));
     report("error " + ex.start_error);

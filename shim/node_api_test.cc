@@ -60,6 +60,7 @@ TEST_F(NodeApi, StartReportsExitAndForget) {
   ASSERT_TRUE(r["ok"]) << r.dump();
   for (int i = 0; i < 200 && sup_->processes().at("one").state != ProcState::exited; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    sup_->pidfd_ready("one", i);  // as the loop does when the pidfd fires
     sup_->check(i);
   }
   auto list = call({{"op", "list"}});

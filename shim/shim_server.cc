@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
@@ -102,6 +103,12 @@ int run_shim(const ShimConfig& cfg) {
   }
   int lock_fd = acquire_lock(cfg);
   if (lock_fd < 0) return 1;
+  // A pidfd per workload and a few open cgroup files each: use the hard limit.
+  rlimit nofile{};
+  if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+    nofile.rlim_cur = nofile.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &nofile);
+  }
   const int64_t t_active = monotonic_ms();
 
   DetectedCgroups detected;
@@ -256,12 +263,12 @@ int run_shim(const ShimConfig& cfg) {
       } else if (fd == sig_fd) {
         signalfd_siginfo si;
         while (::read(sig_fd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+          if (si.ssi_signo == SIGCHLD) sup.reap_children();
           if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
             say(cfg, "signal " + std::to_string(si.ssi_signo) + ": exiting; workloads keep running");
             running = false;
           }
         }
-        sup.check(now);
       } else if (fd == listen_fd) {
         while (true) {
           int c = ::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -269,7 +276,8 @@ int run_shim(const ShimConfig& cfg) {
           clients[c] = Client{};
           watch(c, EPOLLIN);
         }
-      } else if (pidfds.count(fd)) {
+      } else if (auto pit = pidfds.find(fd); pit != pidfds.end()) {
+        sup.pidfd_ready(pit->second, now);
         sup.check(now);
         sync_pidfds();
       } else if (auto it = clients.find(fd); it != clients.end()) {

@@ -208,8 +208,13 @@ Result<const ManagedProcess*> Supervisor::start(const StartRequest& req, int64_t
   p.pid.monitor_pid = mpid;
   p.pid.started_ms = wall_ms();
   p.pidfd = pidfd_open(p.pid.pid);
-  if (p.pidfd < 0) p.exit_seen_ms = now_ms;  // already gone: exit.json will tell
-  else new_pidfds_.emplace_back(p.pidfd, spec.id);
+  if (p.pidfd < 0) {
+    p.exit_seen_ms = now_ms;  // already gone: exit.json will tell
+    attention_.insert(spec.id);
+  } else {
+    new_pidfds_.emplace_back(p.pidfd, spec.id);
+  }
+  ++generation_;
   auto [it, _] = procs_.insert_or_assign(spec.id, std::move(p));
   return &it->second;
 }
@@ -268,6 +273,7 @@ Result<bool> Supervisor::stop(const std::string& id, int64_t grace_ms, int64_t n
     p.state = ProcState::stopping;
     p.kill_at_ms = now_ms + std::max<int64_t>(grace_ms, 0);
     write_atomic(p.dir + "/stop.json", "{\"kill_at_wall_ms\":" + std::to_string(wall_ms() + grace_ms) + "}");
+    attention_.insert(id);
     kill_group(p, grace_ms <= 0 ? SIGKILL : SIGTERM);
   }
   return true;
@@ -279,6 +285,7 @@ Result<bool> Supervisor::forget(const std::string& id) {
   if (it->second.state != ProcState::exited) return Error{"process " + id + " is still " + std::string(to_string(it->second.state)) + "; stop it first"};
   remove_tree(it->second.dir);
   procs_.erase(it);
+  ++generation_;
   return true;
 }
 
@@ -290,6 +297,7 @@ Result<bool> Supervisor::update(const std::string& id, const Envelope& env, Prio
   p.spec.envelope = env;
   p.spec.priority = prio;
   p.alloc = AllocState{};  // new bucket sizes: start afresh
+  ++generation_;
   return write_atomic(p.dir + "/spec.json", to_json(p.spec));
 }
 
@@ -331,6 +339,7 @@ void Supervisor::finish(ManagedProcess& p, int64_t now_ms) {
     p.pidfd = -1;
   }
   p.state = ProcState::exited;
+  ++generation_;
   kill_cgroup_leftovers(p);
   if (p.cgroup && cgroups_ != nullptr) {
     if (auto r = cgroups_->remove(*p.cgroup); r) p.cgroup.reset();
@@ -357,29 +366,34 @@ void Supervisor::trim_exited() {
     }
     remove_tree(oldest->second.dir);
     procs_.erase(oldest);
+    ++generation_;
     --exited;
   }
 }
 
-void Supervisor::check(int64_t now_ms) {
+void Supervisor::reap_children() {
   while (::waitpid(-1, nullptr, WNOHANG) > 0) {
-  }  // reap monitors we started (their exit.json holds the workload's status)
-  std::vector<pollfd> fds;
-  std::vector<ManagedProcess*> owners;
-  for (auto& [id, p] : procs_) {
-    if (p.state == ProcState::exited) continue;
-    if (p.pidfd >= 0) {
-      fds.push_back({p.pidfd, POLLIN, 0});
-      owners.push_back(&p);
-    }
-  }
-  if (!fds.empty()) ::poll(fds.data(), fds.size(), 0);
-  for (size_t i = 0; i < fds.size(); ++i) {
-    if (fds[i].revents != 0 && owners[i]->exit_seen_ms < 0) owners[i]->exit_seen_ms = now_ms;
-  }
+  }  // monitors we started; their exit.json holds the workload's status
+}
+
+void Supervisor::pidfd_ready(const std::string& id, int64_t now_ms) {
+  auto it = procs_.find(id);
+  if (it == procs_.end() || it->second.state == ProcState::exited) return;
+  if (it->second.exit_seen_ms < 0) it->second.exit_seen_ms = now_ms;
+  attention_.insert(id);
+}
+
+void Supervisor::check(int64_t now_ms) {
   std::vector<ManagedProcess*> done;
-  for (auto& [id, p] : procs_) {
-    if (p.state == ProcState::exited) continue;
+  for (auto ait = attention_.begin(); ait != attention_.end();) {
+    auto it = procs_.find(*ait);
+    if (it == procs_.end() || it->second.state == ProcState::exited) {
+      ait = attention_.erase(ait);
+      continue;
+    }
+    ManagedProcess& p = it->second;
+    const std::string& id = it->first;
+    ++ait;
     if (p.exit_seen_ms >= 0) {
       if (auto text = read_file(p.dir + "/exit.json")) {
         if (auto ex = exit_from_json(*text)) {
@@ -401,7 +415,10 @@ void Supervisor::check(int64_t now_ms) {
       p.kill_at_ms = now_ms + 1000;  // again later if it somehow survives
     }
   }
-  for (ManagedProcess* p : done) finish(*p, now_ms);
+  for (ManagedProcess* p : done) {
+    attention_.erase(p->spec.id);
+    finish(*p, now_ms);
+  }
 }
 
 size_t Supervisor::adopt_all(int64_t now_ms) {
@@ -458,6 +475,7 @@ size_t Supervisor::adopt_all(int64_t now_ms) {
       p.state = ProcState::stopping;
       p.stop_requested = true;
       p.kill_at_ms = now_ms + 100;
+      attention_.insert(id);
     }
     if (process_start_ticks(p.pid.pid) == p.pid.start_ticks && p.pid.start_ticks != 0) {
       p.pidfd = pidfd_open(p.pid.pid);
@@ -467,8 +485,10 @@ size_t Supervisor::adopt_all(int64_t now_ms) {
       ++running;
     } else {
       p.exit_seen_ms = now_ms;  // gone while no shim watched: exit.json will tell
+      attention_.insert(id);
     }
     procs_.emplace(id, std::move(p));
+    ++generation_;
   }
   return running;
 }

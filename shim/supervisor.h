@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -100,8 +101,15 @@ class Supervisor {
   // Changes a running process's envelope in place (no restart).
   Result<bool> update(const std::string& id, const Envelope& env, PriorityClass prio);
 
-  // A pidfd became readable (or a tick passed): collect exits, send SIGKILLs due.
+  // A workload's pidfd became readable: it exited; its monitor writes exit.json.
+  void pidfd_ready(const std::string& id, int64_t now_ms);
+  // Collects exits and sends the SIGKILLs that are due. Touches only the
+  // processes that need attention (exiting or stopping), not all of them.
   void check(int64_t now_ms);
+  // Reaps exited monitors that are our children (on SIGCHLD).
+  void reap_children();
+  // Bumped whenever the set of live processes or an envelope changes.
+  uint64_t generation() const { return generation_; }
 
   std::map<std::string, ManagedProcess>& processes() { return procs_; }
   const std::map<std::string, ManagedProcess>& processes() const { return procs_; }
@@ -133,6 +141,8 @@ class Supervisor {
   void ensure_spare();
  private:
   Spare spare_;
+  std::set<std::string> attention_;  // ids exiting or stopping
+  uint64_t generation_ = 0;
 
   SupervisorConfig cfg_;
   Cgroups* cgroups_;
