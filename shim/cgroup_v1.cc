@@ -4,6 +4,9 @@
 // above it) and the limit carries `burst`; a squeeze below use is reported by
 // the allocator as an eviction instead of being throttled by the kernel.
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 
 #include "core/allocator.h"
 #include "shim/cgroup_files.h"
@@ -41,6 +44,21 @@ class CgroupV1 final : public Cgroups {
     }
     if (auto r = write_file(cpu_dir(cg) + "/cpu.cfs_period_us", std::to_string(kCfsPeriodUs)); !r) return r.error();
     return cg;
+  }
+
+  Result<CgroupPath> rename_child(const CgroupPath& cg, const std::string& new_name) override {
+    CgroupPath out;
+    for (const auto& d : cg.dirs) {
+      std::string to = d.substr(0, d.rfind('/') + 1) + new_name;
+      if (::rename(d.c_str(), to.c_str()) != 0) {
+        int e = errno;
+        for (size_t i = 0; i < out.dirs.size(); ++i) ::rename(out.dirs[i].c_str(), cg.dirs[i].c_str());  // undo
+        return Error{"cannot rename " + d + " to " + to + ": " + std::strerror(e)};
+      }
+      cache_.forget_dir(d);
+      out.dirs.push_back(to);
+    }
+    return out;
   }
 
   std::vector<std::string> procs_files(const CgroupPath& cg) const override {

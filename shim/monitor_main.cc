@@ -157,6 +157,7 @@ const char* stage_name(int stage) {
     case 2: return "cannot set group id";
     case 3: return "cannot set user id";
     case 4: return "cannot enter its working directory";
+    case 6: return "cannot read its launch.json";
     default: return "cannot execute";
   }
 }
@@ -176,77 +177,9 @@ std::string read_dir_from_stdin() {
   return {};  // the shim went away before using this spare
 }
 
-int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: rackos-monitor STATE_DIR | --spare\n");
-    return 2;
-  }
-  std::string dir = argv[1];
-  if (dir == "--spare") {
-    dir = read_dir_from_stdin();
-    if (dir.empty()) return 0;
-  }
-  {
-    int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-    ::dup2(devnull, STDIN_FILENO);
-    ::close(devnull);
-  }
-  ::setsid();
-  ::signal(SIGPIPE, SIG_IGN);
-  ::signal(SIGHUP, SIG_IGN);
-  // The monitor's own diagnostics go to monitor.log.
-  int mlog = ::open((dir + "/monitor.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-  if (mlog >= 0) ::dup2(mlog, STDERR_FILENO);
-
-  auto text = read_file(dir + "/launch.json");
-  if (!text) {
-    report("error " + text.error().message);
-    return 1;
-  }
-  auto parsed = launch_from_json(*text);
-  if (!parsed) {
-    report("error " + parsed.error().message);
-    return 1;
-  }
-  LaunchSpec launch = std::move(parsed).value();
-  LaunchSpec* spec = &launch;
-  if (spec->argv.empty()) {
-    report("error empty argv");
-    return 1;
-  }
-  std::vector<std::string> env_text;
-  for (const auto& [k, v] : spec->env) env_text.push_back(k + "=" + v);
-  std::vector<char*> cargv, cenv;
-  for (auto& a : spec->argv) cargv.push_back(a.data());
-  cargv.push_back(nullptr);
-  for (auto& e : env_text) cenv.push_back(e.data());
-  cenv.push_back(nullptr);
-
-  int out[2], err[2];
-  if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) {
-    report(std::string("error pipe: ") + std::strerror(errno));
-    return 1;
-  }
-  ChildArgs args{spec, cargv.data(), cenv.data(), out[1], err[1]};
-  static char child_stack[256 * 1024];
-  pid_t child = ::clone(child_main, child_stack + sizeof child_stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
-  if (child < 0) {
-    report(std::string("error clone: ") + std::strerror(errno));
-    return 1;
-  }
-  ::close(out[1]);
-  ::close(err[1]);
-  if (args.stage != 0) {
-    int status = 0;
-    ::waitpid(child, &status, 0);
-    ExitRecord ex;
-    ex.exit_code = 127;
-    ex.start_error = std::string(stage_name(args.stage)) + " (" + spec->argv[0] + "): " + std::strerror(args.err_no);
-    ex.ended_ms = wall_ms();
-    write_atomic(dir + "/exit.json", to_json(ex));
-    report("error " + ex.start_error);
-    return 0;
-  }
+// Runs the workload's life from exec to exit: pid.json, the "ok" report, the
+// logs, and exit.json. `child` has exec'd; `out_r`/`err_r` are its output.
+int supervise(const std::string& dir, const LaunchSpec& spec, pid_t child, int out_r, int err_r) {
   PidRecord pr{child, ::getpid(), process_start_ticks(child), wall_ms()};
   if (auto w = write_atomic(dir + "/pid.json", to_json(pr)); !w) {
     std::fprintf(stderr, "%s\n", w.error().message.c_str());
@@ -255,14 +188,14 @@ int main(int argc, char** argv) {
   // Off the start path: the OOM count the workload's end is compared with.
   // Its cgroup is fresh, so a kill before this line (within microseconds of
   // exec) is the only one this could miss.
-  const int64_t oom_before = oom_count(spec->oom_file);
+  const int64_t oom_before = oom_count(spec.oom_file);
 
-  RotatingLog out_log(dir + "/stdout.log", spec->log_max_bytes, spec->log_keep);
-  RotatingLog err_log(dir + "/stderr.log", spec->log_max_bytes, spec->log_keep);
+  RotatingLog out_log(dir + "/stdout.log", spec.log_max_bytes, spec.log_keep);
+  RotatingLog err_log(dir + "/stderr.log", spec.log_max_bytes, spec.log_keep);
   int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, child, 0));
-  ::fcntl(out[0], F_SETFL, O_NONBLOCK);
-  ::fcntl(err[0], F_SETFL, O_NONBLOCK);
-  char buf[65536];
+  ::fcntl(out_r, F_SETFL, O_NONBLOCK);
+  ::fcntl(err_r, F_SETFL, O_NONBLOCK);
+  static char buf[65536];
   bool out_open = true, err_open = true;
   int status = 0;
   bool exited = false;
@@ -278,14 +211,12 @@ int main(int argc, char** argv) {
     }
   };
   while (!exited) {
-    pollfd fds[3] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}, {pidfd, POLLIN, 0}};
-    fds[0].fd = out_open ? out[0] : -1;
-    fds[1].fd = err_open ? err[0] : -1;
+    pollfd fds[3] = {{out_open ? out_r : -1, POLLIN, 0}, {err_open ? err_r : -1, POLLIN, 0}, {pidfd, POLLIN, 0}};
     int timeout = pidfd < 0 ? 100 : -1;  // without pidfd: poll waitpid
     int n = ::poll(fds, 3, timeout);
     if (n < 0 && errno != EINTR) break;
-    if (fds[0].revents) drain(out[0], out_log, out_open);
-    if (fds[1].revents) drain(err[0], err_log, err_open);
+    if (fds[0].revents) drain(out_r, out_log, out_open);
+    if (fds[1].revents) drain(err_r, err_log, err_open);
     if (pidfd < 0 || fds[2].revents) {
       pid_t w = ::waitpid(child, &status, pidfd < 0 ? WNOHANG : 0);
       if (w == child) exited = true;
@@ -293,19 +224,207 @@ int main(int argc, char** argv) {
   }
   // What the workload wrote last (daemonized children may keep the pipe open:
   // read what is there, do not wait for EOF).
-  drain(out[0], out_log, out_open);
-  drain(err[0], err_log, err_open);
+  drain(out_r, out_log, out_open);
+  drain(err_r, err_log, err_open);
   ExitRecord ex;
   ex.ended_ms = wall_ms();
   if (WIFEXITED(status)) ex.exit_code = WEXITSTATUS(status);
   if (WIFSIGNALED(status)) {
     ex.signal = WTERMSIG(status);
     ex.exit_code = 128 + ex.signal;
-    ex.oom_killed = ex.signal == SIGKILL && oom_count(spec->oom_file) > oom_before;
+    ex.oom_killed = ex.signal == SIGKILL && oom_count(spec.oom_file) > oom_before;
   }
   if (auto w = write_atomic(dir + "/exit.json", to_json(ex)); !w) {
     std::fprintf(stderr, "%s\n", w.error().message.c_str());
     return 1;
   }
   return 0;
+}
+
+// Records a failed start in exit.json and reports it.
+int start_failed(const std::string& dir, const std::string& what) {
+  ExitRecord ex;
+  ex.exit_code = 127;
+  ex.start_error = what;
+  ex.ended_ms = wall_ms();
+  write_atomic(dir + "/exit.json", to_json(ex));
+  report("error " + what);
+  return 0;
+}
+
+rackos::Result<LaunchSpec> load_launch(const std::string& dir) {
+  auto text = read_file(dir + "/launch.json");
+  if (!text) return text.error();
+  auto parsed = launch_from_json(*text);
+  if (!parsed) return parsed.error();
+  if (parsed->argv.empty() || parsed->argv[0].empty()) return rackos::Error{"launch.json: empty argv"};
+  return parsed;
+}
+
+struct Argv {
+  std::vector<std::string> env_text;
+  std::vector<char*> argv, envp;
+  explicit Argv(LaunchSpec& s) {
+    for (const auto& [k, v] : s.env) env_text.push_back(k + "=" + v);
+    for (auto& a : s.argv) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    for (auto& e : env_text) envp.push_back(e.data());
+    envp.push_back(nullptr);
+  }
+};
+
+void redirect_stderr(const std::string& dir) {
+  int mlog = ::open((dir + "/monitor.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  if (mlog >= 0) ::dup2(mlog, STDERR_FILENO);
+}
+
+void stdin_to_devnull() {
+  int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  ::dup2(devnull, STDIN_FILENO);
+  ::close(devnull);
+}
+
+// Warm slot: the child is forked and moved into the slot's cgroup before any
+// start arrives (cgroup v1 migration can take milliseconds); a start then only
+// renames the slot's cgroup, hands over the state dir and lets the child exec.
+// Says "ready" on stdout once the child sits in the cgroup; the shim only
+// renames a slot that is ready.
+int run_slot(const std::vector<std::string>& join_files) {
+  int out[2], err[2], sync[2], go[2], joined[2];
+  if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0 || ::pipe2(sync, O_CLOEXEC) != 0 ||
+      ::pipe2(go, O_CLOEXEC) != 0 || ::pipe2(joined, O_CLOEXEC) != 0) {
+    return 1;
+  }
+  pid_t child = ::fork();
+  if (child < 0) return 1;
+  if (child == 0) {
+    ::close(go[1]);
+    ::close(out[0]);
+    ::close(err[0]);
+    ::close(sync[0]);
+    auto fail = [&](int stage) {
+      int msg[2] = {stage, errno};
+      ssize_t n = ::write(sync[1], msg, sizeof msg);
+      (void)n;
+      ::_exit(127);
+    };
+    ::close(joined[0]);
+    std::string pid_text = std::to_string(::getpid());
+    for (const auto& f : join_files) {
+      if (auto w = write_file(f, pid_text); !w) fail(1);
+    }
+    char one = 1;
+    if (::write(joined[1], &one, 1) != 1) ::_exit(0);
+    ::close(joined[1]);
+    std::string dir;
+    char c;
+    while (::read(go[0], &c, 1) == 1 && c != '\n') dir.push_back(c);
+    if (dir.empty()) ::_exit(0);  // the slot was never used
+    auto launch = load_launch(dir);
+    if (!launch) {
+      errno = EINVAL;
+      fail(6);
+    }
+    LaunchSpec spec = std::move(launch).value();
+    Argv av(spec);
+    if (spec.gid && (::setgroups(0, nullptr) != 0 || ::setgid(*spec.gid) != 0)) fail(2);
+    if (spec.uid && ::setuid(*spec.uid) != 0) fail(3);
+    if (!spec.workdir.empty() && ::chdir(spec.workdir.c_str()) != 0) fail(4);
+    int devnull = ::open("/dev/null", O_RDONLY);
+    ::dup2(devnull, STDIN_FILENO);
+    ::dup2(out[1], STDOUT_FILENO);
+    ::dup2(err[1], STDERR_FILENO);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::signal(SIGPIPE, SIG_DFL);
+    ::signal(SIGHUP, SIG_DFL);
+    ::execvpe(av.argv[0], av.argv.data(), av.envp.data());
+    fail(5);
+  }
+  ::close(go[0]);
+  ::close(out[1]);
+  ::close(err[1]);
+  ::close(sync[1]);
+  ::close(joined[1]);
+  char one = 0;
+  if (::read(joined[0], &one, 1) != 1) {  // the child could not join: say so, and go
+    ::waitpid(child, nullptr, 0);
+    report("error cannot join the slot's cgroup");
+    return 1;
+  }
+  ::close(joined[0]);
+  const char ready[] = "ready\n";
+  if (::write(STDOUT_FILENO, ready, sizeof ready - 1) < 0) return 1;
+  const std::string dir = read_dir_from_stdin();
+  if (dir.empty()) {  // the shim is gone or dropped the slot
+    ::close(go[1]);
+    ::waitpid(child, nullptr, 0);
+    return 0;
+  }
+  stdin_to_devnull();
+  redirect_stderr(dir);
+  std::string line = dir + "\n";
+  ssize_t n = ::write(go[1], line.data(), line.size());
+  (void)n;
+  ::close(go[1]);
+  auto launch = load_launch(dir);  // while the child execs
+  int msg[2] = {0, 0};
+  ssize_t got = ::read(sync[0], msg, sizeof msg);
+  ::close(sync[0]);
+  if (!launch) {
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+    return start_failed(dir, launch.error().message);
+  }
+  if (got == static_cast<ssize_t>(sizeof msg)) {
+    ::waitpid(child, nullptr, 0);
+    return start_failed(dir, std::string(stage_name(msg[0])) + " (" + launch->argv[0] + "): " + std::strerror(msg[1]));
+  }
+  return supervise(dir, *launch, child, out[0], err[0]);
+}
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: rackos-monitor STATE_DIR | --spare | --slot CGROUP_PROCS_FILE...\n");
+    return 2;
+  }
+  ::signal(SIGPIPE, SIG_IGN);
+  ::signal(SIGHUP, SIG_IGN);
+  ::setsid();
+  std::string first = argv[1];
+  if (first == "--slot") return run_slot(std::vector<std::string>(argv + 2, argv + argc));
+  std::string dir = first;
+  if (dir == "--spare") {
+    dir = read_dir_from_stdin();
+    if (dir.empty()) return 0;
+  }
+  stdin_to_devnull();
+  redirect_stderr(dir);
+  auto parsed = load_launch(dir);
+  if (!parsed) {
+    report("error " + parsed.error().message);
+    return 1;
+  }
+  LaunchSpec launch = std::move(parsed).value();
+  Argv av(launch);
+  int out[2], err[2];
+  if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) {
+    report(std::string("error pipe: ") + std::strerror(errno));
+    return 1;
+  }
+  ChildArgs args{&launch, av.argv.data(), av.envp.data(), out[1], err[1]};
+  static char child_stack[256 * 1024];
+  pid_t child = ::clone(child_main, child_stack + sizeof child_stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
+  if (child < 0) {
+    report(std::string("error clone: ") + std::strerror(errno));
+    return 1;
+  }
+  ::close(out[1]);
+  ::close(err[1]);
+  if (args.stage != 0) {
+    ::waitpid(child, nullptr, 0);
+    return start_failed(dir, std::string(stage_name(args.stage)) + " (" + launch.argv[0] + "): " + std::strerror(args.err_no));
+  }
+  return supervise(dir, launch, child, out[0], err[0]);
 }

@@ -43,7 +43,7 @@ constexpr int64_t kStartTimeoutMs = 5000;
 constexpr int64_t kMissingExitGraceMs = 2000;
 
 bool valid_id(const std::string& id) {
-  if (id.empty() || id.size() > 128 || id == "." || id == "..") return false;
+  if (id.empty() || id.size() > 128 || id[0] == '.') return false;  // dot names are the shim's (warm slots)
   for (char c : id) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
               c == '.';
@@ -88,10 +88,7 @@ Supervisor::~Supervisor() {
   for (auto& [id, p] : procs_) {
     if (p.pidfd >= 0) ::close(p.pidfd);
   }
-  if (spare_.pid > 0) {  // it reads EOF and exits
-    ::close(spare_.to_fd);
-    ::close(spare_.from_fd);
-  }
+  drop_spare();
 }
 
 Result<bool> Supervisor::init() {
@@ -100,6 +97,7 @@ Result<bool> Supervisor::init() {
     auto cg = cgroups_->create_node(cfg_.node, cfg_.cpu_millis, cfg_.memory_bytes);
     if (!cg) return cg.error();
     node_cg_ = *cg;
+    remove_stale_slots();
   }
   return true;
 }
@@ -114,7 +112,7 @@ std::vector<int> Supervisor::take_closed_pidfds() { return std::exchange(closed_
 
 Result<const ManagedProcess*> Supervisor::start(const StartRequest& req, int64_t now_ms) {
   const ProcessSpec& spec = req.spec;
-  if (!valid_id(spec.id)) return Error{"process id \"" + spec.id + "\" is not valid (1-128 of A-Z a-z 0-9 - _ .)"};
+  if (!valid_id(spec.id)) return Error{"process id \"" + spec.id + "\" is not valid (1-128 of A-Z a-z 0-9 - _ ., not starting with .)"};
   if (req.argv.empty() || req.argv[0].empty()) return Error{"process " + spec.id + ": command is empty"};
   if (auto it = procs_.find(spec.id); it != procs_.end()) {
     if (it->second.state != ProcState::exited) return Error{"process " + spec.id + " is already running (pid " + std::to_string(it->second.pid.pid) + ")"};
@@ -147,21 +145,51 @@ Result<const ManagedProcess*> Supervisor::start(const StartRequest& req, int64_t
   launch.gid = req.gid;
   launch.log_max_bytes = cfg_.log_max_bytes;
   launch.log_keep = cfg_.log_keep;
+  // A warm slot brings its cgroup, child already inside: rename it to the id.
+  Spare mon = spare_;
+  spare_ = Spare{};
+  bool in_slot = false;
+  if (mon.cgroup && !slot_ready(mon)) {
+    // Its child is not in the cgroup yet (just spawned) or failed to join.
+    if (mon.pid > 0) spare_ = mon;  // keep it for the next start
+    mon = Spare{};
+  }
+  if (mon.cgroup && cgroups_ != nullptr) {
+    if (auto renamed = cgroups_->rename_child(*mon.cgroup, spec.id)) {
+      p.cgroup = *renamed;
+      in_slot = true;
+    } else {
+      slots_ok_ = false;
+      emit("warning", "", "warm slots off: " + renamed.error().message);
+      spare_ = mon;
+      drop_spare();
+      mon = Spare{};
+    }
+  }
   if (cgroups_ != nullptr && node_cg_) {
-    auto cg = cgroups_->create_child(*node_cg_, spec.id);
-    if (!cg) return cg.error();
-    p.cgroup = *cg;
+    if (!in_slot) {
+      auto cg = cgroups_->create_child(*node_cg_, spec.id);
+      if (!cg) return cg.error();
+      p.cgroup = *cg;
+    }
     CgroupLimits l = initial_limits(spec);
     if (auto r = cgroups_->apply(*p.cgroup, l, std::nullopt); !r) {
       cgroups_->remove(*p.cgroup);
       return Error{"process " + spec.id + ": " + r.error().message};
     }
     p.applied = l;
-    launch.cgroup_procs = cgroups_->procs_files(*p.cgroup);
+    if (!in_slot) launch.cgroup_procs = cgroups_->procs_files(*p.cgroup);
     launch.oom_file = cgroups_->oom_file(*p.cgroup);
   }
   auto fail = [&](const std::string& msg) -> Error {
-    if (p.cgroup) cgroups_->remove(*p.cgroup);
+    if (mon.pid > 0) {  // a slot's monitor and child leave on EOF
+      ::close(mon.to_fd);
+      ::close(mon.from_fd);
+      mon = Spare{};
+    }
+    if (p.cgroup) {
+      for (int i = 0; i < 100 && !cgroups_->remove(*p.cgroup); ++i) ::usleep(1000);
+    }
     remove_tree(p.dir);
     return Error{"process " + spec.id + ": " + msg};
   };
@@ -169,8 +197,6 @@ Result<const ManagedProcess*> Supervisor::start(const StartRequest& req, int64_t
   if (auto r = write_atomic(p.dir + "/launch.json", to_json(launch)); !r) return fail(r.error().message);
 
   // Hand the state dir to the spare monitor (already exec'd), or spawn one.
-  Spare mon = spare_;
-  spare_ = Spare{};
   if (mon.pid > 0) {
     std::string msg = p.dir + "\n";
     if (::write(mon.to_fd, msg.data(), msg.size()) != static_cast<ssize_t>(msg.size())) {
@@ -221,7 +247,7 @@ Result<const ManagedProcess*> Supervisor::start(const StartRequest& req, int64_t
 
 Result<Supervisor::Spare> Supervisor::spawn_monitor(const std::vector<std::string>& args) {
   int out[2], in[2] = {-1, -1};
-  const bool spare = args.size() == 2 && args[1] == "--spare";
+  const bool spare = args.size() >= 2 && (args[1] == "--spare" || args[1] == "--slot");  // waits for its dir on stdin
   if (::pipe2(out, O_CLOEXEC) != 0) return Error{std::string("pipe: ") + std::strerror(errno)};
   if (spare && ::pipe2(in, O_CLOEXEC) != 0) {
     ::close(out[0]);
@@ -260,7 +286,77 @@ Result<Supervisor::Spare> Supervisor::spawn_monitor(const std::vector<std::strin
 
 void Supervisor::ensure_spare() {
   if (spare_.pid > 0) return;
+  if (cgroups_ != nullptr && node_cg_ && slots_ok_) {
+    auto cg = cgroups_->create_child(*node_cg_, ".slot-" + std::to_string(::getpid()) + "-" + std::to_string(++slot_seq_));
+    if (cg) {
+      std::vector<std::string> args = {cfg_.monitor_path, "--slot"};
+      for (const auto& f : cgroups_->procs_files(*cg)) args.push_back(f);
+      if (auto s = spawn_monitor(args)) {
+        spare_ = *s;
+        spare_.cgroup = *cg;
+        return;
+      }
+      cgroups_->remove(*cg);
+    }
+    slots_ok_ = false;
+  }
   if (auto s = spawn_monitor({cfg_.monitor_path, "--spare"})) spare_ = *s;
+}
+
+// A slot is ready once its monitor has said "ready" (the child sits in the
+// cgroup). Never waits: a slot not ready yet is left for a later start.
+bool Supervisor::slot_ready(Spare& slot) {
+  if (slot.ready) return true;
+  pollfd pfd{slot.from_fd, POLLIN, 0};
+  if (::poll(&pfd, 1, 0) <= 0) return false;
+  std::string line;
+  char c;
+  while (line.size() < 64 && ::read(slot.from_fd, &c, 1) == 1 && c != '\n') line.push_back(c);
+  if (line == "ready") {
+    slot.ready = true;
+    return true;
+  }
+  // It failed to join; let it go and stop using slots.
+  slots_ok_ = false;
+  emit("warning", "", "warm slots off: " + (line.empty() ? std::string("the slot monitor exited") : line));
+  spare_ = slot;
+  drop_spare();
+  slot = Spare{};
+  return false;
+}
+
+void Supervisor::drop_spare() {
+  if (spare_.pid <= 0) return;
+  ::close(spare_.to_fd);  // EOF: the monitor lets its child go and exits
+  ::close(spare_.from_fd);
+  if (spare_.cgroup && cgroups_ != nullptr) {
+    for (int i = 0; i < 100 && !cgroups_->remove(*spare_.cgroup); ++i) ::usleep(1000);
+  }
+  spare_ = Spare{};
+}
+
+// Slots left by a shim that died: their monitors saw EOF and left; remove
+// the empty cgroups (killing anything still inside first).
+void Supervisor::remove_stale_slots() {
+  if (cgroups_ == nullptr || !node_cg_) return;
+  const std::string& base = node_cg_->dirs.at(0);
+  DIR* d = ::opendir(base.c_str());
+  if (d == nullptr) return;
+  std::vector<std::string> slots;
+  while (dirent* e = ::readdir(d)) {
+    if (std::string(e->d_name).rfind(".slot-", 0) == 0) slots.push_back(e->d_name);
+  }
+  ::closedir(d);
+  for (const auto& name : slots) {
+    CgroupPath cg;
+    for (const auto& dir : node_cg_->dirs) cg.dirs.push_back(dir + "/" + name);
+    if (auto text = read_file(cgroups_->procs_files(cg)[0])) {
+      std::istringstream in(*text);
+      int pid;
+      while (in >> pid) ::kill(pid, SIGKILL);
+    }
+    for (int i = 0; i < 100 && !cgroups_->remove(cg); ++i) ::usleep(1000);
+  }
 }
 
 Result<bool> Supervisor::stop(const std::string& id, int64_t grace_ms, int64_t now_ms) {

@@ -129,18 +129,27 @@ class Supervisor {
   void kill_group(const ManagedProcess& p, int sig);
   void kill_cgroup_leftovers(const ManagedProcess& p);
   void trim_exited();
-  // A monitor exec'd ahead of need (see monitor_main.cc), or none.
+  // A monitor exec'd ahead of need (see monitor_main.cc), or none. With
+  // cgroups that can be renamed (v1) it is a warm slot: its child already
+  // sits in `cgroup`, so a start neither creates a cgroup nor migrates a task.
   struct Spare {
     int pid = 0;
     int to_fd = -1;    // its stdin: we write the state dir here
     int from_fd = -1;  // its stdout: it answers "ok PID" here
+    std::optional<CgroupPath> cgroup;
+    bool ready = false;  // a slot whose child has joined its cgroup
   };
+  bool slot_ready(Spare& slot);
   Result<Spare> spawn_monitor(const std::vector<std::string>& args);
+  void drop_spare();
+  void remove_stale_slots();
  public:
   // Keeps one spare monitor ready (called by the loop off the start path).
   void ensure_spare();
  private:
   Spare spare_;
+  bool slots_ok_ = true;    // false once a rename failed (e.g. cgroup v2)
+  uint64_t slot_seq_ = 0;
   std::set<std::string> attention_;  // ids exiting or stopping
   uint64_t generation_ = 0;
 

@@ -185,7 +185,8 @@ class ShimNode {
       if (DIR* d = ::opendir(node_dir.c_str())) {
         std::vector<std::string> kids;
         while (dirent* e = ::readdir(d)) {
-          if (e->d_type == DT_DIR && e->d_name[0] != '.') kids.push_back(node_dir + "/" + e->d_name);
+          std::string name = e->d_name;
+          if (e->d_type == DT_DIR && name != "." && name != "..") kids.push_back(node_dir + "/" + name);
         }
         ::closedir(d);
         for (const auto& k : kids) {
