@@ -179,11 +179,15 @@ std::string read_dir_from_stdin() {
 
 // Runs the workload's life from exec to exit: pid.json, the "ok" report, the
 // logs, and exit.json. `child` has exec'd; `out_r`/`err_r` are its output.
-int supervise(const std::string& dir, const LaunchSpec& spec, pid_t child, int out_r, int err_r) {
+void write_pid(const std::string& dir, pid_t child) {
   PidRecord pr{child, ::getpid(), process_start_ticks(child), wall_ms()};
   if (auto w = write_atomic(dir + "/pid.json", to_json(pr)); !w) {
     std::fprintf(stderr, "%s\n", w.error().message.c_str());
   }
+}
+
+int supervise(const std::string& dir, const LaunchSpec& spec, pid_t child, int out_r, int err_r, bool pid_written) {
+  if (!pid_written) write_pid(dir, child);
   report("ok " + std::to_string(child));
   // Off the start path: the OOM count the workload's end is compared with.
   // Its cgroup is fresh, so a kill before this line (within microseconds of
@@ -368,7 +372,11 @@ int run_slot(const std::vector<std::string>& join_files) {
   ssize_t n = ::write(go[1], line.data(), line.size());
   (void)n;
   ::close(go[1]);
-  auto launch = load_launch(dir);  // while the child execs
+  // While the child execs: its pid is known already (it was forked long
+  // ago), so pid.json is written now, off the start's critical path. If exec
+  // fails, exit.json follows, and a shim reading both trusts exit.json.
+  write_pid(dir, child);
+  auto launch = load_launch(dir);
   int msg[2] = {0, 0};
   ssize_t got = ::read(sync[0], msg, sizeof msg);
   ::close(sync[0]);
@@ -381,7 +389,7 @@ int run_slot(const std::vector<std::string>& join_files) {
     ::waitpid(child, nullptr, 0);
     return start_failed(dir, std::string(stage_name(msg[0])) + " (" + launch->argv[0] + "): " + std::strerror(msg[1]));
   }
-  return supervise(dir, *launch, child, out[0], err[0]);
+  return supervise(dir, *launch, child, out[0], err[0], true);
 }
 
 int main(int argc, char** argv) {
@@ -426,5 +434,5 @@ int main(int argc, char** argv) {
     ::waitpid(child, nullptr, 0);
     return start_failed(dir, std::string(stage_name(args.stage)) + " (" + launch.argv[0] + "): " + std::strerror(args.err_no));
   }
-  return supervise(dir, launch, child, out[0], err[0]);
+  return supervise(dir, launch, child, out[0], err[0], false);
 }

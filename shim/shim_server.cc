@@ -224,6 +224,7 @@ int run_shim(const ShimConfig& cfg) {
     return true;
   };
   auto on_tick = [&](int64_t now) {
+    sup.flush_limits();
     sup.check(now);
     if (status.last_ack_ms >= 0) {
       bool silent = shim_should_self_fence(status.last_ack_ms, now, health);
@@ -315,7 +316,8 @@ int run_shim(const ShimConfig& cfg) {
         }
         sync_pidfds();
         if (!flush(fd, c) || closed) close_client(fd);
-        sup.ensure_spare();  // after answering: off the start path
+        sup.flush_limits();  // after answering: off the start path
+        sup.ensure_spare();
         if (status.handover_requested) {
           say(cfg, "handover requested: exiting so the standby takes over; workloads keep running");
           running = false;

@@ -173,11 +173,22 @@ Result<const ManagedProcess*> Supervisor::start(const StartRequest& req, int64_t
       p.cgroup = *cg;
     }
     CgroupLimits l = initial_limits(spec);
-    if (auto r = cgroups_->apply(*p.cgroup, l, std::nullopt); !r) {
+    // The memory limit is in place before exec (a process can allocate a lot
+    // in a millisecond). CPU shares and quota follow right after the start is
+    // answered (flush_limits), in the same loop turn: until then the process
+    // runs under its node's cap, for well under a millisecond.
+    CgroupLimits mem_only;
+    mem_only.memory_max_bytes = l.memory_max_bytes;
+    CgroupLimits defaults;  // what a new cgroup holds: nothing else is written
+    defaults.cpu_shares = 1024;
+    defaults.memory_max_bytes = -2;  // differs: forces the write
+    if (auto r = cgroups_->apply(*p.cgroup, mem_only, defaults); !r) {
       cgroups_->remove(*p.cgroup);
       return Error{"process " + spec.id + ": " + r.error().message};
     }
-    p.applied = l;
+    p.applied = mem_only;
+    p.pending_limits = l;
+    pending_limits_.push_back(spec.id);
     if (!in_slot) launch.cgroup_procs = cgroups_->procs_files(*p.cgroup);
     launch.oom_file = cgroups_->oom_file(*p.cgroup);
   }
@@ -465,6 +476,18 @@ void Supervisor::trim_exited() {
     ++generation_;
     --exited;
   }
+}
+
+void Supervisor::flush_limits() {
+  for (const auto& id : pending_limits_) {
+    auto it = procs_.find(id);
+    if (it == procs_.end() || !it->second.pending_limits || !it->second.cgroup || cgroups_ == nullptr) continue;
+    ManagedProcess& p = it->second;
+    if (auto r = cgroups_->apply(*p.cgroup, *p.pending_limits, p.applied); r) p.applied = *p.pending_limits;
+    else p.applied.reset();  // the enforcer writes everything next tick
+    p.pending_limits.reset();
+  }
+  pending_limits_.clear();
 }
 
 void Supervisor::reap_children() {

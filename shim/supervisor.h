@@ -51,6 +51,7 @@ struct ManagedProcess {
   // Enforcement.
   AllocState alloc;
   std::optional<CgroupLimits> applied;
+  std::optional<CgroupLimits> pending_limits;  // written by flush_limits right after the start is answered
   CgroupStats last_stats;
   int64_t last_stats_ms = -1;
   int64_t next_stats_ms = 0;           // monotonic: when to read its cgroup again
@@ -106,6 +107,8 @@ class Supervisor {
   // Collects exits and sends the SIGKILLs that are due. Touches only the
   // processes that need attention (exiting or stopping), not all of them.
   void check(int64_t now_ms);
+  // Writes the CPU limits of processes started since the last call.
+  void flush_limits();
   // Reaps exited monitors that are our children (on SIGCHLD).
   void reap_children();
   // Bumped whenever the set of live processes or an envelope changes.
@@ -151,6 +154,7 @@ class Supervisor {
   bool slots_ok_ = true;    // false once a rename failed (e.g. cgroup v2)
   uint64_t slot_seq_ = 0;
   std::set<std::string> attention_;  // ids exiting or stopping
+  std::vector<std::string> pending_limits_;
   uint64_t generation_ = 0;
 
   SupervisorConfig cfg_;
