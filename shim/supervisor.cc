@@ -88,7 +88,7 @@ Supervisor::~Supervisor() {
   for (auto& [id, p] : procs_) {
     if (p.pidfd >= 0) ::close(p.pidfd);
   }
-  drop_spare();
+  for (Spare& sp : spares_) drop(sp);
 }
 
 Result<bool> Supervisor::init() {
@@ -146,14 +146,8 @@ Result<const ManagedProcess*> Supervisor::start(const StartRequest& req, int64_t
   launch.log_max_bytes = cfg_.log_max_bytes;
   launch.log_keep = cfg_.log_keep;
   // A warm slot brings its cgroup, child already inside: rename it to the id.
-  Spare mon = spare_;
-  spare_ = Spare{};
+  Spare mon = take_spare();
   bool in_slot = false;
-  if (mon.cgroup && !slot_ready(mon)) {
-    // Its child is not in the cgroup yet (just spawned) or failed to join.
-    if (mon.pid > 0) spare_ = mon;  // keep it for the next start
-    mon = Spare{};
-  }
   if (mon.cgroup && cgroups_ != nullptr) {
     if (auto renamed = cgroups_->rename_child(*mon.cgroup, spec.id)) {
       p.cgroup = *renamed;
@@ -161,9 +155,7 @@ Result<const ManagedProcess*> Supervisor::start(const StartRequest& req, int64_t
     } else {
       slots_ok_ = false;
       emit("warning", "", "warm slots off: " + renamed.error().message);
-      spare_ = mon;
-      drop_spare();
-      mon = Spare{};
+      drop(mon);
     }
   }
   if (cgroups_ != nullptr && node_cg_) {
@@ -295,28 +287,48 @@ Result<Supervisor::Spare> Supervisor::spawn_monitor(const std::vector<std::strin
   return Spare{pid, spare ? in[1] : -1, out[0]};
 }
 
+// Keeps a few spares (warm slots where cgroups allow) ready; spawns at most
+// one per call so the loop never stalls on it.
 void Supervisor::ensure_spare() {
-  if (spare_.pid > 0) return;
+  if (spares_.size() >= kSpares) return;
   if (cgroups_ != nullptr && node_cg_ && slots_ok_) {
     auto cg = cgroups_->create_child(*node_cg_, ".slot-" + std::to_string(::getpid()) + "-" + std::to_string(++slot_seq_));
     if (cg) {
       std::vector<std::string> args = {cfg_.monitor_path, "--slot"};
       for (const auto& f : cgroups_->procs_files(*cg)) args.push_back(f);
-      if (auto s = spawn_monitor(args)) {
-        spare_ = *s;
-        spare_.cgroup = *cg;
+      if (auto sp = spawn_monitor(args)) {
+        Spare slot = *sp;
+        slot.cgroup = *cg;
+        spares_.push_back(slot);
         return;
       }
       cgroups_->remove(*cg);
     }
     slots_ok_ = false;
   }
-  if (auto s = spawn_monitor({cfg_.monitor_path, "--spare"})) spare_ = *s;
+  if (auto sp = spawn_monitor({cfg_.monitor_path, "--spare"})) {
+    Spare plain = *sp;
+    plain.ready = true;  // a plain spare needs no handshake
+    spares_.push_back(plain);
+  }
+}
+
+// The first spare that is ready, taken out of the pool; none: pid 0.
+Supervisor::Spare Supervisor::take_spare() {
+  for (size_t i = 0; i < spares_.size(); ++i) {
+    if (!slot_ready(spares_[i])) continue;
+    Spare s = spares_[i];
+    spares_.erase(spares_.begin() + static_cast<std::ptrdiff_t>(i));
+    return s;
+  }
+  spares_.erase(std::remove_if(spares_.begin(), spares_.end(), [](const Spare& x) { return x.pid <= 0; }), spares_.end());
+  return Spare{};
 }
 
 // A slot is ready once its monitor has said "ready" (the child sits in the
 // cgroup). Never waits: a slot not ready yet is left for a later start.
 bool Supervisor::slot_ready(Spare& slot) {
+  if (slot.pid <= 0) return false;
   if (slot.ready) return true;
   pollfd pfd{slot.from_fd, POLLIN, 0};
   if (::poll(&pfd, 1, 0) <= 0) return false;
@@ -330,20 +342,18 @@ bool Supervisor::slot_ready(Spare& slot) {
   // It failed to join; let it go and stop using slots.
   slots_ok_ = false;
   emit("warning", "", "warm slots off: " + (line.empty() ? std::string("the slot monitor exited") : line));
-  spare_ = slot;
-  drop_spare();
-  slot = Spare{};
+  drop(slot);
   return false;
 }
 
-void Supervisor::drop_spare() {
-  if (spare_.pid <= 0) return;
-  ::close(spare_.to_fd);  // EOF: the monitor lets its child go and exits
-  ::close(spare_.from_fd);
-  if (spare_.cgroup && cgroups_ != nullptr) {
-    for (int i = 0; i < 100 && !cgroups_->remove(*spare_.cgroup); ++i) ::usleep(1000);
+void Supervisor::drop(Spare& spare) {
+  if (spare.pid <= 0) return;
+  ::close(spare.to_fd);  // EOF: the monitor lets its child go and exits
+  ::close(spare.from_fd);
+  if (spare.cgroup && cgroups_ != nullptr) {
+    for (int i = 0; i < 100 && !cgroups_->remove(*spare.cgroup); ++i) ::usleep(1000);
   }
-  spare_ = Spare{};
+  spare = Spare{};
 }
 
 // Slots left by a shim that died: their monitors saw EOF and left; remove

@@ -143,14 +143,16 @@ class Supervisor {
     bool ready = false;  // a slot whose child has joined its cgroup
   };
   bool slot_ready(Spare& slot);
+  Spare take_spare();
+  void drop(Spare& spare);
   Result<Spare> spawn_monitor(const std::vector<std::string>& args);
-  void drop_spare();
   void remove_stale_slots();
  public:
-  // Keeps one spare monitor ready (called by the loop off the start path).
+  // Keeps spare monitors ready (called by the loop off the start path).
   void ensure_spare();
  private:
-  Spare spare_;
+  static constexpr size_t kSpares = 3;
+  std::vector<Spare> spares_;
   bool slots_ok_ = true;    // false once a rename failed (e.g. cgroup v2)
   uint64_t slot_seq_ = 0;
   std::set<std::string> attention_;  // ids exiting or stopping
