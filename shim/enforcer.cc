@@ -63,6 +63,7 @@ EnforcerTotals Enforcer::tick(Supervisor& sup, int64_t now_ms) {
         continue;
       }
       int64_t throttled = 0;
+      const bool first_sample = p.last_stats_ms < 0;  // no rate yet: look again next period
       if (p.last_stats_ms >= 0 && now_ms > p.last_stats_ms) {
         int64_t dt = now_ms - p.last_stats_ms;
         int64_t used = (st->cpu_usage_ns - p.last_stats.cpu_usage_ns) / 1000 / dt;  // ns per ms → millicores
@@ -92,7 +93,7 @@ EnforcerTotals Enforcer::tick(Supervisor& sup, int64_t now_ms) {
       p.last_stats = *st;
       p.last_stats_ms = now_ms;
       const int64_t quota = p.allocation.cpu_quota_millis;
-      const bool hot = last_contended_ || node_throttled_ || throttled > 0 || p.allocation.squeezed ||
+      const bool hot = first_sample || last_contended_ || node_throttled_ || throttled > 0 || p.allocation.squeezed ||
                        (quota > 0 && p.cpu_used_millis * 10 >= quota * 7) ||
                        p.memory_bytes * 10 >= p.spec.envelope.memory_bytes.max * 8;
       p.next_stats_ms = now_ms + (hot ? period_ms : cfg_.cold_interval_ms);

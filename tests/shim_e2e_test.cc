@@ -39,7 +39,7 @@ TEST(ShimEnforcement, ContendedNodeSplitsInProportionToMin) {
   auto b = n.start("large", kBusy, "1:1", "16Mi:64Mi");
   ASSERT_TRUE(a["ok"]) << a.dump();
   ASSERT_TRUE(b["ok"]) << b.dump();
-  std::this_thread::sleep_for(std::chrono::milliseconds(1000));  // the loop finds the contention
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // the loop finds the contention
   int64_t a0 = cpu_ms_of(a["pid"]), b0 = cpu_ms_of(b["pid"]);
   std::this_thread::sleep_for(std::chrono::milliseconds(3000));
   double ca = static_cast<double>(cpu_ms_of(a["pid"]) - a0) / 3000.0;
@@ -102,6 +102,31 @@ TEST(ShimEnforcement, ProcessBelowItsMinIsNeverTouched) {
   EXPECT_TRUE(n.process("greedy")["exit"]["oom_killed"].get<bool>()) << n.process("greedy").dump();
 }
 
+TEST(ShimEnforcement, NodeShortOfMemoryReportsWhatItCannotKeep) {
+  REQUIRE_CGROUPS();
+  // 512 MiB node, 300 MiB of it reserved: 212 MiB for processes.
+  ShimNode n({"--memory-reserve", "300Mi"}, "2", "512Mi");
+  n.start_active();
+  auto small = n.start("small", {memhog(), "20"}, "100m:1", "32Mi:64Mi", R"({"priority":"high"})");
+  auto big = n.start("big", {memhog(), "250"}, "100m:1", "16Mi:400Mi", R"({"priority":"batch"})");
+  ASSERT_TRUE(small["ok"]);
+  ASSERT_TRUE(big["ok"]);
+  bool evicted = false;
+  ASSERT_TRUE(wait_for(15000, [&] {
+    auto ev = n.call({{"op", "events"}});  // keep the answer alive while iterating
+    for (const auto& e : ev["events"]) {
+      if (e["kind"] == "evict") {
+        EXPECT_EQ(e["id"], "big") << e.dump();  // lowest priority, above its min
+        evicted = true;
+      }
+    }
+    return evicted;
+  })) << n.call({{"op", "list"}}).dump() << n.call({{"op", "events"}}).dump();
+  EXPECT_TRUE(n.process("big")["allocation"]["squeezed"].get<bool>());
+  EXPECT_FALSE(n.process("small")["allocation"]["squeezed"].get<bool>());
+  EXPECT_EQ(n.process("small")["state"], "running");
+}
+
 TEST(ShimEnforcement, EnvelopeChangesInPlace) {
   REQUIRE_CGROUPS();
   ShimNode n;
@@ -154,6 +179,22 @@ TEST(ShimLifecycle, ExitCodesStopAndLogs) {
   ASSERT_TRUE(n.call({{"op", "forget"}, {"id", "seven"}})["ok"]);
   EXPECT_TRUE(n.process("seven").is_null());
   EXPECT_FALSE(shim::read_file(n.dir() + "/procs/seven/stdout.log"));
+}
+
+TEST(ShimLifecycle, RunsAsAnotherUserAndCleansUpItsCgroup) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to change user";
+  ShimNode n;
+  n.start_active();
+  auto r = n.start("nobody", {"/bin/sh", "-c", "id -u; id -g; pwd"}, "100m:1", "16Mi:64Mi",
+                   R"({"uid":65534,"gid":65534,"workdir":"/tmp"})");
+  ASSERT_TRUE(r["ok"]) << r.dump();
+  ASSERT_TRUE(wait_for(5000, [&] { return n.process("nobody")["state"] == "exited"; }));
+  EXPECT_EQ(*shim::read_file(n.dir() + "/procs/nobody/stdout.log"), "65534\n65534\n/tmp\n");
+  if (cgroups_writable()) {
+    // Its cgroup is gone once it exited (the node's stays).
+    EXPECT_NE(::access(("/sys/fs/cgroup/memory/rackos/" + n.node() + "/nobody").c_str(), F_OK), 0);
+    EXPECT_EQ(::access(("/sys/fs/cgroup/memory/rackos/" + n.node()).c_str(), F_OK), 0);
+  }
 }
 
 TEST(ShimLifecycle, BadInputGetsOneClearError) {
