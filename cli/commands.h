@@ -9,5 +9,6 @@ void add_version(CLI::App& app);
 void add_validate(CLI::App& app);
 void add_plan(CLI::App& app);
 void add_shim(CLI::App& app, int argc, char** argv);
+void add_sim(CLI::App& app);
 
 }  // namespace rackos::cli

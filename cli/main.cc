@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   rackos::cli::add_validate(app);
   rackos::cli::add_plan(app);
   rackos::cli::add_shim(app, argc, argv);
+  rackos::cli::add_sim(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
