@@ -2,6 +2,7 @@
 // rackos and for the static-sizing baseline, and print the figures side by
 // side (or as JSON), optionally with an SVG plot and the fewest machines each
 // needs for the window.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -42,8 +43,9 @@ int64_t seconds(const std::string& flag, const std::string& v) {
 }
 
 // Fewest machines (in the fixed seeded order) that serve the window with
-// ≤ 1 % of demand unserved and no more tasks unplaceable than the full cluster.
-int find_min_nodes(sim::SimConfig cfg, size_t full_unplaceable) {
+// ≤ 1 % of demand unserved and no task unplaceable that the full cluster
+// placed. Binary search: assumes more machines never serve worse.
+int find_min_nodes(sim::SimConfig cfg, const std::vector<std::string>& full_never_placed) {
   cfg.faults = {};
   cfg.keep_series = false;
   cfg.check_every_step = false;
@@ -52,7 +54,8 @@ int find_min_nodes(sim::SimConfig cfg, size_t full_unplaceable) {
     int mid = lo + (hi - lo) / 2;
     cfg.node_limit = static_cast<size_t>(mid);
     auto r = sim::run_simulation(cfg);
-    bool ok = r && r->unserved_percent <= 1.0 && r->unplaceable <= full_unplaceable;
+    bool ok = r && r->unserved_percent <= 1.0 &&
+              std::includes(full_never_placed.begin(), full_never_placed.end(), r->never_placed.begin(), r->never_placed.end());
     if (ok) hi = mid;
     else lo = mid + 1;
   }
@@ -111,9 +114,9 @@ void run(const SimArgs& a) {
   if (a.find_min) {
     sim::SimConfig c = cfg;
     c.node_limit = 0;
-    need_mine = find_min_nodes(c, mine->unplaceable);
+    need_mine = find_min_nodes(c, mine->never_placed);
     c.baseline = true;
-    need_base = find_min_nodes(c, base->unplaceable);
+    need_base = find_min_nodes(c, base->never_placed);
   }
   if (!a.plot.empty()) {
     std::ofstream out(a.plot);

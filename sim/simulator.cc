@@ -349,7 +349,9 @@ class Simulation {
     for (const auto& t : tasks_) {
       res_.placed += t.ever_placed;
       res_.unplaceable += !t.ever_placed;
+      if (!t.ever_placed) res_.never_placed.push_back(st_.service(t.service).spec.name);
     }
+    std::sort(res_.never_placed.begin(), res_.never_placed.end());
     res_.slack_percent = sum_allocated_ > 0 ? 100.0 * (sum_allocated_ - sum_used_) / sum_allocated_ : 0;
     res_.unserved_percent = sum_demand_ > 0 ? 100.0 * (sum_demand_ - sum_used_) / sum_demand_ : 0;
     res_.utilization_percent = sum_capacity_ > 0 ? 100.0 * sum_used_ / sum_capacity_ : 0;

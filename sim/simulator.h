@@ -70,6 +70,7 @@ struct SimResult {
   size_t tasks = 0;              // tasks in the window
   size_t placed = 0;             // placed at least once
   size_t unplaceable = 0;        // never placed in the window
+  std::vector<std::string> never_placed;  // their names, sorted
   size_t lost = 0;               // processes lost to faults
   size_t rescheduled = 0;        // of those, running again
   size_t lost_unplaceable = 0;   // of those, reported unplaceable (with a reason)
