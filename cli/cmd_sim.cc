@@ -20,7 +20,8 @@ struct SimArgs {
   int nodes = 0;
   size_t synthetic_pods = 0;
   std::string start = "0s", duration = "1d", step = "60s";
-  int fail_nodes = 0, partition_nodes = 0;
+  int fail_nodes = 0, partition_nodes = 0, slow_nodes = 0;
+  std::string controller_pause = "0ms";
   bool fail_rack = false, json = false, find_min = false;
   uint64_t seed = 1;
   double fault_at = 0.5;
@@ -40,6 +41,12 @@ int64_t seconds(const std::string& flag, const std::string& v) {
   auto ms = parse_duration_ms(v);
   if (!ms) die(flag + ": " + ms.error().message);
   return *ms / 1000;
+}
+
+int64_t seconds_ms(const std::string& flag, const std::string& v) {
+  auto ms = parse_duration_ms(v);
+  if (!ms) die(flag + ": " + ms.error().message);
+  return *ms;
 }
 
 // Fewest machines (in the fixed seeded order) that serve the window with
@@ -94,7 +101,12 @@ void run(const SimArgs& a) {
     cfg.usage = sim::synthetic_usage(256, a.seed);
   }
   cfg.seed = a.seed;
-  cfg.faults = {a.fail_nodes, a.fail_rack, a.partition_nodes, a.fault_at};
+  cfg.faults.fail_nodes = a.fail_nodes;
+  cfg.faults.fail_rack = a.fail_rack;
+  cfg.faults.partition_nodes = a.partition_nodes;
+  cfg.faults.slow_nodes = a.slow_nodes;
+  cfg.faults.controller_pause_ms = seconds_ms("--controller-pause", a.controller_pause);
+  cfg.faults.at_fraction = a.fault_at;
   if (a.fault_at < 0 || a.fault_at >= 1) die("--fault-at must be in [0, 1)");
   cfg.mapping = {a.min_fraction, a.burst_factor, a.demand_scale, a.memory_base};
   if (a.min_fraction < 0 || a.min_fraction > 1) die("--min-fraction must be in [0, 1]");
@@ -153,6 +165,8 @@ void add_sim(CLI::App& app) {
   cmd->add_option("--fail-nodes", a.fail_nodes, "Crash this many nodes that run processes");
   cmd->add_flag("--fail-rack", a.fail_rack, "Crash the rack that runs the most processes");
   cmd->add_option("--partition-nodes", a.partition_nodes, "Partition this many busy nodes from the controller");
+  cmd->add_option("--slow-heartbeats", a.slow_nodes, "Make this many busy nodes' heartbeats slow and lossy for 5 s");
+  cmd->add_option("--controller-pause", a.controller_pause, "The controller is away this long (unplanned failover), e.g. 2s");
   cmd->add_option("--fault-at", a.fault_at, "When faults happen, as a fraction of the window")->capture_default_str();
   cmd->add_option("--seed", a.seed, "Seed (same seed, same output)")->capture_default_str();
   cmd->add_option("--min-fraction", a.min_fraction, "Envelope min = request × this")->capture_default_str();

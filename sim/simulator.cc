@@ -52,7 +52,9 @@ class Simulation {
     if (auto r = build_tasks(); !r) return r.error();
     const int64_t start_ms = cfg_.start_s * 1000, end_ms = (cfg_.start_s + cfg_.duration_s) * 1000;
     const int64_t fault_ms = start_ms + static_cast<int64_t>(static_cast<double>(end_ms - start_ms) * cfg_.faults.at_fraction);
-    bool faults_done = cfg_.faults.fail_nodes == 0 && !cfg_.faults.fail_rack && cfg_.faults.partition_nodes == 0;
+    const FaultPlan& fp = cfg_.faults;
+    bool faults_done = fp.fail_nodes == 0 && !fp.fail_rack && fp.partition_nodes == 0 && fp.slow_nodes == 0 &&
+                       fp.controller_pause_ms == 0;
     size_t next_arrival = 0;
     int64_t step = 0;
     for (int64_t t = start_ms; t < end_ms; t += cfg_.step_s * 1000, ++step) {
@@ -239,53 +241,157 @@ class Simulation {
     std::sort(downs.begin(), downs.end(), [](const Down& a, const Down& b) {
       return a.dead_ms != b.dead_ms ? a.dead_ms < b.dead_ms : a.node < b.node;
     });
-    for (const Down& d : downs) {
-      NodeHealth h = st_.node(d.node).health;
-      h.liveness = NodeState::dead;
-      h.state_since_ms = d.dead_ms;
-      st_.update_health(d.node, h);
-      std::vector<ProcessId> lost = take_lost_processes(st_, d.node, d.dead_ms);
-      std::vector<bool> singleton(lost.size());
-      for (size_t i = 0; i < lost.size(); ++i) singleton[i] = at_most_one(st_, lost[i]);
-      res_.lost += lost.size();
-      const int64_t sched_ms = static_cast<int64_t>(std::ceil(static_cast<double>(lost.size()) / cfg_.placements_per_ms));
-      auto plan = place(lost, d.dead_ms, true);
-      int64_t last_running = d.dead_ms;
-      for (const auto& pl : plan.placements) {
-        auto it = std::find(lost.begin(), lost.end(), pl.process);
-        if (it == lost.end()) continue;  // a preempted victim placed again: not one of this node's
-        int64_t running = d.dead_ms + sched_ms + rng_.uniform(0, cfg_.net_delay_ms_max) +
-                          rng_.uniform(cfg_.start_latency_ms_min, cfg_.start_latency_ms_max);
-        last_running = std::max(last_running, running);
-        ++res_.rescheduled;
-        size_t idx = static_cast<size_t>(it - lost.begin());
-        if (singleton[idx] && d.fence_ms != INT64_MAX && running <= d.fence_ms) {
-          violate(step, "process of " + st_.service(st_.process(pl.process).service).spec.name +
-                            " runs twice: new copy at " + std::to_string(running) + " ms, old one fenced at " +
-                            std::to_string(d.fence_ms) + " ms");
+    for (const Down& d : downs) recover_node(d.node, t_fail, d.dead_ms, d.fence_ms, step);
+    inject_slow_heartbeats(t_fail, step, pool, k + kp);
+    inject_controller_pause(t_fail, step);
+    res_.events.push_back({static_cast<double>(t_fail) / 1000.0, "recovery done"});
+  }
+
+  // Heartbeats of some live nodes turn slow and lossy for a while. The
+  // controller's core state machine sees them heartbeat by heartbeat; a node it
+  // declares dead has its processes placed elsewhere, while its shim — counting
+  // its lease from the send time of the last acknowledged heartbeat — has
+  // fenced before that. When heartbeats recover the node registers again
+  // (fenced → ready, emptied).
+  void inject_slow_heartbeats(int64_t t0, int64_t step, const std::vector<NodeId>& pool, size_t used) {
+    const FaultPlan& fp = cfg_.faults;
+    size_t ks = std::min<size_t>(static_cast<size_t>(std::max(0, fp.slow_nodes)), pool.size() - std::min(used, pool.size()));
+    if (ks == 0) return;
+    res_.events.push_back({static_cast<double>(t0) / 1000.0, std::to_string(ks) + " nodes with slow heartbeats"});
+    const int64_t hb = cfg_.health.heartbeat_ms, lease = cfg_.health.node_lease_ms;
+    for (size_t i = 0; i < ks; ++i) {
+      NodeId n = pool[used + i];
+      if (st_.node(n).health.liveness != NodeState::ready) continue;
+      // Heartbeats from t0 (random phase) until the slow period ends.
+      struct Beat {
+        int64_t sent, arrives;  // arrives: INT64_MAX when lost
+      };
+      std::vector<Beat> beats;
+      int64_t first = t0 + rng_.uniform(0, hb - 1);
+      for (int64_t t = first; t < t0 + fp.slow_for_ms; t += hb) {
+        bool lost = rng_.unit() < fp.slow_loss;
+        beats.push_back({t, lost ? INT64_MAX : t + fp.slow_delay_ms + rng_.uniform(0, cfg_.net_delay_ms_max)});
+      }
+      NodeHealth h = st_.node(n).health;
+      h.last_heartbeat_ms = t0 - rng_.uniform(0, hb - 1);
+      int64_t last_acked_sent = h.last_heartbeat_ms;  // the shim's lease anchor
+      int64_t dead_at = -1;
+      size_t next = 0;
+      std::vector<Beat> by_arrival = beats;
+      std::sort(by_arrival.begin(), by_arrival.end(), [](const Beat& a, const Beat& b) { return a.arrives < b.arrives; });
+      int64_t fence_at = INT64_MAX;
+      for (int64_t tick = t0; tick < t0 + fp.slow_for_ms + lease; tick += cfg_.controller_tick_ms) {
+        while (next < by_arrival.size() && by_arrival[next].arrives <= tick) {
+          on_heartbeat(h, by_arrival[next].arrives);
+          // Its acknowledgement travels back as slowly (and is not lost here).
+          int64_t ack_back = by_arrival[next].arrives + fp.slow_delay_ms;
+          if (ack_back < fence_at) last_acked_sent = std::max(last_acked_sent, by_arrival[next].sent);
+          ++next;
+        }
+        if (fence_at == INT64_MAX && tick >= last_acked_sent + lease) fence_at = last_acked_sent + lease;
+        if (on_tick(h, tick, cfg_.health) == HealthEvent::became_dead) {
+          dead_at = tick;
+          break;
         }
       }
-      for (const auto& u : plan.unplaceable) {
-        if (std::find(lost.begin(), lost.end(), u.process) == lost.end()) continue;
-        ++res_.lost_unplaceable;
-        if (u.reason.empty()) violate(step, "a lost process is unplaceable with no reason");
+      if (dead_at < 0) continue;  // slow, perhaps suspect, never dead: nothing moves
+      ++res_.false_deaths;
+      if (fence_at == INT64_MAX || fence_at > dead_at) {
+        violate(step, "node " + st_.node(n).name + " declared dead at " + std::to_string(dead_at) +
+                          " ms before its shim fenced");
       }
-      for (const auto& pre : plan.preemptions) {
-        ++res_.lost;  // a victim is lost too, and placed again or reported
-        (void)pre;
-      }
-      // Every lost process is running again or reported unplaceable.
-      size_t accounted = 0;
-      for (ProcessId p : lost) {
-        const ProcessRecord* r = st_.processes().find(p);
-        if (r == nullptr) continue;
-        if (r->node != kNoNode) ++accounted;
-        else if (std::any_of(plan.unplaceable.begin(), plan.unplaceable.end(), [&](const Unplaceable& u) { return u.process == p; })) ++accounted;
-      }
-      if (accounted != lost.size()) violate(step, "a lost process was neither rescheduled nor reported unplaceable");
-      if (!lost.empty()) res_.recovery_ms.push_back(static_cast<double>(last_running - t_fail));
+      recover_node(n, t0, dead_at, std::min(fence_at, dead_at), step);
+      // Heartbeats come back: the node registers again, fenced until its shim
+      // has reconciled (stopped what was placed elsewhere), then ready.
+      NodeHealth back = st_.node(n).health;
+      int64_t t_back = t0 + fp.slow_for_ms;
+      on_register(back, t_back);
+      on_reconciled(back, t_back + cfg_.health.heartbeat_ms);
+      st_.update_health(n, back);
     }
-    res_.events.push_back({static_cast<double>(t_fail) / 1000.0, "recovery done"});
+  }
+
+  // The controller is away (an unplanned failover). A new controller grants
+  // every node a fresh lease at takeover. Shims whose lease ran out meanwhile
+  // have fenced: their at-most-one processes stopped, and are started again
+  // on the same node once acknowledgements resume.
+  void inject_controller_pause(int64_t t0, int64_t step) {
+    const int64_t pause = cfg_.faults.controller_pause_ms;
+    if (pause <= 0) return;
+    (void)step;
+    res_.events.push_back({static_cast<double>(t0) / 1000.0, "controller away for " + std::to_string(pause) + " ms"});
+    const int64_t hb = cfg_.health.heartbeat_ms, lease = cfg_.health.node_lease_ms;
+    const int64_t back = t0 + pause;
+    for (const Node& n : st_.nodes()) {
+      if (n.health.liveness != NodeState::ready || n.processes.empty()) continue;
+      int64_t last_acked_sent = t0 - rng_.uniform(0, hb - 1);
+      int64_t fence = last_acked_sent + lease;
+      // First acknowledgement after takeover: the next heartbeat, there and back.
+      int64_t ack = back + rng_.uniform(0, hb - 1) + 2 * rng_.uniform(0, cfg_.net_delay_ms_max);
+      if (fence >= ack) continue;  // acknowledged in time: nothing stops
+      int64_t last_running = ack;
+      size_t stopped = 0;
+      for (ProcessId p : n.processes) {
+        if (!at_most_one(st_, p)) continue;
+        ++stopped;
+        last_running = std::max(last_running, ack + rng_.uniform(cfg_.start_latency_ms_min, cfg_.start_latency_ms_max));
+      }
+      if (stopped == 0) continue;
+      res_.fenced_stops += stopped;
+      res_.recovery_ms.push_back(static_cast<double>(last_running - t0));
+    }
+  }
+
+
+  // The controller declares `node` dead at dead_ms: its processes are lost and
+  // placed again by the real scheduler; each runs after the scheduling time,
+  // a network delay and its start latency. fence_ms: when the node's shim
+  // stopped its at-most-one processes (INT64_MAX: the node crashed).
+  void recover_node(NodeId node, int64_t t_fail, int64_t dead_ms, int64_t fence_ms, int64_t step) {
+    NodeHealth h = st_.node(node).health;
+    h.liveness = NodeState::dead;
+    h.state_since_ms = dead_ms;
+    st_.update_health(node, h);
+    std::vector<ProcessId> lost = take_lost_processes(st_, node, dead_ms);
+    std::vector<bool> singleton(lost.size());
+    for (size_t i = 0; i < lost.size(); ++i) singleton[i] = at_most_one(st_, lost[i]);
+    res_.lost += lost.size();
+    const int64_t sched_ms = static_cast<int64_t>(std::ceil(static_cast<double>(lost.size()) / cfg_.placements_per_ms));
+    auto plan = place(lost, dead_ms, true);
+    int64_t last_running = dead_ms;
+    for (const auto& pl : plan.placements) {
+      auto it = std::find(lost.begin(), lost.end(), pl.process);
+      if (it == lost.end()) continue;  // a preempted victim placed again: not one of this node's
+      int64_t running = dead_ms + sched_ms + rng_.uniform(0, cfg_.net_delay_ms_max) +
+                        rng_.uniform(cfg_.start_latency_ms_min, cfg_.start_latency_ms_max);
+      last_running = std::max(last_running, running);
+      ++res_.rescheduled;
+      size_t idx = static_cast<size_t>(it - lost.begin());
+      if (singleton[idx] && fence_ms != INT64_MAX && running <= fence_ms) {
+        violate(step, "process of " + st_.service(st_.process(pl.process).service).spec.name +
+                          " runs twice: new copy at " + std::to_string(running) + " ms, old one fenced at " +
+                          std::to_string(fence_ms) + " ms");
+      }
+    }
+    for (const auto& u : plan.unplaceable) {
+      if (std::find(lost.begin(), lost.end(), u.process) == lost.end()) continue;
+      ++res_.lost_unplaceable;
+      if (u.reason.empty()) violate(step, "a lost process is unplaceable with no reason");
+    }
+    for (const auto& pre : plan.preemptions) {
+      ++res_.lost;  // a victim is lost too, and placed again or reported
+      (void)pre;
+    }
+    // Every lost process is running again or reported unplaceable.
+    size_t accounted = 0;
+    for (ProcessId p : lost) {
+      const ProcessRecord* r = st_.processes().find(p);
+      if (r == nullptr) continue;
+      if (r->node != kNoNode) ++accounted;
+      else if (std::any_of(plan.unplaceable.begin(), plan.unplaceable.end(), [&](const Unplaceable& u) { return u.process == p; })) ++accounted;
+    }
+    if (accounted != lost.size()) violate(step, "a lost process was neither rescheduled nor reported unplaceable");
+    if (!lost.empty()) res_.recovery_ms.push_back(static_cast<double>(last_running - t_fail));
   }
 
   void account(int64_t t0, int64_t t1) {

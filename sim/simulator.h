@@ -25,6 +25,11 @@ struct FaultPlan {
   int fail_nodes = 0;            // crash this many nodes that run processes at that moment
   bool fail_rack = false;        // crash the rack that runs the most processes
   int partition_nodes = 0;       // cut this many busy nodes off the network (they keep running)
+  int slow_nodes = 0;            // busy nodes whose heartbeats turn slow and lossy
+  int64_t slow_delay_ms = 300;   //   extra one-way delay of their heartbeats and acks
+  double slow_loss = 0.3;        //   chance a heartbeat is lost
+  int64_t slow_for_ms = 5'000;   //   how long
+  int64_t controller_pause_ms = 0;  // the controller is away this long (unplanned failover)
   double at_fraction = 0.5;      // when, as a fraction of the window
 };
 
@@ -74,6 +79,8 @@ struct SimResult {
   size_t lost = 0;               // processes lost to faults
   size_t rescheduled = 0;        // of those, running again
   size_t lost_unplaceable = 0;   // of those, reported unplaceable (with a reason)
+  size_t false_deaths = 0;       // live nodes declared dead (slow heartbeats)
+  size_t fenced_stops = 0;       // at-most-one processes stopped by their shim's self-fence
   std::vector<double> recovery_ms;   // per failed node: death → its last lost process running
   std::vector<double> sched_ms;      // scheduling latency per batch
   double slack_percent = 0;      // (allocated − used) / allocated

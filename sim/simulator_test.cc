@@ -71,6 +71,35 @@ TEST_P(SimFaults, PartitionedNodesFenceBeforeTheirProcessesRunElsewhere) {
   EXPECT_EQ(r->recovery_ms.size(), 4u);
 }
 
+TEST_P(SimFaults, SlowHeartbeatsFenceBeforeBeingDeclaredDead) {
+  SimConfig c = small_cluster(GetParam());
+  c.faults.slow_nodes = 6;
+  c.faults.slow_delay_ms = 450;  // with the lease at 500 ms, some nodes are declared dead
+  c.faults.slow_loss = 0.5;
+  auto r = run_simulation(c);
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->violations.empty()) << r->violations.front();  // fence before dead, nothing runs twice
+  EXPECT_GT(r->false_deaths, 0u) << "seed " << GetParam();
+  EXPECT_EQ(r->rescheduled + r->lost_unplaceable, r->lost);
+  EXPECT_LE(percentile(r->recovery_ms, 99), 2000.0);
+}
+
+TEST_P(SimFaults, ShortControllerPauseStopsNothingLongOneFencesSingletons) {
+  SimConfig c = small_cluster(GetParam());
+  c.faults.controller_pause_ms = 200;  // within the node lease
+  auto short_pause = run_simulation(c);
+  ASSERT_TRUE(short_pause);
+  EXPECT_EQ(short_pause->fenced_stops, 0u);
+  EXPECT_EQ(short_pause->lost, 0u);
+  c.faults.controller_pause_ms = 2000;  // longer than the node lease
+  auto long_pause = run_simulation(c);
+  ASSERT_TRUE(long_pause);
+  EXPECT_TRUE(long_pause->violations.empty());
+  EXPECT_GT(long_pause->fenced_stops, 0u);
+  EXPECT_EQ(long_pause->lost, 0u);  // no node declared dead: the new controller grants fresh leases
+  EXPECT_LE(percentile(long_pause->recovery_ms, 99), 2000.0 + 200.0);
+}
+
 INSTANTIATE_TEST_SUITE_P(Seeds, SimFaults, ::testing::Values(1, 2, 3, 42));
 
 TEST(Simulator, BaselineIsStaticAndSlowToRecover) {
