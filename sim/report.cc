@@ -34,6 +34,7 @@ nlohmann::json figures_json(const SimResult& r, std::optional<int> nodes_needed)
       {"utilization_percent", round3(r.utilization_percent)},
       {"allocation_percent", round3(r.allocation_percent)},
       {"invariant_violations", r.violations},
+      {"unplaceable_reasons", r.unplaceable_reasons},
   };
   if (nodes_needed) j["nodes_needed"] = *nodes_needed;
   return j;
@@ -70,6 +71,8 @@ std::string summary_table(const SimResult& a, const SimResult& b, std::optional<
   row("scheduling latency p99", f(percentile(a.sched_ms, 99), " ms"), f(percentile(b.sched_ms, 99), " ms"));
   if (na || nb) row("nodes needed (<= 1 % unserved)", na ? std::to_string(*na) : "-", nb ? std::to_string(*nb) : "-");
   row("invariant violations", n(a.violations.size()), n(b.violations.size()));
+  for (const auto& [why, count] : a.unplaceable_reasons) o << "rackos: " << count << " task(s) never placed: " << why << "\n";
+  for (const auto& [why, count] : b.unplaceable_reasons) o << "baseline: " << count << " task(s) never placed: " << why << "\n";
   return o.str();
 }
 

@@ -39,6 +39,7 @@ struct Task {
   int64_t leave_ms = 0;          // INT64_MAX: stays
   bool ever_placed = false;
   bool gone = false;
+  std::string last_reason;       // why the scheduler last could not place it
 };
 
 class Simulation {
@@ -63,13 +64,11 @@ class Simulation {
       for (auto& task : tasks_) {
         if (!task.gone && task.process.valid() && task.leave_ms <= t) depart(task, t);
       }
+      // Arrivals within this step are placed at its start (a task shorter
+      // than a step is still placed, and counted for the whole step).
       std::vector<ProcessId> pending;
-      while (next_arrival < by_arrival_.size() && tasks_[by_arrival_[next_arrival]].arrive_ms <= t) {
+      while (next_arrival < by_arrival_.size() && tasks_[by_arrival_[next_arrival]].arrive_ms < step_end) {
         Task& task = tasks_[by_arrival_[next_arrival++]];
-        if (task.leave_ms <= t) {
-          task.gone = true;
-          continue;
-        }
         task.process = st_.create_process(task.service, task.arrive_ms);
       }
       for (auto& task : tasks_) {
@@ -166,6 +165,9 @@ class Simulation {
       Task& t = tasks_[task_of_service_.at(st_.process(pl.process).service)];
       t.ever_placed = true;
       st_.set_state(pl.process, ProcessState::running, now);
+    }
+    for (const auto& u : plan.unplaceable) {
+      if (const ProcessRecord* r = st_.processes().find(u.process)) tasks_[task_of_service_.at(r->service)].last_reason = u.reason;
     }
     (void)recovery;
     return plan;
@@ -455,7 +457,10 @@ class Simulation {
     for (const auto& t : tasks_) {
       res_.placed += t.ever_placed;
       res_.unplaceable += !t.ever_placed;
-      if (!t.ever_placed) res_.never_placed.push_back(st_.service(t.service).spec.name);
+      if (!t.ever_placed) {
+        res_.never_placed.push_back(st_.service(t.service).spec.name);
+        ++res_.unplaceable_reasons[t.last_reason.empty() ? "left before a placement" : t.last_reason];
+      }
     }
     std::sort(res_.never_placed.begin(), res_.never_placed.end());
     res_.slack_percent = sum_allocated_ > 0 ? 100.0 * (sum_allocated_ - sum_used_) / sum_allocated_ : 0;

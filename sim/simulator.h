@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -76,6 +77,7 @@ struct SimResult {
   size_t placed = 0;             // placed at least once
   size_t unplaceable = 0;        // never placed in the window
   std::vector<std::string> never_placed;  // their names, sorted
+  std::map<std::string, size_t> unplaceable_reasons;  // the scheduler's last reason → tasks
   size_t lost = 0;               // processes lost to faults
   size_t rescheduled = 0;        // of those, running again
   size_t lost_unplaceable = 0;   // of those, reported unplaceable (with a reason)
