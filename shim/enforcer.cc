@@ -53,7 +53,9 @@ EnforcerTotals Enforcer::tick(Supervisor& sup, int64_t now_ms) {
                         [](const ManagedProcess* x, const ManagedProcess* y) { return x->next_stats_ms < y->next_stats_ms; });
       due.resize(cfg_.stats_per_tick);
     }
-    const int64_t period_ms = kCfsPeriodUs / 1000;
+    // Rates over at least two CFS periods: quota accounting moves once a
+    // period per CPU, so a one-period window is mostly noise.
+    const int64_t period_ms = 2 * kCfsPeriodUs / 1000;
     for (ManagedProcess* pp : due) {
       ManagedProcess& p = *pp;
       auto st = cg->read_stats(*p.cgroup);
@@ -81,7 +83,7 @@ EnforcerTotals Enforcer::tick(Supervisor& sup, int64_t now_ms) {
       // the quota written next; otherwise forget it.
       if (last_contended_ && p.last_stats_ms >= 0 && p.allocation.cpu_quota_millis > 0) {
         int64_t over = p.cpu_used_millis - p.allocation.cpu_quota_millis;
-        p.quota_trim_millis = std::clamp<int64_t>(p.quota_trim_millis + over / 2, 0, p.allocation.cpu_quota_millis / 2);
+        p.quota_trim_millis = std::clamp<int64_t>(p.quota_trim_millis + over / 4, 0, p.allocation.cpu_quota_millis / 2);
       } else if (!last_contended_) {
         p.quota_trim_millis = 0;
       }

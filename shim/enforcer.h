@@ -16,8 +16,8 @@ struct EnforcerConfig {
   AllocatorConfig allocator;
   // Reading a process's cgroup costs a few syscalls, so how often depends on
   // how close it is to a limit: a "hot" process (using ≥ 70 % of its quota,
-  // throttled, squeezed, or on a contended node) is read every CFS period
-  // (100 ms); a cold one every `cold_interval_ms` (2 s). At most `stats_per_tick`
+  // throttled, squeezed, or on a contended node) is read every two CFS periods
+  // (200 ms); a cold one every `cold_interval_ms` (2 s). At most `stats_per_tick`
   // processes are read per tick, most overdue first, so a node with thousands
   // of processes costs a bounded amount per tick. The allocator runs over all
   // of them every tick with the latest figures; the node's own cgroup is read

@@ -44,12 +44,21 @@ Result<int> spawn_detached(const std::vector<std::string>& argv, const std::stri
   return static_cast<int>(pid);
 }
 
+// Running, not a zombie waiting for its parent to reap it.
+bool process_alive(int pid) {
+  if (::kill(pid, 0) != 0) return false;
+  auto stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+  if (!stat) return false;
+  size_t close = stat->rfind(')');
+  return close == std::string::npos || close + 2 >= stat->size() || (*stat)[close + 2] != 'Z';
+}
+
 std::vector<int> standby_pids(const std::string& state_dir) {
   std::vector<int> out;
   if (DIR* d = ::opendir((state_dir + "/standby").c_str())) {
     while (dirent* e = ::readdir(d)) {
       int pid = std::atoi(e->d_name);
-      if (pid > 0 && ::kill(pid, 0) == 0) out.push_back(pid);
+      if (pid > 0 && process_alive(pid)) out.push_back(pid);
     }
     ::closedir(d);
   }
@@ -121,7 +130,7 @@ Result<UpgradeReport> upgrade_shims(const std::string& state_dir, const std::str
   for (int pid : old_standbys) ::kill(pid, SIGTERM);
   wait_until(timeout_ms, [&] {
     for (int pid : old_standbys) {
-      if (::kill(pid, 0) == 0) return false;
+      if (process_alive(pid)) return false;
     }
     return true;
   });
