@@ -3,6 +3,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "core/quantity.h"
 #include "core/spec_parse.h"
 
@@ -161,7 +163,12 @@ json handle_request(const json& req, Supervisor& sup, NodeStatus& status, int64_
       return {{"ok", true}, {"events", list}};
     }
     if (op == "ack") {
-      status.last_ack_ms = now_ms;
+      // The lease counts from when the acknowledged heartbeat was sent (the
+      // shim's own clock, echoed back), so the shim fences no later than the
+      // controller, counting from receipt, declares the node dead.
+      int64_t sent = req.value("sent_ms", now_ms);
+      if (sent > now_ms) sent = now_ms;
+      status.last_ack_ms = std::max(status.last_ack_ms, sent);
       if (status.fenced) {
         status.fenced = false;
         sup.emit("unfenced", "", "controller acknowledgements resumed");

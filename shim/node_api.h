@@ -11,7 +11,9 @@
 //   {"op":"list"}                                 every process: state, pid, use, allocation, exit
 //   {"op":"forget","id":..}                       drop an exited record
 //   {"op":"events","since":SEQ}                   exits, evictions, fencing, takeovers
-//   {"op":"ack"}                                  controller's heartbeat acknowledgement
+//   {"op":"ack","sent_ms":T}                      controller's heartbeat acknowledgement; T is the
+//                                                 shim-clock send time of the acknowledged heartbeat
+//                                                 (the lease counts from it; default: now)
 //   {"op":"handover"}                             active shim exits, workloads untouched
 // Errors: {"ok":false,"error":"one clear line"}.
 #pragma once

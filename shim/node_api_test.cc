@@ -81,5 +81,15 @@ TEST_F(NodeApi, FencedNodeRefusesAtMostOneStarts) {
   EXPECT_FALSE(status_.fenced);
 }
 
+TEST_F(NodeApi, LeaseCountsFromTheAcknowledgedHeartbeatsSendTime) {
+  status_.last_ack_ms = -1;
+  EXPECT_TRUE(handle_request({{"op", "ack"}, {"sent_ms", 700}}, *sup_, status_, 1000)["ok"]);
+  EXPECT_EQ(status_.last_ack_ms, 700);
+  handle_request({{"op", "ack"}, {"sent_ms", 500}}, *sup_, status_, 1100);  // an older ack never moves it back
+  EXPECT_EQ(status_.last_ack_ms, 700);
+  handle_request({{"op", "ack"}, {"sent_ms", 5000}}, *sup_, status_, 1200);  // not in the future
+  EXPECT_EQ(status_.last_ack_ms, 1200);
+}
+
 }  // namespace
 }  // namespace rackos::shim
