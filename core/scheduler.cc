@@ -94,9 +94,18 @@ class Planner {
   void place(ProcessId p, std::vector<ProcessId>& evicted) {
     const ProcessRecord& r = st_.process(p);
     const Service& s = st_.service(r.service);
+    const NodeId avoid = avoided_node(p);
+    if (avoid != kNoNode) {  // a move: elsewhere or nowhere, never by preemption
+      if (auto node = pick(s, avoid)) {
+        bind(p, *node);
+        return;
+      }
+      plan_.unplaceable.push_back({p, "no other node has room"});
+      return;
+    }
     auto cached = no_fit_.find(r.service);
     if (cached == no_fit_.end()) {
-      if (auto node = pick(s)) {
+      if (auto node = pick(s, kNoNode)) {
         bind(p, *node);
         return;
       }
@@ -124,13 +133,21 @@ class Planner {
     plan_.placements.push_back({p, n});
   }
 
-  std::optional<NodeId> pick(const Service& s) const {
+  NodeId avoided_node(ProcessId p) const {
+    for (const auto& [proc, node] : cfg_.avoid) {
+      if (proc == p) return node;
+    }
+    return kNoNode;
+  }
+
+  std::optional<NodeId> pick(const Service& s, NodeId avoid) const {
     const auto& index = st_.by_free_cpu();
     std::optional<NodeId> best;
     SpreadScore best_score{};
     int feasible = 0;
     for (auto it = index.lower_bound({s.request.cpu_millis, 0}); it != index.end(); ++it) {
       const Node& n = st_.node(it->second);
+      if (n.id == avoid) continue;
       if (!fits(s.request, n.free())) continue;
       if (failed_constraint(s, n) != nullptr) continue;
       SpreadScore sc = spread_score(s, n);

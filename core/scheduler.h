@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/cluster_state.h"
@@ -35,6 +36,9 @@ struct SchedulerConfig {
   int score_window = 32;
   bool preemption = true;
   int64_t now_ms = 0;
+  // Processes being moved away from a node that cannot give them enough:
+  // each must not land on the node named here.
+  std::vector<std::pair<ProcessId, NodeId>> avoid;
 };
 
 struct Placement {

@@ -180,6 +180,30 @@ TEST(Scheduler, PreemptedVictimsFindRoomElsewhereInSameBatch) {
   EXPECT_EQ(st.check_invariants(), "");
 }
 
+TEST(Scheduler, MovesAvoidTheNodeTheyLeaveAndNeverPreempt) {
+  ClusterState st;
+  NodeId a = add_node(st, "a", 2000, 8 * GiB);
+  NodeId b = add_node(st, "b", 4000, 8 * GiB);
+  ServiceId s = add_service(st, service_spec("web", 1000, GiB, PriorityClass::high));
+  auto p = create(st, s, 1);
+  SchedulerConfig cfg;
+  cfg.avoid = {{p[0], a}};
+  auto plan = schedule(st, p, cfg);
+  ASSERT_EQ(plan.placements.size(), 1u);
+  EXPECT_EQ(plan.placements[0].node, b);  // best fit would have been a
+  // Moving it off b with a full of lower-priority work: not placed, and it
+  // preempts nobody (a move is never worth evicting for).
+  ServiceId lo = add_service(st, service_spec("lo", 2000, GiB, PriorityClass::batch));
+  st.bind(create(st, lo, 1)[0], a);
+  st.unbind(p[0]);
+  cfg.avoid = {{p[0], b}};
+  auto again = schedule(st, p, cfg);
+  EXPECT_TRUE(again.placements.empty());
+  EXPECT_TRUE(again.preemptions.empty());
+  ASSERT_EQ(again.unplaceable.size(), 1u);
+  EXPECT_EQ(again.unplaceable[0].reason, "no other node has room");
+}
+
 TEST(Scheduler, DeterministicTieBreak) {
   auto run = [] {
     ClusterState st;

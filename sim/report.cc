@@ -24,6 +24,7 @@ nlohmann::json figures_json(const SimResult& r, std::optional<int> nodes_needed)
       {"failed_nodes_recovered", r.recovery_ms.size()},
       {"false_deaths", r.false_deaths},
       {"fenced_stops", r.fenced_stops},
+      {"moves", r.moves},
       {"recovery_p50_ms", round3(percentile(r.recovery_ms, 50))},
       {"recovery_p99_ms", round3(percentile(r.recovery_ms, 99))},
       {"recovery_max_ms", round3(percentile(r.recovery_ms, 100))},
@@ -63,6 +64,7 @@ std::string summary_table(const SimResult& a, const SimResult& b, std::optional<
   row("cluster CPU allocated", f(a.allocation_percent, " %"), f(b.allocation_percent, " %"));
   row("processes lost to faults", n(a.lost), n(b.lost));
   row("  running again / unplaceable", n(a.rescheduled) + " / " + n(a.lost_unplaceable), n(b.rescheduled) + " / " + n(b.lost_unplaceable));
+  row("moved to a node with room", n(a.moves), n(b.moves));
   row("live nodes declared dead", n(a.false_deaths), n(b.false_deaths));
   row("processes stopped by self-fence", n(a.fenced_stops), n(b.fenced_stops));
   row("recovery p50 (death -> running)", f(percentile(a.recovery_ms, 50), " ms"), f(percentile(b.recovery_ms, 50), " ms"));

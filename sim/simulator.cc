@@ -9,6 +9,7 @@
 
 #include "core/allocator.h"
 #include "core/cluster_state.h"
+#include "core/instance_scaling.h"
 #include "core/reschedule_order.h"
 #include "core/scheduler.h"
 
@@ -80,6 +81,7 @@ class Simulation {
         faults_done = true;
       }
       account(t, step_end);
+      if (!cfg_.baseline) apply_instance_rule(step_end);
       if (cfg_.check_every_step) {
         std::string broken = st_.check_invariants();
         if (!broken.empty()) violate(step, broken);
@@ -396,6 +398,40 @@ class Simulation {
     if (!lost.empty()) res_.recovery_ms.push_back(static_cast<double>(last_running - t_fail));
   }
 
+  // The core instance rule on what the allocator just gave each process: a
+  // process that has wanted more than its node gives for long enough is moved
+  // to a node with room (every trace task is one process), never by
+  // preemption; with no such node it stays where it is.
+  void apply_instance_rule(int64_t now) {
+    for (size_t k = 0; k < tasks_.size(); ++k) {
+      Task& task = tasks_[k];
+      if (task.gone || !task.process.valid()) continue;
+      const ProcessRecord& r = st_.process(task.process);
+      if (r.node == kNoNode) continue;
+      auto it = last_load_.find(task.process.value);
+      if (it == last_load_.end()) continue;
+      InstanceLoad load{task.process, it->second.first, it->second.second, r.created_ms};
+      const ServiceSpec& spec = st_.service(task.service).spec;
+      ScalingDecision d = decide_scaling(spec, std::span<const InstanceLoad>(&load, 1), scaling_[k], now, ScalingConfig{});
+      if (d.action != ScalingAction::move) continue;
+      const NodeId from = r.node;
+      st_.unbind(task.process);
+      SchedulerConfig sc;
+      sc.now_ms = now;
+      sc.preemption = false;
+      sc.avoid = {{task.process, from}};
+      std::vector<ProcessId> one{task.process};
+      auto plan = schedule(st_, one, sc);
+      if (plan.placements.empty()) {
+        st_.bind(task.process, from);  // nowhere better: it never stopped
+      } else {
+        ++res_.moves;
+        alloc_state_.erase(task.process.value);
+      }
+      last_load_.erase(task.process.value);
+    }
+  }
+
   void account(int64_t t0, int64_t t1) {
     const double dt = static_cast<double>(t1 - t0) / 1000.0;
     const double t_s = static_cast<double>(t0) / 1000.0;
@@ -440,6 +476,7 @@ class Simulation {
       for (size_t i = 0; i < in.size(); ++i) {
         const Allocation& a = out.processes[i];
         alloc_state_[a.id.value] = a.state;
+        last_load_[a.id.value] = {demand[i], a.cpu_target_millis};
         const int64_t served = std::min(demand[i], a.cpu_target_millis);
         s.allocated_cpu += static_cast<double>(std::max(in[i].envelope.cpu_millis.min, a.cpu_target_millis));
         s.used_cpu += static_cast<double>(served);
@@ -476,6 +513,8 @@ class Simulation {
   std::vector<size_t> by_arrival_;
   std::map<ServiceId, size_t> task_of_service_;
   std::map<uint64_t, AllocState> alloc_state_;
+  std::map<uint64_t, std::pair<int64_t, int64_t>> last_load_;  // process → (demand, target) last step
+  std::map<size_t, ScalingState> scaling_;                      // task → instance rule state
   double sum_capacity_ = 0, sum_allocated_ = 0, sum_used_ = 0, sum_demand_ = 0;
   SimResult res_;
 };

@@ -83,6 +83,7 @@ struct SimResult {
   size_t lost_unplaceable = 0;   // of those, reported unplaceable (with a reason)
   size_t false_deaths = 0;       // live nodes declared dead (slow heartbeats)
   size_t fenced_stops = 0;       // at-most-one processes stopped by their shim's self-fence
+  size_t moves = 0;              // processes moved off a node that could not give them enough
   std::vector<double> recovery_ms;   // per failed node: death → its last lost process running
   std::vector<double> sched_ms;      // scheduling latency per batch
   double slack_percent = 0;      // (allocated − used) / allocated
