@@ -16,6 +16,11 @@ constexpr int64_t kMinWeightMillis = 10;
 
 }  // namespace
 
+uint32_t uncontended_cpu_shares(int64_t cpu_min_millis, PriorityClass priority) {
+  const int64_t w = std::max(cpu_min_millis, kMinWeightMillis) * priority_weight(priority);
+  return clamp_shares(static_cast<int128>(w) * 256 / 1000);
+}
+
 NodeAllocation allocate_node(int64_t cpu_capacity_millis, int64_t memory_capacity_bytes,
                              std::span<const AllocInput> in, int64_t now_ms, const AllocatorConfig& cfg) {
   NodeAllocation out;
@@ -71,8 +76,7 @@ NodeAllocation allocate_node(int64_t cpu_capacity_millis, int64_t memory_capacit
       a.cpu_quota_millis = std::min(cpu_ceiling[i], std::max<int64_t>(quota, 1));
       a.cpu_burst_millis = 0;
     } else {
-      int64_t w = std::max(p.envelope.cpu_millis.min, kMinWeightMillis) * priority_weight(p.priority);
-      a.cpu_shares = clamp_shares(static_cast<int128>(w) * 256 / 1000);
+      a.cpu_shares = uncontended_cpu_shares(p.envelope.cpu_millis.min, p.priority);
     }
   }
 

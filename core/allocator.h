@@ -87,6 +87,10 @@ struct NodeAllocation {
 NodeAllocation allocate_node(int64_t cpu_capacity_millis, int64_t memory_capacity_bytes,
                              std::span<const AllocInput> processes, int64_t now_ms, const AllocatorConfig& cfg);
 
+// Shares of a process on an uncontended node: ∝ max(min, 10m) × class weight
+// (also what a process starts with, before the allocator's first run).
+uint32_t uncontended_cpu_shares(int64_t cpu_min_millis, PriorityClass priority);
+
 // cgroup v1 shares → cgroup v2 weight (1..10000), the conversion runc uses.
 inline uint32_t shares_to_weight(uint32_t shares) {
   if (shares < 2) shares = 2;

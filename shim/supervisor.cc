@@ -70,8 +70,7 @@ void remove_tree(const std::string& dir) {
 // Limits before the allocator's first run: weights by min, caps at burst.
 CgroupLimits initial_limits(const ProcessSpec& s) {
   CgroupLimits l;
-  l.cpu_shares = static_cast<uint32_t>(std::clamp<int64_t>(
-      std::max<int64_t>(s.envelope.cpu_millis.min, 10) * priority_weight(s.priority) * 256 / 1000, 2, 262144));
+  l.cpu_shares = uncontended_cpu_shares(s.envelope.cpu_millis.min, s.priority);
   l.cpu_quota_millis = s.envelope.cpu_millis.burst;
   l.cpu_burst_millis = s.envelope.cpu_millis.burst - s.envelope.cpu_millis.max;
   l.memory_low_bytes = s.envelope.memory_bytes.min;
