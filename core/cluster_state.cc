@@ -123,9 +123,11 @@ void ClusterState::mark_service_removed(ServiceId id) {
   service_by_name_.erase(s.spec.name);
 }
 
-ProcessId ClusterState::create_process(ServiceId service, int64_t now_ms) {
+ProcessId ClusterState::create_process(ServiceId service, int64_t now_ms, std::optional<uint32_t> instance) {
   Service& s = services_[service];
-  ProcessId id = table_.add(service, s.next_instance++, now_ms);
+  const uint32_t ordinal = instance ? *instance : s.next_instance;
+  s.next_instance = std::max(s.next_instance, ordinal + 1);
+  ProcessId id = table_.add(service, ordinal, now_ms);
   ProcessRecord& r = table_.at(id);
   r.service_pos = static_cast<uint32_t>(s.processes.size());
   s.processes.push_back(id);

@@ -9,6 +9,7 @@
 
 #include <array>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -100,12 +101,15 @@ class ClusterState {
   std::optional<ServiceId> find_service(std::string_view name) const;
   // Changes instances, priority, restart policy, command... of a live service.
   // Envelope changes apply to processes already bound only when the new min
-  // still fits on their nodes; the caller checks (see envelope_change_fits).
+  // still fits on their nodes; the caller checks (the controller refuses
+  // an envelope change whose new min does not fit where its processes run).
   void replace_spec(ServiceId id, const ServiceSpec& spec);
   void mark_service_removed(ServiceId id);
 
   // Processes.
-  ProcessId create_process(ServiceId service, int64_t now_ms);
+  // A new pending process; its instance ordinal is the service's next one, or
+  // `instance` when given (a controller reloading its table keeps names).
+  ProcessId create_process(ServiceId service, int64_t now_ms, std::optional<uint32_t> instance = {});
   void remove_process(ProcessId id);  // unbinds first
   ProcessTable& processes() { return table_; }
   const ProcessTable& processes() const { return table_; }

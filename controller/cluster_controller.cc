@@ -1,0 +1,1221 @@
+// The controller's decisions (see cluster_controller.h).
+#include "controller/cluster_controller.h"
+
+#include <algorithm>
+#include <chrono>
+#include <nlohmann/json.hpp>
+
+#include "core/quantity.h"
+#include "core/reschedule_order.h"
+#include "core/scheduler.h"
+#include "core/spec_parse.h"
+
+namespace rackos::controller {
+
+using nlohmann::json;
+
+// ---------------------------------------------------------------- conversions
+
+v1::ProcessState to_proto(ProcessState s) {
+  switch (s) {
+    case ProcessState::pending: return v1::PENDING;
+    case ProcessState::starting: return v1::STARTING;
+    case ProcessState::running: return v1::RUNNING;
+    case ProcessState::stopping: return v1::STOPPING;
+    case ProcessState::backoff: return v1::BACKOFF;
+    case ProcessState::exited: return v1::EXITED;
+    case ProcessState::lost: return v1::LOST;
+  }
+  return v1::PROCESS_STATE_UNSPECIFIED;
+}
+
+v1::NodeState to_proto(NodeState s) {
+  switch (s) {
+    case NodeState::ready: return v1::READY;
+    case NodeState::suspect: return v1::SUSPECT;
+    case NodeState::dead: return v1::DEAD;
+    case NodeState::draining: return v1::DRAINING;
+    case NodeState::fenced: return v1::FENCED;
+  }
+  return v1::NODE_STATE_UNSPECIFIED;
+}
+
+std::string_view to_string(v1::ProcessState s) {
+  switch (s) {
+    case v1::PENDING: return "pending";
+    case v1::STARTING: return "starting";
+    case v1::RUNNING: return "running";
+    case v1::STOPPING: return "stopping";
+    case v1::BACKOFF: return "backoff";
+    case v1::EXITED: return "exited";
+    case v1::LOST: return "lost";
+    default: return "unknown";
+  }
+}
+
+std::string_view to_string(v1::NodeState s) {
+  switch (s) {
+    case v1::READY: return "ready";
+    case v1::SUSPECT: return "suspect";
+    case v1::DEAD: return "dead";
+    case v1::DRAINING: return "draining";
+    case v1::FENCED: return "fenced";
+    default: return "unknown";
+  }
+}
+
+v1::Envelope to_proto(const Envelope& e) {
+  v1::Envelope out;
+  out.mutable_cpu_millis()->set_min(e.cpu_millis.min);
+  out.mutable_cpu_millis()->set_max(e.cpu_millis.max);
+  out.mutable_cpu_millis()->set_burst(e.cpu_millis.burst);
+  out.mutable_memory_bytes()->set_min(e.memory_bytes.min);
+  out.mutable_memory_bytes()->set_max(e.memory_bytes.max);
+  out.mutable_memory_bytes()->set_burst(e.memory_bytes.burst);
+  return out;
+}
+
+Envelope from_proto(const v1::Envelope& e) {
+  return Envelope{{e.cpu_millis().min(), e.cpu_millis().max(), e.cpu_millis().burst()},
+                  {e.memory_bytes().min(), e.memory_bytes().max(), e.memory_bytes().burst()}};
+}
+
+namespace {
+
+std::optional<ProcessState> parse_state(std::string_view s) {
+  for (auto st : {ProcessState::pending, ProcessState::starting, ProcessState::running, ProcessState::stopping,
+                  ProcessState::backoff, ProcessState::exited, ProcessState::lost}) {
+    if (to_string(st) == s) return st;
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> split_lines(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t nl = text.find('\n', start);
+    std::string line = text.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
+    if (!line.empty()) out.push_back(line);
+    if (nl == std::string::npos) break;
+    start = nl + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- basics
+
+ClusterController::ClusterController(ControllerConfig cfg, Store* store, EventLog* events)
+    : cfg_(std::move(cfg)), store_(store), events_(events) {}
+
+std::string ClusterController::process_name(ProcessId id) const {
+  const auto& r = state_.process(id);
+  return state_.service(r.service).spec.name + "-" + std::to_string(r.instance);
+}
+
+std::string ClusterController::launch_id(ProcessId id) const {
+  auto it = pextra_.find(id.value);
+  return process_name(id) + "." + std::to_string(it == pextra_.end() ? 0 : it->second.launch);
+}
+
+std::string ClusterController::process_key(ProcessId id) const {
+  const auto& r = state_.process(id);
+  return state_.service(r.service).spec.name + "/" + std::to_string(r.instance);
+}
+
+ClusterController::ServiceExtra& ClusterController::sx(ServiceId id) { return sextra_[id]; }
+
+void ClusterController::mark_dirty(ProcessId id) { dirty_procs_.insert(id.value); }
+
+void ClusterController::set_health(NodeId node, const NodeHealth& h) { state_.update_health(node, h); }
+
+void ClusterController::send(ConnId conn, v1::ControllerMessage msg, bool close) {
+  if (conn == 0) return;
+  outbox_.push_back(Outgoing{conn, std::move(msg), close});
+}
+
+// ---------------------------------------------------------------- load
+
+Result<size_t> ClusterController::load(int64_t now_ms) {
+  auto snap = store_->load();
+  if (!snap) return snap.error();
+  size_t processes = 0;
+  try {
+    for (const auto& rec : snap->records) {
+      if (rec.kind != "service") continue;
+      json j = json::parse(rec.value);
+      auto specs = parse_services_yaml(j.at("yaml").get<std::string>());
+      if (!specs || specs->size() != 1) {
+        return Error{"store: service " + rec.key + " does not parse: " + (specs ? "not one spec" : specs.error().message)};
+      }
+      auto sid = state_.add_service((*specs)[0]);
+      if (!sid) return Error{"store: service " + rec.key + ": " + sid.error().message};
+      auto& e = sx(*sid);
+      e.desired = j.value("desired", (*specs)[0].instances.min);
+      e.stopping = j.value("stopping", false);
+    }
+    for (const auto& rec : snap->records) {
+      if (rec.kind != "node") continue;
+      json j = json::parse(rec.value);
+      NodeSpec spec;
+      spec.name = rec.key;
+      spec.cpu_millis = j.at("cpu_millis").get<int64_t>();
+      spec.memory_bytes = j.at("memory_bytes").get<int64_t>();
+      spec.resources = j.value("resources", std::map<std::string, int64_t>{});
+      spec.labels = j.value("labels", std::map<std::string, std::string>{});
+      auto nid = state_.add_node(spec, now_ms);
+      if (!nid) return Error{"store: node " + rec.key + ": " + nid.error().message};
+      NodeHealth h = state_.node(*nid).health;
+      h.draining = j.value("draining", false);
+      h.incarnation = j.value("incarnation", uint64_t{1});
+      h.state_since_ms = now_ms;
+      if (j.value("dead", false)) {
+        h.liveness = NodeState::dead;
+      } else {
+        // Its shim has until then to reconnect before it is declared dead.
+        h.liveness = NodeState::ready;
+        h.last_heartbeat_ms = now_ms + cfg_.reconnect_grace_ms - cfg_.health.node_lease_ms;
+      }
+      set_health(*nid, h);
+      links_[*nid];
+    }
+    for (const auto& rec : snap->records) {
+      if (rec.kind != "process") continue;
+      json j = json::parse(rec.value);
+      auto sid = state_.find_service(j.at("service").get<std::string>());
+      if (!sid) return Error{"store: process " + rec.key + " names a service that is not stored"};
+      ProcessId id = state_.create_process(*sid, j.value("created_ms", int64_t{0}), j.at("instance").get<uint32_t>());
+      ++processes;
+      auto& r = state_.process(id);
+      auto& x = pextra_[id.value];
+      auto st = parse_state(j.value("state", "pending"));
+      r.restart_count = j.value("restarts", uint16_t{0});
+      r.next_start_ms = j.value("next_start_ms", int64_t{0});
+      r.exit_code = j.value("exit_code", 0);
+      r.started_ms = j.value("started_ms", int64_t{0});
+      x.launch = j.value("launch", 0u);
+      x.stop_wanted = j.value("stop", false);
+      x.reason = j.value("reason", "");
+      std::string node = j.value("node", "");
+      if (auto ln = state_.find_node(j.value("last_node", ""))) x.last_node = *ln;
+      auto nid = node.empty() ? std::nullopt : state_.find_node(node);
+      if (nid && state_.node(*nid).health.liveness != NodeState::dead) {
+        state_.bind(id, *nid);
+        state_.set_state(id, st.value_or(ProcessState::starting), r.created_ms);
+        by_launch_[launch_id(id)] = id;
+      } else if (x.stop_wanted) {
+        remove_process(id);  // its stop was asked for and its node is gone: done
+        continue;
+      } else {
+        ProcessState s = st.value_or(ProcessState::pending);
+        if (s == ProcessState::starting || s == ProcessState::running || s == ProcessState::stopping) {
+          s = ProcessState::pending;
+          mark_dirty(id);
+        }
+        state_.set_state(id, s, r.created_ms);
+        if (s != ProcessState::exited) waiting_.insert(id.value);
+      }
+    }
+  } catch (const std::exception& e) {
+    return Error{std::string("store: a record is not valid JSON for this version: ") + e.what()};
+  }
+  for (ServiceId sid = 0; sid < state_.service_count(); ++sid) {
+    if (!state_.service(sid).removed && sx(sid).stopping) finish_stopping(sid);
+  }
+  events_->add(now_ms, "controller-loaded", store_->name(),
+               "revision " + std::to_string(snap->revision) + ": " + std::to_string(state_.service_count()) +
+                   " services, " + std::to_string(state_.node_count()) + " nodes, " + std::to_string(processes) +
+                   " processes; nodes have " + format_duration_ms(cfg_.reconnect_grace_ms) + " to reconnect");
+  return processes;
+}
+
+// ---------------------------------------------------------------- node streams
+
+void ClusterController::on_shim_message(ConnId conn, const v1::ShimMessage& m, int64_t now_ms) {
+  if (m.has_register_()) {
+    on_register(conn, m.register_(), now_ms);
+    return;
+  }
+  auto it = conn_node_.find(conn);
+  if (it == conn_node_.end()) {
+    v1::ControllerMessage out;
+    out.set_refused("this stream has not registered (or its node was taken over by a newer stream): register first");
+    send(conn, std::move(out), true);
+    return;
+  }
+  if (m.has_heartbeat()) on_heartbeat(conn, it->second, m.heartbeat(), now_ms);
+  if (m.has_event()) on_event(conn, it->second, m.event(), now_ms);
+  if (m.has_log_data()) log_data_.push_back(m.log_data());
+}
+
+void ClusterController::on_disconnect(ConnId conn, int64_t now_ms) {
+  auto it = conn_node_.find(conn);
+  if (it == conn_node_.end()) return;
+  NodeId node = it->second;
+  conn_node_.erase(it);
+  if (links_[node].conn == conn) {
+    links_[node].conn = 0;
+    events_->add(now_ms, "node-disconnected", state_.node(node).name,
+                 "stream closed; the node stays until its lease (" + format_duration_ms(cfg_.health.node_lease_ms) +
+                     ") runs out without a heartbeat");
+  }
+}
+
+void ClusterController::on_register(ConnId conn, const v1::Register& reg, int64_t now_ms) {
+  auto refuse = [&](const std::string& why) {
+    ++counters_.refused_shims;
+    events_->add(now_ms, "shim-refused", reg.node(), why);
+    v1::ControllerMessage out;
+    out.set_refused(why);
+    send(conn, std::move(out), true);
+  };
+  if (reg.wire_version() == 0) return refuse("node " + reg.node() + ": wire version 0 is not supported (need ≥ 1)");
+  if (reg.node().empty()) return refuse("a shim registered without a node name");
+  if (!cfg_.token.empty() && reg.token() != cfg_.token) {
+    return refuse("node " + reg.node() +
+                  ": the join token does not match this controller's (give the shim the token the controller was "
+                  "started with, --token-file)");
+  }
+  auto nid = state_.find_node(reg.node());
+  if (!nid) {
+    NodeSpec spec;
+    spec.name = reg.node();
+    spec.cpu_millis = reg.cpu_millis();
+    spec.memory_bytes = reg.memory_bytes();
+    for (const auto& [k, v] : reg.resources()) spec.resources[k] = v;
+    for (const auto& [k, v] : reg.labels()) spec.labels[k] = v;
+    auto r = state_.add_node(spec, now_ms);
+    if (!r) return refuse("node " + reg.node() + ": " + r.error().message);
+    nid = *r;
+    events_->add(now_ms, "node-joined", reg.node(),
+                 format_cpu_millis(spec.cpu_millis) + " cpu, " + format_memory_human(spec.memory_bytes) + " memory");
+  } else {
+    const Node& n = state_.node(*nid);
+    if (n.capacity.cpu_millis != reg.cpu_millis() || n.capacity.memory_bytes != reg.memory_bytes()) {
+      events_->add(now_ms, "warning", reg.node(),
+                   "registered with " + format_cpu_millis(reg.cpu_millis()) + " cpu / " +
+                       format_memory_human(reg.memory_bytes()) + " but the cluster holds " +
+                       format_cpu_millis(n.capacity.cpu_millis) + " / " + format_memory_human(n.capacity.memory_bytes) +
+                       "; keeping the stored capacity");
+    }
+  }
+  const NodeId node = *nid;
+  dirty_nodes_.insert(node);
+  NodeLink& link = links_[node];
+  if (link.conn != 0 && link.conn != conn) conn_node_.erase(link.conn);  // a shim taken over by its standby
+  link.conn = conn;
+  conn_node_[conn] = node;
+  link.enforcement = reg.enforcement();
+  NodeHealth h = state_.node(node).health;
+  HealthEvent ev = rackos::on_register(h, now_ms);
+  set_health(node, h);
+  capacity_changed_ = true;
+  const size_t registered_at = outbox_.size();
+
+  // Reconcile what the shim runs with what the cluster says runs there.
+  std::set<std::string> on_shim;
+  std::vector<std::string> stale;
+  size_t adopted = 0;
+  for (const auto& p : reg.running()) {
+    on_shim.insert(p.id());
+    auto it = by_launch_.find(p.id());
+    const bool ours = it != by_launch_.end() && state_.process(it->second).node == node;
+    if (!ours) {
+      if (p.state() != v1::EXITED) stale.push_back(p.id());
+      continue;
+    }
+    ProcessId id = it->second;
+    if (p.state() == v1::EXITED) {
+      handle_exit(id, p.exit(), now_ms);
+    } else if (pextra_[id.value].stop_wanted || state_.process(id).state == ProcessState::stopping) {
+      send_stop(id, cfg_.stop_grace_ms);  // the stop may not have reached it
+    } else {
+      mark_running(id, p.pid(), now_ms);
+      ++adopted;
+    }
+  }
+  std::vector<ProcessId> bound = state_.node(node).processes;
+  for (ProcessId id : bound) {
+    if (on_shim.count(launch_id(id))) continue;
+    auto& r = state_.process(id);
+    if (pextra_[id.value].stop_wanted) {
+      remove_process(id);
+    } else if (r.state == ProcessState::starting) {
+      send_start(id);  // it never got there
+    } else {
+      v1::ExitStatus gone;
+      gone.set_start_error("node " + reg.node() + " no longer has it (its state was lost)");
+      handle_exit(id, gone, now_ms);
+    }
+  }
+  if (ev == HealthEvent::became_fenced) {
+    link.stale.clear();
+    link.stale.insert(stale.begin(), stale.end());
+    events_->add(now_ms, "node-fenced", reg.node(),
+                 "came back after being declared dead; stopping " + std::to_string(stale.size()) + " stale processes");
+  } else if (!stale.empty()) {
+    events_->add(now_ms, "warning", reg.node(), "stopping " + std::to_string(stale.size()) + " processes the cluster does not know");
+  }
+  v1::ControllerMessage out;
+  auto* r = out.mutable_registered();
+  r->set_wire_version(kWireVersion);
+  r->set_incarnation(state_.node(node).health.incarnation);
+  for (const auto& s : stale) r->add_stop(s);
+  outbox_.insert(outbox_.begin() + static_cast<std::ptrdiff_t>(registered_at), Outgoing{conn, std::move(out), false});
+  events_->add(now_ms, "node-registered", reg.node(),
+               "incarnation " + std::to_string(state_.node(node).health.incarnation) + ", " + std::to_string(adopted) +
+                   " processes adopted; " + link.enforcement);
+  check_reconciled(node, now_ms);
+}
+
+void ClusterController::check_reconciled(NodeId node, int64_t now_ms) {
+  NodeLink& link = links_[node];
+  if (state_.node(node).health.liveness != NodeState::fenced || !link.stale.empty()) return;
+  NodeHealth h = state_.node(node).health;
+  if (rackos::on_reconciled(h, now_ms) == HealthEvent::became_ready) {
+    set_health(node, h);
+    capacity_changed_ = true;
+    events_->add(now_ms, "node-ready", state_.node(node).name, "stale processes stopped; accepting work again");
+  }
+}
+
+void ClusterController::on_heartbeat(ConnId conn, NodeId node, const v1::Heartbeat& hb, int64_t now_ms) {
+  const Node& n = state_.node(node);
+  if (n.health.liveness == NodeState::dead) {
+    v1::ControllerMessage out;
+    out.set_refused("node " + n.name + " was declared dead (no heartbeat for " +
+                    format_duration_ms(now_ms - n.health.last_heartbeat_ms) + "); register again");
+    send(conn, std::move(out), true);
+    conn_node_.erase(conn);
+    links_[node].conn = 0;
+    return;
+  }
+  NodeHealth h = n.health;
+  HealthEvent ev = rackos::on_heartbeat(h, now_ms);
+  set_health(node, h);
+  if (ev == HealthEvent::became_ready) {
+    capacity_changed_ = true;
+    events_->add(now_ms, "node-ready", n.name, "heartbeats resumed");
+  }
+  v1::ControllerMessage ack;
+  ack.mutable_ack()->set_seq(hb.seq());
+  ack.mutable_ack()->set_sent_ms(hb.sent_ms());
+  send(conn, std::move(ack));
+  NodeLink& link = links_[node];
+  for (const auto& p : hb.processes()) {
+    if (link.stale.count(p.id()) && p.state() == v1::EXITED) link.stale.erase(p.id());
+    auto it = by_launch_.find(p.id());
+    if (it == by_launch_.end() || state_.process(it->second).node != node) continue;
+    ProcessId id = it->second;
+    auto& r = state_.process(id);
+    auto& x = pextra_[id.value];
+    x.allocation = p.allocation();
+    x.usage = p.usage();
+    r.cpu_used_millis = p.usage().cpu_used_millis();
+    r.memory_used_bytes = p.usage().memory_bytes();
+    r.cpu_target_millis = p.allocation().cpu_target_millis();
+    r.cpu_quota_millis = p.allocation().cpu_quota_millis();
+    r.memory_high_bytes = p.allocation().memory_high_bytes();
+    if (p.state() == v1::RUNNING && r.state == ProcessState::starting) mark_running(id, p.pid(), now_ms);
+  }
+  if (hb.processes_size() > 0 && !link.stale.empty()) {
+    std::set<std::string> running;
+    for (const auto& p : hb.processes()) {
+      if (p.state() != v1::EXITED) running.insert(p.id());
+    }
+    for (auto it = link.stale.begin(); it != link.stale.end();) it = running.count(*it) ? std::next(it) : link.stale.erase(it);
+  }
+  check_reconciled(node, now_ms);
+}
+
+void ClusterController::on_event(ConnId, NodeId node, const v1::ProcessEvent& ev, int64_t now_ms) {
+  const std::string& kind = ev.kind();
+  NodeLink& link = links_[node];
+  if (kind == "exited" && link.stale.erase(ev.id())) {
+    check_reconciled(node, now_ms);
+    return;
+  }
+  auto it = by_launch_.find(ev.id());
+  const bool ours = it != by_launch_.end() && state_.process(it->second).node == node;
+  if (kind == "started") {
+    if (ours) mark_running(it->second, ev.pid(), now_ms);
+  } else if (kind == "start_failed") {
+    if (ours) {
+      v1::ExitStatus st;
+      st.set_start_error(ev.message());
+      handle_exit(it->second, st, now_ms);
+    }
+  } else if (kind == "exited") {
+    if (ours) handle_exit(it->second, ev.exit(), now_ms);
+  } else if (kind == "evict") {
+    if (ours && !pextra_[it->second.value].stop_wanted) {
+      ProcessId id = it->second;
+      events_->add(now_ms, "evict", process_name(id), state_.node(node).name + ": " + ev.message() + "; moving it");
+      avoid_.emplace_back(id, node);
+      move_off(id, now_ms);
+    }
+  } else {
+    events_->add(now_ms, kind, state_.node(node).name + (ev.id().empty() ? "" : "/" + ev.id()), ev.message());
+  }
+}
+
+void ClusterController::mark_running(ProcessId id, int32_t pid, int64_t now_ms) {
+  auto& r = state_.process(id);
+  auto& x = pextra_[id.value];
+  x.pid = pid;
+  if (r.state == ProcessState::running) return;
+  state_.set_state(id, ProcessState::running, now_ms);
+  r.started_ms = now_ms;
+  x.reason.clear();
+  mark_dirty(id);
+  clear_lost(id, now_ms, true);
+}
+
+void ClusterController::clear_lost(ProcessId id, int64_t now_ms, bool running) {
+  auto& x = pextra_[id.value];
+  if (x.lost_at_ms < 0) return;
+  x.lost_at_ms = -1;
+  auto lit = links_.find(x.lost_from);
+  x.lost_from = kNoNode;
+  if (lit == links_.end() || lit->second.lost_outstanding == 0) return;
+  NodeLink& link = lit->second;
+  if (--link.lost_outstanding == 0 && running) {
+    const int64_t took = now_ms - link.died_at_ms;
+    failover_.observe(static_cast<double>(took));
+    events_->add(now_ms, "failover-done", state_.node(lit->first).name,
+                 "every process it ran is running elsewhere " + std::to_string(took) + " ms after its last heartbeat");
+  }
+}
+
+void ClusterController::handle_exit(ProcessId id, const v1::ExitStatus& exit, int64_t now_ms) {
+  auto& r = state_.process(id);
+  auto& x = pextra_[id.value];
+  by_launch_.erase(launch_id(id));
+  ++counters_.exits;
+  clear_lost(id, now_ms, false);
+  x.pid = 0;
+  x.last_exit_ms = now_ms;
+  if (x.stop_wanted) {
+    remove_process(id);
+    return;
+  }
+  ExitInfo ei;
+  ei.exit_code = exit.exit_code();
+  ei.signal = exit.signal();
+  ei.oom_killed = exit.oom_killed();
+  if (!exit.start_error().empty() && ei.exit_code == 0 && ei.signal == 0) ei.exit_code = 127;
+  const Service& s = state_.service(r.service);
+  RestartDecision d = decide_restart(s.spec.restart, ei, r.restart_count, r.started_ms, now_ms);
+  if (r.node != kNoNode) {
+    state_.unbind(id);
+    capacity_changed_ = true;
+  }
+  r.exit_code = ei.signal > 0 ? -ei.signal : ei.exit_code;
+  std::string what = exit.start_error().empty() ? d.reason : "could not start: " + exit.start_error() + "; " + d.reason;
+  if (d.restart) {
+    state_.set_state(id, ProcessState::backoff, now_ms);
+    r.next_start_ms = d.at_ms;
+    r.restart_count = static_cast<uint16_t>(std::min<uint32_t>(d.restart_count, UINT16_MAX));
+    waiting_.insert(id.value);
+    ++counters_.restarts;
+    events_->add(now_ms, "restart", process_name(id), what);
+  } else {
+    state_.set_state(id, ProcessState::exited, now_ms);
+    events_->add(now_ms, "exited", process_name(id), what);
+  }
+  x.reason = what;
+  mark_dirty(id);
+}
+
+// ---------------------------------------------------------------- messages to shims
+
+void ClusterController::send_start(ProcessId id) {
+  const auto& r = state_.process(id);
+  if (r.node == kNoNode) return;
+  const ConnId conn = links_[r.node].conn;
+  if (conn == 0) return;  // sent when the node registers
+  const ServiceSpec& spec = state_.service(r.service).spec;
+  v1::ControllerMessage m;
+  auto* s = m.mutable_start();
+  s->set_id(launch_id(id));
+  s->set_service(spec.name);
+  for (const auto& a : spec.command) s->add_argv(a);
+  auto& env = *s->mutable_env();
+  for (const auto& [k, v] : spec.env) env[k] = v;
+  env["RACKOS_SERVICE"] = spec.name;
+  env["RACKOS_PROCESS"] = process_name(id);
+  env["RACKOS_INSTANCE"] = std::to_string(r.instance);
+  env["RACKOS_NODE"] = state_.node(r.node).name;
+  s->set_workdir(spec.workdir);
+  if (spec.uid) s->set_uid(*spec.uid);
+  if (spec.gid) s->set_gid(*spec.gid);
+  *s->mutable_envelope() = to_proto(spec.envelope);
+  s->set_priority(std::string(to_string(spec.priority)));
+  s->set_on_partition(std::string(to_string(spec.effective_on_partition())));
+  send(conn, std::move(m));
+}
+
+void ClusterController::send_stop(ProcessId id, int64_t grace_ms) {
+  const auto& r = state_.process(id);
+  if (r.node == kNoNode) return;
+  v1::ControllerMessage m;
+  m.mutable_stop()->set_id(launch_id(id));
+  m.mutable_stop()->set_grace_ms(grace_ms);
+  send(links_[r.node].conn, std::move(m));
+}
+
+void ClusterController::move_off(ProcessId id, int64_t now_ms) {
+  auto& r = state_.process(id);
+  if (r.node == kNoNode) return;
+  send_stop(id, cfg_.stop_grace_ms);
+  by_launch_.erase(launch_id(id));
+  state_.unbind(id);
+  state_.set_state(id, ProcessState::pending, now_ms);
+  waiting_.insert(id.value);
+  capacity_changed_ = true;
+  mark_dirty(id);
+}
+
+void ClusterController::stop_for_good(ProcessId id, int64_t now_ms) {
+  auto& x = pextra_[id.value];
+  x.stop_wanted = true;
+  const auto& r = state_.process(id);
+  if (r.node == kNoNode) {
+    remove_process(id);
+    return;
+  }
+  state_.set_state(id, ProcessState::stopping, now_ms);
+  send_stop(id, cfg_.stop_grace_ms);
+  mark_dirty(id);
+}
+
+void ClusterController::remove_process(ProcessId id) {
+  const ServiceId sid = state_.process(id).service;
+  deletes_.emplace_back("process", process_key(id));
+  dirty_procs_.erase(id.value);
+  auto it = by_launch_.find(launch_id(id));
+  if (it != by_launch_.end() && it->second == id) by_launch_.erase(it);
+  waiting_.erase(id.value);
+  clear_lost(id, 0, false);
+  std::erase_if(avoid_, [&](const auto& a) { return a.first == id; });
+  if (state_.process(id).node != kNoNode) capacity_changed_ = true;
+  state_.remove_process(id);
+  pextra_.erase(id.value);
+  if (sx(sid).stopping) finish_stopping(sid);
+}
+
+void ClusterController::finish_stopping(ServiceId sid) {
+  const Service& s = state_.service(sid);
+  if (s.removed || !s.processes.empty()) return;
+  deletes_.emplace_back("service", s.spec.name);
+  dirty_services_.erase(sid);
+  events_->add(0, "service-stopped", s.spec.name, "every process stopped; the service is gone");
+  state_.mark_service_removed(sid);
+  sextra_.erase(sid);
+}
+
+// ---------------------------------------------------------------- time
+
+void ClusterController::tick(int64_t now_ms) {
+  for (NodeId n = 0; n < state_.node_count(); ++n) {
+    const Node& node = state_.node(n);
+    if (node.removed || node.health.liveness == NodeState::dead) continue;
+    NodeHealth h = node.health;
+    HealthEvent ev = rackos::on_tick(h, now_ms, cfg_.health);
+    if (ev == HealthEvent::none) continue;
+    set_health(n, h);
+    if (ev == HealthEvent::became_suspect) {
+      events_->add(now_ms, "node-suspect", node.name,
+                   "no heartbeat for " + format_duration_ms(now_ms - h.last_heartbeat_ms) + "; no new placements");
+    } else if (ev == HealthEvent::became_dead) {
+      node_died(n, now_ms);
+    }
+  }
+  if (now_ms - last_scaling_ms_ >= cfg_.scaling_every_ms) {
+    last_scaling_ms_ = now_ms;
+    scale_services(now_ms);
+  }
+}
+
+void ClusterController::node_died(NodeId node, int64_t now_ms) {
+  NodeLink& link = links_[node];
+  const Node& n = state_.node(node);
+  link.died_at_ms = n.health.last_heartbeat_ms;
+  std::vector<ProcessId> bound = n.processes;
+  for (ProcessId id : bound) {
+    if (pextra_[id.value].stop_wanted) remove_process(id);
+  }
+  for (ProcessId id : bound) {
+    if (state_.processes().find(id)) by_launch_.erase(launch_id(id));
+  }
+  std::vector<ProcessId> lost = take_lost_processes(state_, node, now_ms);
+  for (ProcessId id : lost) {
+    auto& x = pextra_[id.value];
+    x.lost_at_ms = now_ms;
+    x.lost_from = node;
+    x.pid = 0;
+    waiting_.insert(id.value);
+    mark_dirty(id);
+  }
+  link.lost_outstanding = lost.size();
+  link.stale.clear();
+  capacity_changed_ = true;
+  dirty_nodes_.insert(node);
+  events_->add(now_ms, "node-dead", n.name,
+               "no heartbeat for " + format_duration_ms(now_ms - n.health.last_heartbeat_ms) + " (lease " +
+                   format_duration_ms(cfg_.health.node_lease_ms) + "); " + std::to_string(lost.size()) +
+                   " processes lost, rescheduling");
+  if (lost.empty()) link.died_at_ms = -1;
+}
+
+void ClusterController::scale_services(int64_t now_ms) {
+  for (ServiceId sid = 0; sid < state_.service_count(); ++sid) {
+    const Service& s = state_.service(sid);
+    if (s.removed || s.spec.instances.min == s.spec.instances.max) continue;
+    auto& e = sx(sid);
+    if (e.stopping) continue;
+    std::vector<InstanceLoad> loads;
+    for (ProcessId id : s.processes) {
+      const auto& r = state_.process(id);
+      const auto& x = pextra_[id.value];
+      if (x.stop_wanted || r.state != ProcessState::running) continue;
+      loads.push_back({id, x.usage.cpu_demand_millis(), x.allocation.cpu_target_millis(), r.created_ms});
+    }
+    if (loads.empty()) continue;
+    ScalingDecision d = decide_scaling(s.spec, loads, e.scaling, now_ms, cfg_.scaling);
+    if (d.action == ScalingAction::none) continue;
+    events_->add(now_ms, "scale-" + std::string(to_string(d.action)), s.spec.name, d.reason);
+    if (d.action == ScalingAction::add) {
+      e.desired = std::min(e.desired + 1, s.spec.instances.max);
+    } else if (d.action == ScalingAction::remove) {
+      if (e.desired > s.spec.instances.min) --e.desired;
+      stop_for_good(d.target, now_ms);
+    } else if (d.action == ScalingAction::move) {
+      avoid_.emplace_back(d.target, state_.process(d.target).node);
+      move_off(d.target, now_ms);
+    }
+    dirty_services_.insert(sid);
+    reconcile_instances(sid, now_ms);
+  }
+}
+
+void ClusterController::reconcile_instances(ServiceId sid, int64_t now_ms) {
+  const Service& s = state_.service(sid);
+  auto& e = sx(sid);
+  e.desired = std::clamp(e.desired, s.spec.instances.min, s.spec.instances.max);
+  std::vector<ProcessId> live;
+  for (ProcessId id : s.processes) {
+    if (!pextra_[id.value].stop_wanted) live.push_back(id);
+  }
+  while (live.size() < e.desired) {
+    ProcessId id = state_.create_process(sid, now_ms);
+    pextra_[id.value];
+    waiting_.insert(id.value);
+    mark_dirty(id);
+    live.push_back(id);
+  }
+  if (live.size() > e.desired) {
+    auto rank = [&](ProcessId id) {
+      switch (state_.process(id).state) {
+        case ProcessState::exited: return 0;
+        case ProcessState::pending:
+        case ProcessState::lost:
+        case ProcessState::backoff: return 1;
+        case ProcessState::starting: return 2;
+        default: return 3;
+      }
+    };
+    std::sort(live.begin(), live.end(), [&](ProcessId a, ProcessId b) {
+      if (rank(a) != rank(b)) return rank(a) < rank(b);
+      return state_.process(a).instance > state_.process(b).instance;
+    });
+    const size_t extra = live.size() - e.desired;
+    for (size_t i = 0; i < extra; ++i) stop_for_good(live[i], now_ms);
+  }
+  dirty_services_.insert(sid);
+}
+
+void ClusterController::settle(int64_t now_ms) {
+  if (waiting_.empty()) return;
+  const bool retry = capacity_changed_ || now_ms - last_retry_ms_ >= cfg_.retry_unplaceable_ms;
+  std::vector<ProcessId> pending;
+  for (uint64_t v : waiting_) {
+    ProcessId id{v};
+    auto& r = state_.process(id);
+    auto& x = pextra_[v];
+    if (r.state == ProcessState::backoff) {
+      if (r.next_start_ms > now_ms) continue;
+      state_.set_state(id, ProcessState::pending, now_ms);
+      mark_dirty(id);
+    } else if (!retry && !x.reason.empty()) {
+      continue;  // unplaceable last time, and nothing changed since
+    }
+    pending.push_back(id);
+  }
+  if (retry) last_retry_ms_ = now_ms;
+  capacity_changed_ = false;
+  if (pending.empty()) return;
+  SchedulerConfig sc;
+  sc.score_window = cfg_.score_window;
+  sc.preemption = true;
+  sc.now_ms = now_ms;
+  sc.avoid = avoid_;
+  PlacementPlan plan = schedule(state_, pending, sc);
+  for (const auto& pre : plan.preemptions) {
+    // Its old launch, on the node it was bound to, stops; it waits again.
+    auto& x = pextra_[pre.victim.value];
+    v1::ControllerMessage m;
+    m.mutable_stop()->set_id(launch_id(pre.victim));
+    m.mutable_stop()->set_grace_ms(cfg_.stop_grace_ms);
+    send(links_[pre.node].conn, std::move(m));
+    by_launch_.erase(launch_id(pre.victim));
+    x.reason = "preempted by " + process_name(pre.preemptor) + " on " + state_.node(pre.node).name;
+    waiting_.insert(pre.victim.value);
+    ++counters_.preemptions;
+    events_->add(now_ms, "preempted", process_name(pre.victim), x.reason);
+    mark_dirty(pre.victim);
+  }
+  for (const auto& pl : plan.placements) {
+    auto& x = pextra_[pl.process.value];
+    ++x.launch;
+    x.last_node = pl.node;
+    x.reason.clear();
+    by_launch_[launch_id(pl.process)] = pl.process;
+    waiting_.erase(pl.process.value);
+    std::erase_if(avoid_, [&](const auto& a) { return a.first == pl.process; });
+    ++counters_.placements;
+    if (x.lost_at_ms >= 0) ++counters_.reschedules;
+    send_start(pl.process);
+    mark_dirty(pl.process);
+  }
+  for (const auto& u : plan.unplaceable) {
+    auto& x = pextra_[u.process.value];
+    if (x.reason != u.reason) {
+      events_->add(now_ms, "unplaceable", process_name(u.process), u.reason);
+      x.reason = u.reason;
+    }
+    waiting_.insert(u.process.value);
+  }
+}
+
+// ---------------------------------------------------------------- clients
+
+v1::ApplyResponse ClusterController::apply(const std::string& yaml, int64_t now_ms) {
+  v1::ApplyResponse resp;
+  auto specs = parse_services_yaml(yaml);
+  if (!specs) {
+    for (const auto& line : split_lines(specs.error().message)) resp.add_errors(line);
+    return resp;
+  }
+  // Check everything first: a request with any error changes nothing.
+  std::set<std::string> seen;
+  for (const auto& spec : *specs) {
+    if (!seen.insert(spec.name).second) {
+      resp.add_errors("service " + spec.name + ": named twice in one request");
+      continue;
+    }
+    auto sid = state_.find_service(spec.name);
+    if (!sid) continue;
+    if (sx(*sid).stopping) {
+      resp.add_errors("service " + spec.name + ": it is stopping; apply again once `rackos ps` no longer lists it");
+      continue;
+    }
+    const Service& s = state_.service(*sid);
+    const int64_t dcpu = spec.envelope.cpu_millis.min - s.spec.envelope.cpu_millis.min;
+    const int64_t dmem = spec.envelope.memory_bytes.min - s.spec.envelope.memory_bytes.min;
+    if (dcpu <= 0 && dmem <= 0) continue;
+    for (const auto& [node, count] : s.per_node) {
+      if (count == 0) continue;
+      const Node& n = state_.node(node);
+      const Resources free = n.free();
+      if (dcpu * count > free.cpu_millis) {
+        resp.add_errors("service " + spec.name + ": cpu.min " + format_cpu_millis(spec.envelope.cpu_millis.min) +
+                        " does not fit where it runs: node " + n.name + " has " + std::to_string(count) +
+                        " instances and " + format_cpu_millis(free.cpu_millis) +
+                        " cpu unreserved (stop or scale it down first, or raise max instead)");
+      }
+      if (dmem * count > free.memory_bytes) {
+        resp.add_errors("service " + spec.name + ": memory.min " + format_memory_bytes(spec.envelope.memory_bytes.min) +
+                        " does not fit where it runs: node " + n.name + " has " + std::to_string(count) +
+                        " instances and " + format_memory_human(free.memory_bytes) + " memory unreserved");
+      }
+    }
+  }
+  if (resp.errors_size() > 0) return resp;
+  for (const auto& spec : *specs) {
+    auto sid = state_.find_service(spec.name);
+    if (!sid) {
+      auto r = state_.add_service(spec);
+      if (!r) {
+        resp.add_errors("service " + spec.name + ": " + r.error().message);
+        continue;
+      }
+      sx(*r).desired = spec.instances.min;
+      reconcile_instances(*r, now_ms);
+      events_->add(now_ms, "service-created", spec.name,
+                   std::to_string(spec.instances.min) + " instances, cpu " + format_cpu_millis(spec.envelope.cpu_millis.min) +
+                       ":" + format_cpu_millis(spec.envelope.cpu_millis.max));
+      resp.add_services(spec.name);
+      continue;
+    }
+    const ServiceSpec old = state_.service(*sid).spec;
+    resp.add_services(spec.name);
+    if (old == spec) continue;
+    const bool replace = old.command != spec.command || old.env != spec.env || old.workdir != spec.workdir ||
+                         old.uid != spec.uid || old.gid != spec.gid || old.resources != spec.resources;
+    state_.replace_spec(*sid, spec);
+    capacity_changed_ = true;
+    std::vector<ProcessId> procs = state_.service(*sid).processes;
+    for (ProcessId id : procs) {
+      const auto& r = state_.process(id);
+      if (pextra_[id.value].stop_wanted) continue;
+      if (replace) {
+        stop_for_good(id, now_ms);
+      } else if (r.node != kNoNode && (old.envelope != spec.envelope || old.priority != spec.priority)) {
+        v1::ControllerMessage m;
+        m.mutable_update()->set_id(launch_id(id));
+        *m.mutable_update()->mutable_envelope() = to_proto(spec.envelope);
+        m.mutable_update()->set_priority(std::string(to_string(spec.priority)));
+        send(links_[r.node].conn, std::move(m));
+      }
+    }
+    reconcile_instances(*sid, now_ms);
+    events_->add(now_ms, "service-updated", spec.name,
+                 replace ? "command or environment changed: processes replaced" : "envelope/policy changed in place");
+  }
+  return resp;
+}
+
+Result<uint32_t> ClusterController::stop_service(const std::string& name, int64_t now_ms) {
+  auto sid = state_.find_service(name);
+  if (!sid) return Error{"no service \"" + name + "\" (see `rackos ps`)"};
+  auto& e = sx(*sid);
+  e.stopping = true;
+  dirty_services_.insert(*sid);
+  std::vector<ProcessId> procs = state_.service(*sid).processes;
+  uint32_t stopping = 0;
+  for (ProcessId id : procs) {
+    if (state_.process(id).node != kNoNode) ++stopping;
+    if (!pextra_[id.value].stop_wanted) stop_for_good(id, now_ms);
+  }
+  events_->add(now_ms, "service-stopping", name, std::to_string(stopping) + " processes stopping");
+  finish_stopping(*sid);
+  return stopping;
+}
+
+Result<bool> ClusterController::scale(const std::string& name, uint32_t min, uint32_t max, int64_t now_ms) {
+  auto sid = state_.find_service(name);
+  if (!sid) return Error{"no service \"" + name + "\" (see `rackos ps`)"};
+  if (sx(*sid).stopping) return Error{"service " + name + " is stopping"};
+  ServiceSpec spec = state_.service(*sid).spec;
+  spec.instances = {min, max};
+  if (auto errs = validate_service_spec(spec); !errs.empty()) return Error{join_errors(errs, "; ")};
+  state_.replace_spec(*sid, spec);
+  auto& e = sx(*sid);
+  e.desired = std::clamp(e.desired, min, max);
+  reconcile_instances(*sid, now_ms);
+  events_->add(now_ms, "service-scaled", name, "instances " + std::to_string(min) + ":" + std::to_string(max));
+  return true;
+}
+
+Result<uint32_t> ClusterController::drain(const std::string& name, bool undo, int64_t now_ms) {
+  auto nid = state_.find_node(name);
+  if (!nid) {
+    std::string known;
+    for (const auto& n : state_.nodes()) known += (known.empty() ? "" : ", ") + n.name;
+    return Error{"no node \"" + name + "\" (nodes: " + (known.empty() ? "none" : known) + ")"};
+  }
+  NodeHealth h = state_.node(*nid).health;
+  h.draining = !undo;
+  set_health(*nid, h);
+  dirty_nodes_.insert(*nid);
+  capacity_changed_ = true;
+  uint32_t moved = 0;
+  if (!undo) {
+    std::vector<ProcessId> procs = state_.node(*nid).processes;
+    for (ProcessId id : procs) {
+      if (pextra_[id.value].stop_wanted) continue;
+      move_off(id, now_ms);
+      ++moved;
+    }
+  }
+  events_->add(now_ms, undo ? "node-undrained" : "node-draining", name,
+               undo ? "accepting work again" : "moving " + std::to_string(moved) + " processes off");
+  return moved;
+}
+
+Result<uint32_t> ClusterController::kill_node(const std::string& name, int64_t now_ms) {
+  if (!cfg_.allow_fault_injection) {
+    return Error{"node kill is fault injection and this controller does not allow it (start it with "
+                 "--allow-fault-injection; `rackos up` does)"};
+  }
+  auto nid = state_.find_node(name);
+  if (!nid) return Error{"no node \"" + name + "\""};
+  const ConnId conn = links_[*nid].conn;
+  if (conn == 0) return Error{"node " + name + " has no shim connected"};
+  v1::ControllerMessage m;
+  m.mutable_power_off()->set_reason("rackos node kill " + name);
+  send(conn, std::move(m));
+  events_->add(now_ms, "node-kill", name, "power cut injected");
+  return static_cast<uint32_t>(state_.node(*nid).processes.size());
+}
+
+v1::ProcessInfo ClusterController::process_info(const ProcessRecord& r) const {
+  v1::ProcessInfo p;
+  const ServiceSpec& spec = state_.service(r.service).spec;
+  p.set_id(process_name(r.id));
+  p.set_service(spec.name);
+  if (r.node != kNoNode) p.set_node(state_.node(r.node).name);
+  p.set_state(to_proto(r.state));
+  *p.mutable_envelope() = to_proto(spec.envelope);
+  p.set_restarts(r.restart_count);
+  p.set_launch(launch_id(r.id));
+  p.set_state_since_ms(r.state_since_ms);
+  p.set_priority(std::string(to_string(spec.priority)));
+  p.mutable_exit()->set_exit_code(r.exit_code < 0 ? 0 : r.exit_code);
+  p.mutable_exit()->set_signal(r.exit_code < 0 ? -r.exit_code : 0);
+  if (auto it = pextra_.find(r.id.value); it != pextra_.end()) {
+    p.set_pid(it->second.pid);
+    p.set_reason(it->second.reason);
+    if (r.node != kNoNode) {
+      *p.mutable_allocation() = it->second.allocation;
+      *p.mutable_usage() = it->second.usage;
+    }
+  }
+  return p;
+}
+
+v1::ListProcessesResponse ClusterController::list_processes(const v1::ListRequest& req) const {
+  v1::ListProcessesResponse out;
+  std::optional<NodeId> node;
+  if (!req.node().empty()) {
+    node = state_.find_node(req.node());
+    if (!node) return out;
+  }
+  state_.processes().for_each([&](const ProcessRecord& r) {
+    if (!req.service().empty() && state_.service(r.service).spec.name != req.service()) return;
+    if (node && r.node != *node) return;
+    *out.add_processes() = process_info(r);
+  });
+  return out;
+}
+
+v1::ListNodesResponse ClusterController::list_nodes(const v1::ListRequest& req) const {
+  v1::ListNodesResponse out;
+  for (const auto& n : state_.nodes()) {
+    if (n.removed || (!req.node().empty() && n.name != req.node())) continue;
+    auto* i = out.add_nodes();
+    i->set_name(n.name);
+    i->set_state(to_proto(n.health.state()));
+    i->set_cpu_millis(n.capacity.cpu_millis);
+    i->set_memory_bytes(n.capacity.memory_bytes);
+    for (const auto& [k, v] : n.labels) (*i->mutable_labels())[k] = v;
+    i->set_reserved_cpu_millis(n.reserved.cpu_millis);
+    i->set_reserved_memory_bytes(n.reserved.memory_bytes);
+    i->set_processes(static_cast<uint32_t>(n.processes.size()));
+    if (auto it = links_.find(n.id); it != links_.end()) i->set_enforcement(it->second.enforcement);
+  }
+  return out;
+}
+
+v1::ListServicesResponse ClusterController::list_services(const v1::ListRequest& req) const {
+  v1::ListServicesResponse out;
+  for (ServiceId sid = 0; sid < state_.service_count(); ++sid) {
+    const Service& s = state_.service(sid);
+    if (s.removed || (!req.service().empty() && s.spec.name != req.service())) continue;
+    auto* i = out.add_services();
+    i->set_name(s.spec.name);
+    i->set_spec_yaml(format_service_yaml(s.spec));
+    uint32_t running = 0, pending = 0;
+    for (ProcessId id : s.processes) {
+      auto st = state_.process(id).state;
+      if (st == ProcessState::running) ++running;
+      if (st == ProcessState::pending || st == ProcessState::lost || st == ProcessState::starting) ++pending;
+    }
+    i->set_running(running);
+    i->set_pending(pending);
+  }
+  return out;
+}
+
+Result<std::vector<ClusterController::LogSource>> ClusterController::log_sources(const std::string& service,
+                                                                                 const std::string& process) const {
+  std::vector<ProcessId> ids;
+  if (!process.empty()) {
+    auto dash = process.rfind('-');
+    auto sid = dash == std::string::npos ? std::nullopt : state_.find_service(process.substr(0, dash));
+    if (sid) {
+      for (ProcessId id : state_.service(*sid).processes) {
+        if (process_name(id) == process) ids.push_back(id);
+      }
+    }
+    if (ids.empty()) return Error{"no process \"" + process + "\" (see `rackos ps`)"};
+  } else {
+    auto sid = state_.find_service(service);
+    if (!sid) return Error{"no service \"" + service + "\" (see `rackos ps`)"};
+    ids = state_.service(*sid).processes;
+  }
+  std::vector<LogSource> out;
+  for (ProcessId id : ids) {
+    auto it = pextra_.find(id.value);
+    if (it == pextra_.end() || it->second.launch == 0 || it->second.last_node == kNoNode) continue;
+    auto lit = links_.find(it->second.last_node);
+    if (lit == links_.end() || lit->second.conn == 0) continue;
+    out.push_back({process_name(id), lit->second.conn, launch_id(id)});
+  }
+  return out;
+}
+
+void ClusterController::send_read_log(ConnId conn, const v1::ReadLog& req) {
+  v1::ControllerMessage m;
+  *m.mutable_read_log() = req;
+  send(conn, std::move(m));
+}
+
+std::vector<v1::LogData> ClusterController::take_log_data() { return std::exchange(log_data_, {}); }
+
+std::vector<Outgoing> ClusterController::take_outbox() { return std::exchange(outbox_, {}); }
+
+// ---------------------------------------------------------------- store
+
+Result<uint64_t> ClusterController::commit() {
+  if (dirty_procs_.empty() && dirty_services_.empty() && dirty_nodes_.empty() && deletes_.empty()) {
+    return store_->revision();
+  }
+  StoreBatch b;
+  b.deletes = deletes_;
+  for (uint64_t v : dirty_procs_) {
+    ProcessId id{v};
+    const auto* r = state_.processes().find(id);
+    if (!r) continue;
+    const auto& x = pextra_[v];
+    json j{{"service", state_.service(r->service).spec.name},
+           {"instance", r->instance},
+           {"node", r->node == kNoNode ? "" : state_.node(r->node).name},
+           {"last_node", x.last_node == kNoNode ? "" : state_.node(x.last_node).name},
+           {"state", std::string(to_string(r->state))},
+           {"launch", x.launch},
+           {"restarts", r->restart_count},
+           {"next_start_ms", r->next_start_ms},
+           {"exit_code", r->exit_code},
+           {"created_ms", r->created_ms},
+           {"started_ms", r->started_ms},
+           {"stop", x.stop_wanted},
+           {"reason", x.reason}};
+    b.puts.push_back({"process", process_key(id), j.dump()});
+  }
+  for (ServiceId sid : dirty_services_) {
+    const Service& s = state_.service(sid);
+    if (s.removed) continue;
+    const auto& e = sextra_[sid];
+    json j{{"yaml", format_service_yaml(s.spec)}, {"desired", e.desired}, {"stopping", e.stopping}};
+    b.puts.push_back({"service", s.spec.name, j.dump()});
+  }
+  for (NodeId nid : dirty_nodes_) {
+    const Node& n = state_.node(nid);
+    json labels = json::object();
+    for (const auto& [k, v] : n.labels) labels[k] = v;
+    json res = json::object();
+    for (int i = 0; i < state_.resource_names().size(); ++i) {
+      const int64_t v = n.capacity.extended[static_cast<size_t>(i)];
+      if (v != 0) res[state_.resource_names().name(i)] = v;
+    }
+    json j{{"cpu_millis", n.capacity.cpu_millis},
+           {"memory_bytes", n.capacity.memory_bytes},
+           {"labels", labels},
+           {"resources", res},
+           {"draining", n.health.draining},
+           {"incarnation", n.health.incarnation},
+           {"dead", n.health.liveness == NodeState::dead}};
+    b.puts.push_back({"node", n.name, j.dump()});
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = store_->commit(b);
+  store_latency_.observe(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  if (!r) {
+    ++counters_.commit_errors;
+    return r.error();
+  }
+  ++counters_.commits;
+  dirty_procs_.clear();
+  dirty_services_.clear();
+  dirty_nodes_.clear();
+  deletes_.clear();
+  return r;
+}
+
+// ---------------------------------------------------------------- views
+
+std::string ClusterController::metrics_text() const {
+  std::string out;
+  std::vector<std::pair<std::string, double>> nodes, procs;
+  std::map<std::string, double> nc, pc;
+  for (auto s : {NodeState::ready, NodeState::suspect, NodeState::dead, NodeState::draining, NodeState::fenced}) {
+    nc[std::string(to_string(s))] = 0;
+  }
+  for (const auto& n : state_.nodes()) {
+    if (!n.removed) nc[std::string(to_string(n.health.state()))] += 1;
+  }
+  for (auto s : {ProcessState::pending, ProcessState::starting, ProcessState::running, ProcessState::stopping,
+                 ProcessState::backoff, ProcessState::exited, ProcessState::lost}) {
+    pc[std::string(to_string(s))] = 0;
+  }
+  state_.processes().for_each([&](const ProcessRecord& r) { pc[std::string(to_string(r.state))] += 1; });
+  nodes.assign(nc.begin(), nc.end());
+  procs.assign(pc.begin(), pc.end());
+  render_gauge_family(out, "rackos_nodes", "Nodes by state.", "state", nodes);
+  render_gauge_family(out, "rackos_processes", "Processes by state.", "state", procs);
+  render_counter(out, "rackos_placements_total", "Processes placed on a node.", static_cast<double>(counters_.placements));
+  render_counter(out, "rackos_reschedules_total", "Lost processes placed again after their node died.",
+                 static_cast<double>(counters_.reschedules));
+  render_counter(out, "rackos_preemptions_total", "Lower-priority processes preempted.", static_cast<double>(counters_.preemptions));
+  render_counter(out, "rackos_restarts_total", "Restarts by restart policy.", static_cast<double>(counters_.restarts));
+  render_counter(out, "rackos_process_exits_total", "Process exits reported by shims.", static_cast<double>(counters_.exits));
+  render_counter(out, "rackos_store_commits_total", "Store transactions.", static_cast<double>(counters_.commits));
+  render_counter(out, "rackos_store_commit_errors_total", "Store transactions that failed.", static_cast<double>(counters_.commit_errors));
+  render_counter(out, "rackos_shims_refused_total", "Shim registrations refused (token, version).",
+                 static_cast<double>(counters_.refused_shims));
+  render_histogram(out, "rackos_failover_duration_ms",
+                   "Node death (last heartbeat) to the last of its processes running elsewhere.", failover_);
+  render_histogram(out, "rackos_store_commit_duration_ms", "Store commit latency.", store_latency_);
+  return out;
+}
+
+std::string ClusterController::state_json() const {
+  json nodes = json::array();
+  const auto node_list = list_nodes({});
+  for (const auto& n : node_list.nodes()) {
+    nodes.push_back({{"name", n.name()},
+                     {"state", std::string(to_string(n.state()))},
+                     {"cpu_millis", n.cpu_millis()},
+                     {"memory_bytes", n.memory_bytes()},
+                     {"reserved_cpu_millis", n.reserved_cpu_millis()},
+                     {"reserved_memory_bytes", n.reserved_memory_bytes()},
+                     {"processes", n.processes()},
+                     {"enforcement", n.enforcement()}});
+  }
+  json services = json::array();
+  const auto service_list = list_services({});
+  for (const auto& s : service_list.services()) {
+    services.push_back({{"name", s.name()}, {"running", s.running()}, {"pending", s.pending()}});
+  }
+  json procs = json::array();
+  const auto process_list = list_processes({});
+  for (const auto& p : process_list.processes()) {
+    procs.push_back({{"name", p.id()},
+                     {"service", p.service()},
+                     {"node", p.node()},
+                     {"state", std::string(to_string(p.state()))},
+                     {"pid", p.pid()},
+                     {"restarts", p.restarts()},
+                     {"cpu_target_millis", p.allocation().cpu_target_millis()},
+                     {"cpu_used_millis", p.usage().cpu_used_millis()},
+                     {"memory_bytes", p.usage().memory_bytes()},
+                     {"reason", p.reason()}});
+  }
+  return json{{"revision", store_->revision()}, {"nodes", nodes}, {"services", services}, {"processes", procs}}.dump();
+}
+
+}  // namespace rackos::controller

@@ -1,0 +1,215 @@
+// The controller's brain: the cluster state (core), what each node's shim is
+// connected on, and every decision — registration and leases, placement,
+// restarts with backoff, lost-process rescheduling, drain, scaling — with each
+// change written to the Store as one commit. No threads, no sockets, no
+// clock: the server (server.h) feeds it messages and the time, commits, and
+// delivers what it wants sent. That keeps it testable step by step.
+//
+// Names: a process is "<service>-<instance>" (web-3) for life; each run of it
+// on a node is a launch, "<name>.<n>" (web-3.2), the id the shim knows. A
+// launch is never reused, so a start sent twice is harmless and a stale copy
+// on a node that came back is told apart from the current one.
+//
+// Order of a step: handlers change the state and queue messages → settle()
+// places what waits → commit() writes one transaction → take_outbox() is
+// sent. Nothing reaches a shim before it is durable, so a controller killed
+// at any point restarts into a state no shim is ahead of.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "controller/event_log.h"
+#include "controller/metrics.h"
+#include "controller/store.h"
+#include "core/cluster_state.h"
+#include "core/instance_scaling.h"
+#include "core/node_health.h"
+#include "core/restart_policy.h"
+#include "rackos/v1/cluster.pb.h"
+#include "rackos/v1/node.pb.h"
+
+namespace rackos::controller {
+
+inline constexpr uint32_t kWireVersion = 1;
+
+using ConnId = uint64_t;
+
+struct ControllerConfig {
+  HealthConfig health;
+  ScalingConfig scaling;
+  int score_window = 32;
+  std::string token;                   // shims must present it; empty: no check
+  int64_t stop_grace_ms = 5'000;
+  bool allow_fault_injection = false;  // `rackos node kill`
+  int64_t reconnect_grace_ms = 2'000;  // after a controller restart, nodes have this long to reconnect
+  int64_t retry_unplaceable_ms = 1'000;
+  int64_t scaling_every_ms = 1'000;
+};
+
+struct Outgoing {
+  ConnId conn = 0;
+  v1::ControllerMessage msg;
+  bool close = false;  // end the stream after this message
+};
+
+struct ControllerCounters {
+  uint64_t placements = 0;
+  uint64_t reschedules = 0;
+  uint64_t preemptions = 0;
+  uint64_t restarts = 0;
+  uint64_t exits = 0;
+  uint64_t commits = 0;
+  uint64_t commit_errors = 0;
+  uint64_t refused_shims = 0;
+};
+
+class ClusterController {
+ public:
+  ClusterController(ControllerConfig cfg, Store* store, EventLog* events);
+
+  // Loads what the store holds (a restart): services, nodes, processes.
+  // Nodes get reconnect_grace_ms to come back before they are declared dead.
+  Result<size_t> load(int64_t now_ms);
+
+  // --- node streams ---
+  void on_shim_message(ConnId conn, const v1::ShimMessage& m, int64_t now_ms);
+  void on_disconnect(ConnId conn, int64_t now_ms);
+
+  // --- time ---
+  // Leases, backoffs, scaling; call every few ms.
+  void tick(int64_t now_ms);
+
+  // --- clients (each returns one clear error, and then changed nothing) ---
+  v1::ApplyResponse apply(const std::string& yaml, int64_t now_ms);
+  Result<uint32_t> stop_service(const std::string& name, int64_t now_ms);
+  Result<bool> scale(const std::string& name, uint32_t min, uint32_t max, int64_t now_ms);
+  Result<uint32_t> drain(const std::string& node, bool undo, int64_t now_ms);
+  Result<uint32_t> kill_node(const std::string& node, int64_t now_ms);
+  v1::ListServicesResponse list_services(const v1::ListRequest& req) const;
+  v1::ListProcessesResponse list_processes(const v1::ListRequest& req) const;
+  v1::ListNodesResponse list_nodes(const v1::ListRequest& req) const;
+  // Where a process's logs are: (conn, launch id) of each matching process
+  // whose node is connected; an error names what is unknown.
+  struct LogSource {
+    std::string process;
+    ConnId conn = 0;
+    std::string launch;
+  };
+  Result<std::vector<LogSource>> log_sources(const std::string& service, const std::string& process) const;
+  // Sends a ReadLog to a node; the answer comes back as a LogData message.
+  void send_read_log(ConnId conn, const v1::ReadLog& req);
+  // LogData answers from shims, handed to the server (which routes them).
+  std::vector<v1::LogData> take_log_data();
+
+  // --- step end ---
+  // Places what waits (pending, lost, backoff that is due).
+  void settle(int64_t now_ms);
+  // Writes every change since the last commit in one transaction.
+  Result<uint64_t> commit();
+  std::vector<Outgoing> take_outbox();
+
+  // --- views ---
+  std::string metrics_text() const;
+  std::string state_json() const;
+  const ClusterState& state() const { return state_; }
+  const ControllerCounters& counters() const { return counters_; }
+  Histogram& store_latency() { return store_latency_; }
+  const Histogram& failover_histogram() const { return failover_; }
+  std::string process_name(ProcessId id) const;
+  std::string launch_id(ProcessId id) const;
+
+ private:
+  struct ProcExtra {
+    uint32_t launch = 0;        // runs so far; the current one is name.launch
+    int32_t pid = 0;
+    bool stop_wanted = false;   // remove it once it has stopped (stop, scale down, replace)
+    int64_t lost_at_ms = -1;    // its node died at (failover timing)
+    NodeId lost_from = kNoNode;
+    NodeId last_node = kNoNode; // where its last launch ran (logs of exited processes)
+    std::string reason;         // pending: why unplaced; backoff: what happened
+    v1::Allocation allocation;
+    v1::Usage usage;
+    int64_t last_exit_ms = 0;
+  };
+  struct NodeLink {
+    ConnId conn = 0;            // 0: no stream
+    std::string enforcement;
+    std::set<std::string> stale;  // launches a fenced node must stop before it is ready
+    int64_t died_at_ms = -1;    // failover timing: last heartbeat before it died
+    size_t lost_outstanding = 0;
+  };
+  struct ServiceExtra {
+    uint32_t desired = 0;       // instances wanted now, within [min, max]
+    bool stopping = false;
+    ScalingState scaling;
+  };
+
+  void on_register(ConnId conn, const v1::Register& reg, int64_t now_ms);
+  void on_heartbeat(ConnId conn, NodeId node, const v1::Heartbeat& hb, int64_t now_ms);
+  void on_event(ConnId conn, NodeId node, const v1::ProcessEvent& ev, int64_t now_ms);
+  void handle_exit(ProcessId id, const v1::ExitStatus& exit, int64_t now_ms);
+  void node_died(NodeId node, int64_t now_ms);
+  void mark_running(ProcessId id, int32_t pid, int64_t now_ms);
+  void send(ConnId conn, v1::ControllerMessage msg, bool close = false);
+  void send_start(ProcessId id);
+  void send_stop(ProcessId id, int64_t grace_ms);
+  // Stops a bound process's current launch and frees its node; the process
+  // goes back to pending (drain, moves).
+  void move_off(ProcessId id, int64_t now_ms);
+  void remove_process(ProcessId id);
+  // Stops it for good (stop, scale down, replace): removed once it has stopped.
+  void stop_for_good(ProcessId id, int64_t now_ms);
+  void clear_lost(ProcessId id, int64_t now_ms, bool running);
+  void check_reconciled(NodeId node, int64_t now_ms);
+  void reconcile_instances(ServiceId sid, int64_t now_ms);
+  void finish_stopping(ServiceId sid);
+  void scale_services(int64_t now_ms);
+  void set_health(NodeId node, const NodeHealth& h);
+  void mark_dirty(ProcessId id);
+  std::string process_key(ProcessId id) const;
+  v1::ProcessInfo process_info(const ProcessRecord& r) const;
+  ServiceExtra& sx(ServiceId id);
+
+  ControllerConfig cfg_;
+  Store* store_;
+  EventLog* events_;
+  ClusterState state_;
+  std::unordered_map<uint64_t, ProcExtra> pextra_;
+  std::unordered_map<std::string, ProcessId> by_launch_;  // current launches only
+  std::unordered_map<NodeId, NodeLink> links_;
+  std::unordered_map<ConnId, NodeId> conn_node_;
+  std::unordered_map<ServiceId, ServiceExtra> sextra_;
+  std::set<uint64_t> waiting_;                              // unbound, wanting a node
+  std::vector<std::pair<ProcessId, NodeId>> avoid_;          // moves: not back onto this node
+  bool capacity_changed_ = true;
+  int64_t last_retry_ms_ = 0;
+  int64_t last_scaling_ms_ = 0;
+
+  // Dirty since the last commit.
+  std::set<uint64_t> dirty_procs_;
+  std::set<ServiceId> dirty_services_;
+  std::set<NodeId> dirty_nodes_;
+  std::vector<std::pair<std::string, std::string>> deletes_;
+
+  std::vector<Outgoing> outbox_;
+  std::vector<v1::LogData> log_data_;
+  ControllerCounters counters_;
+  Histogram failover_{{50, 100, 200, 300, 400, 500, 600, 700, 800, 900, 1000, 1500, 2000, 5000, 10000}};
+  Histogram store_latency_{{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250}};
+};
+
+// v1 ↔ core conversions shared by the controller, the shim link and the CLI.
+v1::ProcessState to_proto(ProcessState s);
+v1::NodeState to_proto(NodeState s);
+std::string_view to_string(v1::ProcessState s);
+std::string_view to_string(v1::NodeState s);
+v1::Envelope to_proto(const Envelope& e);
+Envelope from_proto(const v1::Envelope& e);
+
+}  // namespace rackos::controller
