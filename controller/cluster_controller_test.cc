@@ -18,11 +18,13 @@ struct Harness {
   EventLog events;
   std::unique_ptr<ClusterController> c;
   ControllerConfig cfg;
+  bool cleanup = true;  // remove the database when done
 
   explicit Harness(std::string p, ControllerConfig config = {}) : path(std::move(p)), cfg(std::move(config)) { open(); }
   ~Harness() {
     c.reset();
     store.reset();
+    if (!cleanup) return;
     for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
   }
   void open() {
@@ -212,6 +214,7 @@ TEST(ClusterController, RestartAdoptsWhatRunsAndStartsNothingTwice) {
   std::vector<v1::ProcessInfo> running;
   {
     Harness h(db);
+    h.cleanup = false;
     h.reg(1, "n1", 0);
     h.step(0);
     h.c->apply(kWeb, 0);
@@ -241,6 +244,7 @@ TEST(ClusterController, RestartAdoptsWhatRunsAndStartsNothingTwice) {
   }
   // A node that does not come back within the grace is declared dead.
   Harness h2(db);
+  h2.cleanup = false;  // h removes it
   ASSERT_TRUE(h2.c->load(5000).ok());
   h2.c->tick(5000 + h2.cfg.reconnect_grace_ms + 10);
   EXPECT_EQ(h2.c->list_nodes({}).nodes(0).state(), v1::DEAD);
