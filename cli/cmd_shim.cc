@@ -33,19 +33,15 @@ struct ShimArgs {
   bool no_enforce = false;
   std::string request;
   std::string binary;
+  std::string controller;
+  std::string token_file;
+  std::string heartbeat = "100ms";
+  std::vector<std::string> labels;
 };
 
 [[noreturn]] void die(const std::string& msg) {
   std::fprintf(stderr, "rackos shim: %s\n", msg.c_str());
   std::exit(1);
-}
-
-std::string self_exe() {
-  char buf[PATH_MAX];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return "rackos";
-  buf[n] = 0;
-  return buf;
 }
 
 std::string dir_of(const std::string& path) {
@@ -83,6 +79,10 @@ void add_shim(CLI::App& app, int argc, char** argv) {
   cmd->add_option("--log-max", a.log_max, "Rotate a process's stdout/stderr log past this size")->capture_default_str();
   cmd->add_option("--log-keep", a.log_keep, "Rotated log files kept")->capture_default_str();
   cmd->add_flag("--no-enforce", a.no_enforce, "Do not use cgroups (enforcement off)");
+  cmd->add_option("--controller", a.controller, "The controller to join (HOST:PORT); none: local API only");
+  cmd->add_option("--token-file", a.token_file, "File holding the cluster's join token");
+  cmd->add_option("--heartbeat", a.heartbeat, "Heartbeat period to the controller")->capture_default_str();
+  cmd->add_option("--label", a.labels, "Node label KEY=VALUE (e.g. rack=r1, zone=eu1); repeatable");
   cmd->callback([cmd] {
     if (!cmd->get_subcommands().empty()) return;
     if (a.node.empty() || a.cpu.empty() || a.memory.empty()) die("running a shim needs --node, --cpu and --memory");
@@ -106,6 +106,17 @@ void add_shim(CLI::App& app, int argc, char** argv) {
     std::string exe = self_exe();
     cfg.monitor_path = a.monitor.empty() ? dir_of(exe) + "/rackos-monitor" : a.monitor;
     if (::access(cfg.monitor_path.c_str(), X_OK) != 0) die("cannot run the monitor " + cfg.monitor_path);
+    cfg.controller = a.controller;
+    if (!a.token_file.empty()) cfg.token = must(read_token(a.token_file), "--token-file");
+    cfg.heartbeat_ms = must(parse_duration_ms(a.heartbeat), "--heartbeat");
+    if (cfg.heartbeat_ms < 10 || cfg.heartbeat_ms * 2 > cfg.node_lease_ms) {
+      die("--heartbeat " + a.heartbeat + " must be at least 10ms and at most half of --node-lease");
+    }
+    for (const auto& l : a.labels) {
+      auto eq = l.find('=');
+      if (eq == std::string::npos || eq == 0) die("--label " + l + ": expected KEY=VALUE");
+      cfg.labels[l.substr(0, eq)] = l.substr(eq + 1);
+    }
     cfg.argv = original;
     cfg.argv[0] = exe;
     std::exit(shim::run_shim(cfg));

@@ -1,7 +1,11 @@
-// The subcommands of `rackos`, each registered on the CLI11 app by one function.
+// The subcommands of `rackos`, each registered on the CLI11 app by one
+// function, and the few helpers they share.
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <string>
+
+#include "core/result.h"
 
 namespace rackos::cli {
 
@@ -10,5 +14,13 @@ void add_validate(CLI::App& app);
 void add_plan(CLI::App& app);
 void add_shim(CLI::App& app, int argc, char** argv);
 void add_sim(CLI::App& app);
+void add_controller(CLI::App& app);
+void add_cluster_commands(CLI::App& app);  // run, apply, ps, nodes, top, logs, stop, scale, drain, node kill, events
+void add_up(CLI::App& app);
+
+// The join token in a file (trimmed); an error names the file.
+Result<std::string> read_token(const std::string& path);
+// This binary's path (for spawning shims and the controller).
+std::string self_exe();
 
 }  // namespace rackos::cli

@@ -21,6 +21,9 @@ int main(int argc, char** argv) {
   rackos::cli::add_plan(app);
   rackos::cli::add_shim(app, argc, argv);
   rackos::cli::add_sim(app);
+  rackos::cli::add_controller(app);
+  rackos::cli::add_up(app);
+  rackos::cli::add_cluster_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -31,6 +31,7 @@
 #include "core/instance_scaling.h"
 #include "core/node_health.h"
 #include "core/restart_policy.h"
+#include "proto/convert.h"
 #include "rackos/v1/cluster.pb.h"
 #include "rackos/v1/node.pb.h"
 
@@ -203,13 +204,5 @@ class ClusterController {
   Histogram failover_{{50, 100, 200, 300, 400, 500, 600, 700, 800, 900, 1000, 1500, 2000, 5000, 10000}};
   Histogram store_latency_{{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100, 250}};
 };
-
-// v1 ↔ core conversions shared by the controller, the shim link and the CLI.
-v1::ProcessState to_proto(ProcessState s);
-v1::NodeState to_proto(NodeState s);
-std::string_view to_string(v1::ProcessState s);
-std::string_view to_string(v1::NodeState s);
-v1::Envelope to_proto(const Envelope& e);
-Envelope from_proto(const v1::Envelope& e);
 
 }  // namespace rackos::controller

@@ -21,7 +21,10 @@
 #include "core/node_health.h"
 #include "rackos_version.h"
 #include "shim/cgroup_files.h"
+#include "shim/controller_link.h"
+#include "shim/link_handler.h"
 #include "shim/node_api.h"
+#include "shim/upgrade.h"
 
 namespace rackos::shim {
 namespace {
@@ -191,6 +194,63 @@ int run_shim(const ShimConfig& cfg) {
   };
   sync_pidfds();
 
+  // The controller stream (when there is a controller).
+  std::unique_ptr<ControllerLink> link;
+  const NodeIdentity ident{cfg.node, cfg.token, cfg.cpu_millis, cfg.memory_bytes, cfg.labels};
+  bool registered = false;
+  uint64_t hb_seq = 0;
+  uint64_t forwarded_seq = 0;
+  int64_t next_hb = 0;
+  std::string link_state;
+  if (!cfg.controller.empty()) {
+    link = std::make_unique<ControllerLink>(LinkConfig{cfg.controller, std::max<int64_t>(4 * cfg.node_lease_ms, 2000)});
+    link->start();
+    watch(link->event_fd(), EPOLLIN);
+  }
+  auto last_event_seq = [&] { return sup.events().empty() ? uint64_t{0} : sup.events().back().seq; };
+  auto forward_events = [&] {
+    if (!registered) return;
+    for (const auto& e : sup.events()) {
+      if (e.seq > forwarded_seq) link->send(event_message(e, sup));
+    }
+    forwarded_seq = last_event_seq();
+  };
+  auto on_link = [&](int64_t now) {
+    for (auto& item : link->take()) {
+      if (item.kind == LinkItem::connected) {
+        link->send(make_register(ident, sup, status));
+        forwarded_seq = last_event_seq();
+        registered = true;
+        next_hb = now;
+      } else if (item.kind == LinkItem::disconnected) {
+        registered = false;
+        if (item.why != link_state) say(cfg, "controller link: " + item.why + "; reconnecting");
+        link_state = item.why;
+      } else {
+        if (link_state != "connected") {
+          say(cfg, "controller link: connected to " + cfg.controller);
+          link_state = "connected";
+        }
+        bool power_off = false;
+        for (auto& reply : handle_controller_message(item.msg, sup, status, monotonic_ms(), power_off)) {
+          link->send(std::move(reply));
+        }
+        if (power_off) {
+          say(cfg, "power cut injected by the controller: killing every workload, the standbys and this shim");
+          sup.power_off();
+          for (int pid : standby_pids(cfg.state_dir)) ::kill(pid, SIGKILL);
+          ::kill(::getpid(), SIGKILL);
+        }
+      }
+    }
+  };
+  auto heartbeat = [&](int64_t now) {
+    if (!registered || now < next_hb) return;
+    ++hb_seq;
+    link->send(make_heartbeat(sup, status, hb_seq, now, hb_seq % 10 == 1));
+    next_hb = now + cfg.heartbeat_ms;
+  };
+
   Enforcer enforcer(cfg.enforcer);
   HealthConfig health;
   health.node_lease_ms = cfg.node_lease_ms;
@@ -244,6 +304,7 @@ int run_shim(const ShimConfig& cfg) {
     }
     enforcer.tick(sup, now);
     sync_pidfds();
+    if (link) heartbeat(now);
     sup.ensure_spare();
   };
 
@@ -270,6 +331,11 @@ int run_shim(const ShimConfig& cfg) {
             running = false;
           }
         }
+      } else if (link && fd == link->event_fd()) {
+        on_link(now);
+        sync_pidfds();
+        sup.flush_limits();
+        sup.ensure_spare();
       } else if (fd == listen_fd) {
         while (true) {
           int c = ::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -324,7 +390,9 @@ int run_shim(const ShimConfig& cfg) {
         }
       }
     }
+    if (link) forward_events();
   }
+  link.reset();
   for (auto& [fd, c] : clients) ::close(fd);
   ::close(listen_fd);
   ::close(ep);

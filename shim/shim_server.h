@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,11 @@ struct ShimConfig {
   std::string monitor_path;
   EnforcerConfig enforcer;
   std::vector<std::string> argv;    // how this shim was started (for upgrades)
+  // The controller (empty: none; the node is driven through its local API only).
+  std::string controller;           // host:port
+  std::string token;                // the cluster's join token
+  int64_t heartbeat_ms = 100;
+  std::map<std::string, std::string> labels;
 };
 
 // Runs until SIGTERM/SIGINT or a handover request; returns the exit code.

@@ -417,6 +417,17 @@ Result<bool> Supervisor::update(const std::string& id, const Envelope& env, Prio
   return write_atomic(p.dir + "/spec.json", to_json(p.spec));
 }
 
+void Supervisor::power_off() {
+  for (auto& [id, p] : procs_) {
+    if (p.state == ProcState::exited) continue;
+    kill_group(p, SIGKILL);
+    if (p.pid.monitor_pid > 0 && process_start_ticks(p.pid.monitor_pid) != 0) ::kill(p.pid.monitor_pid, SIGKILL);
+  }
+  for (Spare& sp : spares_) {
+    if (sp.pid > 0) ::kill(sp.pid, SIGKILL);
+  }
+}
+
 void Supervisor::kill_group(const ManagedProcess& p, int sig) {
   // The workload leads its own process group only if it made one; signal the
   // process through its pidfd (safe against pid reuse), and the rest of its

@@ -109,6 +109,9 @@ class Supervisor {
   void check(int64_t now_ms);
   // Writes the CPU limits of processes started since the last call.
   void flush_limits();
+  // Fault injection (a power cut): SIGKILL every workload, its children and
+  // its monitor, and every spare, at once. Records are left as they are.
+  void power_off();
   // Reaps exited monitors that are our children (on SIGCHLD).
   void reap_children();
   // Bumped whenever the set of live processes or an envelope changes.

@@ -1,0 +1,448 @@
+// The client commands, all gRPC to the controller:
+//   rackos run NAME --cpu MIN:MAX[:BURST] --mem MIN:MAX[:BURST] [--instances A:B] [--priority C] -- CMD ARGS
+//   rackos apply -f FILE        rackos stop NAME        rackos scale NAME A[:B]
+//   rackos ps [SERVICE] [--node N] [--json]             rackos nodes [--json]
+//   rackos top                  rackos logs NAME [-f] [--stderr]
+//   rackos drain NODE [--undo]  rackos node kill NODE   rackos events [-f]
+#include <unistd.h>
+
+#include <algorithm>
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "cli/client.h"
+#include "cli/commands.h"
+#include "core/quantity.h"
+#include "core/spec_parse.h"
+#include "proto/convert.h"
+
+namespace rackos::cli {
+namespace {
+
+using nlohmann::json;
+
+std::string g_controller = default_controller();
+
+void add_controller_flag(CLI::App* cmd) {
+  cmd->add_option("--controller", g_controller, "Controller address HOST:PORT (env RACKOS_CONTROLLER)")
+      ->capture_default_str();
+}
+
+std::string range_text(const v1::Range& r, bool cpu) {
+  auto f = [&](int64_t v) { return cpu ? format_cpu_millis(v) : format_memory_bytes(v); };
+  std::string s = f(r.min()) + ":" + f(r.max());
+  if (r.burst() != r.max()) s += ":" + f(r.burst());
+  return s;
+}
+
+json range_json(const v1::Range& r) { return {{"min", r.min()}, {"max", r.max()}, {"burst", r.burst()}}; }
+
+json process_json(const v1::ProcessInfo& p) {
+  const auto& a = p.allocation();
+  return {{"name", p.id()},
+          {"service", p.service()},
+          {"node", p.node()},
+          {"state", std::string(to_string(p.state()))},
+          {"pid", p.pid()},
+          {"launch", p.launch()},
+          {"restarts", p.restarts()},
+          {"priority", p.priority()},
+          {"envelope", {{"cpu_millis", range_json(p.envelope().cpu_millis())},
+                        {"memory_bytes", range_json(p.envelope().memory_bytes())}}},
+          {"allocation", {{"cpu_target_millis", a.cpu_target_millis()},
+                          {"cpu_quota_millis", a.cpu_quota_millis()},
+                          {"cpu_burst_millis", a.cpu_burst_millis()},
+                          {"cpu_shares", a.cpu_shares()},
+                          {"memory_low_bytes", a.memory_low_bytes()},
+                          {"memory_high_bytes", a.memory_high_bytes()},
+                          {"memory_max_bytes", a.memory_max_bytes()}}},
+          {"usage", {{"cpu_used_millis", p.usage().cpu_used_millis()},
+                     {"cpu_demand_millis", p.usage().cpu_demand_millis()},
+                     {"memory_bytes", p.usage().memory_bytes()}}},
+          {"exit_code", p.exit().exit_code()},
+          {"signal", p.exit().signal()},
+          {"reason", p.reason()}};
+}
+
+json node_json(const v1::NodeInfo& n) {
+  json labels = json::object();
+  for (const auto& [k, v] : n.labels()) labels[k] = v;
+  return {{"name", n.name()},
+          {"state", std::string(to_string(n.state()))},
+          {"cpu_millis", n.cpu_millis()},
+          {"memory_bytes", n.memory_bytes()},
+          {"reserved_cpu_millis", n.reserved_cpu_millis()},
+          {"reserved_memory_bytes", n.reserved_memory_bytes()},
+          {"processes", n.processes()},
+          {"labels", labels},
+          {"enforcement", n.enforcement()}};
+}
+
+v1::ListProcessesResponse list_processes(const ControllerClient& c, const std::string& service, const std::string& node) {
+  v1::ListRequest req;
+  req.set_service(service);
+  req.set_node(node);
+  v1::ListProcessesResponse resp;
+  auto ctx = call_context();
+  check(c.stub->ListProcesses(ctx.get(), req, &resp), c, "ps");
+  return resp;
+}
+
+v1::ListNodesResponse list_nodes(const ControllerClient& c) {
+  v1::ListNodesResponse resp;
+  auto ctx = call_context();
+  check(c.stub->ListNodes(ctx.get(), v1::ListRequest{}, &resp), c, "nodes");
+  return resp;
+}
+
+std::string ps_table(const v1::ListProcessesResponse& resp) {
+  std::ostringstream out;
+  char line[512];
+  std::snprintf(line, sizeof line, "%-20s %-10s %-9s %7s %-14s %-16s %6s %6s %8s %4s  %s\n", "NAME", "NODE", "STATE",
+                "PID", "CPU", "MEMORY", "ALLOC", "USED", "MEM-USED", "RST", "NOTE");
+  out << line;
+  for (const auto& p : resp.processes()) {
+    std::string note = p.reason();
+    if (note.size() > 60) note = note.substr(0, 57) + "...";
+    std::snprintf(line, sizeof line, "%-20s %-10s %-9s %7d %-14s %-16s %6s %6s %8s %4u  %s\n", p.id().c_str(),
+                  p.node().empty() ? "-" : p.node().c_str(), std::string(to_string(p.state())).c_str(), p.pid(),
+                  range_text(p.envelope().cpu_millis(), true).c_str(), range_text(p.envelope().memory_bytes(), false).c_str(),
+                  format_cpu_millis(p.allocation().cpu_target_millis()).c_str(),
+                  format_cpu_millis(p.usage().cpu_used_millis()).c_str(),
+                  format_memory_human(p.usage().memory_bytes()).c_str(), p.restarts(), note.c_str());
+    out << line;
+  }
+  return out.str();
+}
+
+std::string nodes_table(const v1::ListNodesResponse& resp) {
+  std::ostringstream out;
+  char line[512];
+  std::snprintf(line, sizeof line, "%-12s %-9s %6s %9s %10s %12s %6s  %s\n", "NODE", "STATE", "CPU", "CPU-MIN", "MEMORY",
+                "MEMORY-MIN", "PROCS", "ENFORCEMENT");
+  out << line;
+  for (const auto& n : resp.nodes()) {
+    std::string enf = n.enforcement();
+    if (enf.size() > 40) enf = enf.substr(0, 37) + "...";
+    std::snprintf(line, sizeof line, "%-12s %-9s %6s %9s %10s %12s %6u  %s\n", n.name().c_str(),
+                  std::string(to_string(n.state())).c_str(), format_cpu_millis(n.cpu_millis()).c_str(),
+                  format_cpu_millis(n.reserved_cpu_millis()).c_str(), format_memory_human(n.memory_bytes()).c_str(),
+                  format_memory_human(n.reserved_memory_bytes()).c_str(), n.processes(), enf.c_str());
+    out << line;
+  }
+  return out.str();
+}
+
+void apply_yaml(const ControllerClient& c, const std::string& yaml, const std::string& what) {
+  v1::ApplyRequest req;
+  req.set_yaml(yaml);
+  v1::ApplyResponse resp;
+  auto ctx = call_context();
+  check(c.stub->Apply(ctx.get(), req, &resp), c, what);
+  if (resp.errors_size() > 0) {
+    for (const auto& e : resp.errors()) std::fprintf(stderr, "rackos: %s: %s\n", what.c_str(), e.c_str());
+    std::fprintf(stderr, "rackos: nothing was applied\n");
+    std::exit(1);
+  }
+  for (const auto& s : resp.services()) std::printf("service %s applied\n", s.c_str());
+}
+
+volatile std::sig_atomic_t g_interrupted = 0;
+
+}  // namespace
+
+void add_cluster_commands(CLI::App& app) {
+  // run
+  {
+    static CliServiceArgs a;
+    auto* cmd = app.add_subcommand("run", "Run a service from flags: rackos run NAME --cpu 100m:1 --mem 64Mi:256Mi -- CMD ARGS");
+    cmd->add_option("name", a.name, "Service name")->required();
+    cmd->add_option("command", a.command, "The command and its arguments (after --)")->required();
+    cmd->add_option("--cpu", a.cpu, "CPU envelope MIN:MAX[:BURST] (cores or millicores)")->capture_default_str();
+    cmd->add_option("--mem,--memory", a.memory, "Memory envelope MIN:MAX[:BURST]")->capture_default_str();
+    cmd->add_option("--instances", a.instances, "Instances A[:B]")->capture_default_str();
+    cmd->add_option("--priority", a.priority, "system, high, normal or batch")->capture_default_str();
+    cmd->add_option("--restart", a.restart, "always, on-failure or never")->capture_default_str();
+    cmd->add_option("--on-partition", a.on_partition, "stop or keep (default: stop for singletons)");
+    cmd->add_option("--env,-e", a.env, "KEY=VALUE; repeatable");
+    cmd->add_option("--resource", a.resources, "NAME=COUNT countable resource; repeatable");
+    cmd->add_option("--constraint", a.constraints, "Node label rule: key=v1|v2, key!=v, key; repeatable");
+    cmd->add_option("--workdir", a.workdir, "Working directory");
+    add_controller_flag(cmd);
+    cmd->callback([] {
+      auto spec = parse_service_cli(a);
+      if (!spec) fail("run " + a.name + ": " + spec.error().message);
+      auto c = connect_controller(g_controller);
+      apply_yaml(c, format_service_yaml(*spec), "run " + a.name);
+    });
+  }
+  // apply
+  {
+    static std::string file;
+    auto* cmd = app.add_subcommand("apply", "Create or change services from a YAML file");
+    cmd->add_option("-f,--file", file, "YAML file (- for stdin)")->required();
+    add_controller_flag(cmd);
+    cmd->callback([] {
+      std::stringstream ss;
+      if (file == "-") {
+        ss << std::cin.rdbuf();
+      } else {
+        std::ifstream in(file);
+        if (!in) fail("apply: cannot read " + file);
+        ss << in.rdbuf();
+      }
+      auto c = connect_controller(g_controller);
+      apply_yaml(c, ss.str(), "apply " + file);
+    });
+  }
+  // ps
+  {
+    static std::string service, node;
+    static bool as_json = false;
+    auto* cmd = app.add_subcommand("ps", "List processes: node, state, envelope, allocation, use");
+    cmd->add_option("service", service, "Only this service");
+    cmd->add_option("--node", node, "Only this node");
+    cmd->add_flag("--json", as_json, "JSON");
+    add_controller_flag(cmd);
+    cmd->callback([] {
+      auto c = connect_controller(g_controller);
+      auto resp = list_processes(c, service, node);
+      if (as_json) {
+        json out = json::array();
+        for (const auto& p : resp.processes()) out.push_back(process_json(p));
+        std::printf("%s\n", out.dump(2).c_str());
+      } else {
+        std::fputs(ps_table(resp).c_str(), stdout);
+      }
+    });
+  }
+  // nodes
+  {
+    static bool as_json = false;
+    auto* cmd = app.add_subcommand("nodes", "List nodes: state, capacity, reserved min, processes");
+    cmd->add_flag("--json", as_json, "JSON");
+    add_controller_flag(cmd);
+    cmd->callback([] {
+      auto c = connect_controller(g_controller);
+      auto resp = list_nodes(c);
+      if (as_json) {
+        json out = json::array();
+        for (const auto& n : resp.nodes()) out.push_back(node_json(n));
+        std::printf("%s\n", out.dump(2).c_str());
+      } else {
+        std::fputs(nodes_table(resp).c_str(), stdout);
+      }
+    });
+  }
+  // top
+  {
+    static std::string interval = "1s";
+    static int iterations = 0;
+    auto* cmd = app.add_subcommand("top", "Nodes and processes, refreshing (Ctrl-C to leave)");
+    cmd->add_option("--interval", interval, "Refresh period")->capture_default_str();
+    cmd->add_option("-n,--iterations", iterations, "Stop after this many screens (0: until Ctrl-C)");
+    add_controller_flag(cmd);
+    cmd->callback([] {
+      auto every = parse_duration_ms(interval);
+      if (!every || *every < 100) fail("top: --interval " + interval + " must be a duration ≥ 100ms");
+      auto c = connect_controller(g_controller);
+      std::signal(SIGINT, [](int) { g_interrupted = 1; });
+      const bool tty = ::isatty(1);
+      for (int i = 0; !g_interrupted && (iterations == 0 || i < iterations); ++i) {
+        auto nodes = list_nodes(c);
+        auto procs = list_processes(c, "", "");
+        std::sort(procs.mutable_processes()->begin(), procs.mutable_processes()->end(),
+                  [](const v1::ProcessInfo& x, const v1::ProcessInfo& y) {
+                    return x.usage().cpu_used_millis() > y.usage().cpu_used_millis();
+                  });
+        size_t running = 0;
+        int64_t used = 0;
+        for (const auto& p : procs.processes()) {
+          running += p.state() == v1::RUNNING;
+          used += p.usage().cpu_used_millis();
+        }
+        int64_t cap = 0;
+        for (const auto& n : nodes.nodes()) cap += n.cpu_millis();
+        std::time_t t = std::time(nullptr);
+        char when[32];
+        std::strftime(when, sizeof when, "%H:%M:%S", std::localtime(&t));
+        if (tty) std::fputs("\033[H\033[2J", stdout);
+        std::printf("rackos top — %s — %s — %d nodes, %zu/%d processes running, cpu used %s of %s\n\n", when,
+                    c.addr.c_str(), nodes.nodes_size(), running, procs.processes_size(), format_cpu_millis(used).c_str(),
+                    format_cpu_millis(cap).c_str());
+        std::fputs(nodes_table(nodes).c_str(), stdout);
+        std::printf("\n");
+        std::fputs(ps_table(procs).c_str(), stdout);
+        std::fflush(stdout);
+        for (int64_t slept = 0; slept < *every && !g_interrupted; slept += 50) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+      }
+    });
+  }
+  // logs
+  {
+    static std::string name;
+    static bool follow = false, err = false;
+    auto* cmd = app.add_subcommand("logs", "A service's or a process's output (stdout; --stderr)");
+    cmd->add_option("name", name, "Service (web) or process (web-3)")->required();
+    cmd->add_flag("-f,--follow", follow, "Keep printing new output");
+    cmd->add_flag("--stderr", err, "stderr instead of stdout");
+    add_controller_flag(cmd);
+    cmd->callback([] {
+      auto c = connect_controller(g_controller);
+      auto read = [&](bool as_process) {
+        v1::LogsRequest req;
+        (as_process ? req.mutable_process() : req.mutable_service())->assign(name);
+        req.set_follow(follow);
+        req.set_stderr(err);
+        grpc::ClientContext ctx;
+        if (!follow) ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+        auto reader = c.stub->Logs(&ctx, req);
+        v1::LogChunk chunk;
+        std::map<std::string, std::string> partial;
+        while (reader->Read(&chunk)) {
+          std::string& buf = partial[chunk.process()];
+          buf += chunk.data();
+          size_t nl;
+          while ((nl = buf.find('\n')) != std::string::npos) {
+            std::printf("%s | %s\n", chunk.process().c_str(), buf.substr(0, nl).c_str());
+            buf.erase(0, nl + 1);
+          }
+          std::fflush(stdout);
+        }
+        for (const auto& [p, rest] : partial) {
+          if (!rest.empty()) std::printf("%s | %s\n", p.c_str(), rest.c_str());
+        }
+        return reader->Finish();
+      };
+      grpc::Status st = read(false);
+      if (st.error_code() == grpc::StatusCode::NOT_FOUND && name.rfind('-') != std::string::npos) st = read(true);
+      check(st, c, "logs " + name);
+    });
+  }
+  // stop
+  {
+    static std::string name;
+    auto* cmd = app.add_subcommand("stop", "Stop a service: every process, then the service is gone");
+    cmd->add_option("name", name, "Service")->required();
+    add_controller_flag(cmd);
+    cmd->callback([] {
+      auto c = connect_controller(g_controller);
+      v1::StopRequest req;
+      req.set_service(name);
+      v1::StopResponse resp;
+      auto ctx = call_context();
+      check(c.stub->Stop(ctx.get(), req, &resp), c, "stop " + name);
+      std::printf("service %s: %u processes stopping\n", name.c_str(), resp.stopping());
+    });
+  }
+  // scale
+  {
+    static std::string name, range;
+    auto* cmd = app.add_subcommand("scale", "Change a service's instance range: rackos scale web 2:5");
+    cmd->add_option("name", name, "Service")->required();
+    cmd->add_option("instances", range, "A[:B]")->required();
+    add_controller_flag(cmd);
+    cmd->callback([] {
+      auto r = parse_instance_range(range);
+      if (!r) fail("scale " + name + ": " + r.error().message);
+      auto c = connect_controller(g_controller);
+      v1::ScaleRequest req;
+      req.set_service(name);
+      req.set_min(r->min);
+      req.set_max(r->max);
+      v1::ScaleResponse resp;
+      auto ctx = call_context();
+      check(c.stub->Scale(ctx.get(), req, &resp), c, "scale " + name);
+      std::printf("service %s: instances %u:%u\n", name.c_str(), r->min, r->max);
+    });
+  }
+  // drain
+  {
+    static std::string node;
+    static bool undo = false;
+    auto* cmd = app.add_subcommand("drain", "Move everything off a node (hardware work); --undo to use it again");
+    cmd->add_option("node", node, "Node")->required();
+    cmd->add_flag("--undo", undo, "Accept work again");
+    add_controller_flag(cmd);
+    cmd->callback([] {
+      auto c = connect_controller(g_controller);
+      v1::DrainRequest req;
+      req.set_node(node);
+      req.set_undo(undo);
+      v1::DrainResponse resp;
+      auto ctx = call_context();
+      check(c.stub->Drain(ctx.get(), req, &resp), c, "drain " + node);
+      if (undo) {
+        std::printf("node %s: accepting work again\n", node.c_str());
+        return;
+      }
+      std::printf("node %s: draining, %u processes moving\n", node.c_str(), resp.moving());
+      // Progress until nothing is left on it.
+      for (int i = 0; i < 600; ++i) {
+        auto left = list_processes(c, "", node).processes_size();
+        std::printf("\r  %d left on %s   ", left, node.c_str());
+        std::fflush(stdout);
+        if (left == 0) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      std::printf("\nnode %s: drained\n", node.c_str());
+    });
+  }
+  // node kill
+  {
+    static std::string node;
+    auto* grp = app.add_subcommand("node", "Node fault injection");
+    auto* cmd = grp->add_subcommand("kill", "Power-cut a node: its shims and every workload on it die at once");
+    grp->require_subcommand(1);
+    cmd->add_option("node", node, "Node")->required();
+    add_controller_flag(cmd);
+    cmd->callback([] {
+      auto c = connect_controller(g_controller);
+      v1::DrainRequest req;
+      req.set_node(node);
+      v1::DrainResponse resp;
+      auto ctx = call_context();
+      check(c.stub->KillNode(ctx.get(), req, &resp), c, "node kill " + node);
+      std::printf("node %s: power cut; %u processes were on it\n", node.c_str(), resp.moving());
+    });
+  }
+  // events
+  {
+    static bool follow = false;
+    static uint64_t since = 0;
+    auto* cmd = app.add_subcommand("events", "The controller's event log (node deaths, placements, restarts...)");
+    cmd->add_flag("-f,--follow", follow, "Keep printing new events");
+    cmd->add_option("--since", since, "Only events after this sequence number");
+    add_controller_flag(cmd);
+    cmd->callback([] {
+      auto c = connect_controller(g_controller);
+      v1::WatchRequest req;
+      req.set_since(since);
+      grpc::ClientContext ctx;
+      if (!follow) ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(700));
+      auto reader = c.stub->Watch(&ctx, req);
+      v1::ClusterEvent e;
+      while (reader->Read(&e)) {
+        std::time_t t = static_cast<std::time_t>(e.time_ms() / 1000);
+        char when[32];
+        std::strftime(when, sizeof when, "%H:%M:%S", std::localtime(&t));
+        std::printf("%6llu %s.%03lld %-18s %-16s %s\n", static_cast<unsigned long long>(e.seq()), when,
+                    static_cast<long long>(e.time_ms() % 1000), e.kind().c_str(), e.subject().c_str(),
+                    e.message().c_str());
+        std::fflush(stdout);
+      }
+      auto st = reader->Finish();
+      if (!follow && st.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) return;  // printed what there was
+      check(st, c, "events");
+    });
+  }
+}
+
+}  // namespace rackos::cli

@@ -1,0 +1,65 @@
+// `rackos controller`: run the controller daemon (gRPC for shims and clients,
+// HTTP /metrics and /state, the embedded SQLite store).
+#include <cstdio>
+#include <cstdlib>
+
+#include "cli/commands.h"
+#include "controller/server.h"
+#include "core/quantity.h"
+
+namespace rackos::cli {
+
+void add_controller(CLI::App& app) {
+  struct Args {
+    std::string listen = "127.0.0.1:7400";
+    std::string http = "127.0.0.1:7401";
+    std::string data_dir = "/var/lib/rackos";
+    std::string token_file;
+    std::string lease = "500ms";
+    std::string heartbeat = "100ms";
+    std::string grace = "2s";
+    bool allow_faults = false;
+    bool no_fsync = false;
+  };
+  static Args a;
+  auto* cmd = app.add_subcommand("controller", "Run the controller (the cluster's single writer)");
+  cmd->add_option("--listen", a.listen, "gRPC address for shims and clients (port 0: any)")->capture_default_str();
+  cmd->add_option("--http", a.http, "HTTP address for /metrics and /state (empty: off)")->capture_default_str();
+  cmd->add_option("--data-dir", a.data_dir, "Where the SQLite store lives")->capture_default_str();
+  cmd->add_option("--token-file", a.token_file, "Shims must present this join token");
+  cmd->add_option("--node-lease", a.lease, "A node is dead this long after its last heartbeat")->capture_default_str();
+  cmd->add_option("--heartbeat", a.heartbeat, "Expected shim heartbeat period (3 missed: suspect)")->capture_default_str();
+  cmd->add_option("--reconnect-grace", a.grace, "After a restart, how long nodes have to reconnect")->capture_default_str();
+  cmd->add_flag("--allow-fault-injection", a.allow_faults, "Allow `rackos node kill` (tests and demos)");
+  cmd->add_flag("--no-fsync", a.no_fsync, "Do not fsync each commit (survives a killed controller, not a power cut)");
+  cmd->callback([] {
+    auto die = [](const std::string& m) {
+      std::fprintf(stderr, "rackos controller: %s\n", m.c_str());
+      std::exit(1);
+    };
+    controller::ServerConfig cfg;
+    cfg.listen = a.listen;
+    cfg.http_listen = a.http;
+    cfg.data_dir = a.data_dir;
+    cfg.durable = !a.no_fsync;
+    auto lease = parse_duration_ms(a.lease);
+    auto hb = parse_duration_ms(a.heartbeat);
+    auto grace = parse_duration_ms(a.grace);
+    if (!lease) die("--node-lease: " + lease.error().message);
+    if (!hb) die("--heartbeat: " + hb.error().message);
+    if (!grace) die("--reconnect-grace: " + grace.error().message);
+    if (*hb * 2 > *lease) die("--heartbeat must be at most half of --node-lease");
+    cfg.controller.health.node_lease_ms = *lease;
+    cfg.controller.health.heartbeat_ms = *hb;
+    cfg.controller.reconnect_grace_ms = std::max(*grace, *lease);
+    cfg.controller.allow_fault_injection = a.allow_faults;
+    if (!a.token_file.empty()) {
+      auto t = read_token(a.token_file);
+      if (!t) die(t.error().message);
+      cfg.controller.token = *t;
+    }
+    std::exit(controller::run_controller(cfg));
+  });
+}
+
+}  // namespace rackos::cli

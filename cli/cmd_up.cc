@@ -1,0 +1,335 @@
+// `rackos up --nodes N [-f demo.yaml]`: a whole cluster on this machine — a
+// controller with the embedded SQLite store and N nodes, each an active and a
+// standby shim with its own declared capacity, state dir and cgroup subtree,
+// joined with a token generated here. Optionally applies a spec and waits
+// until it runs. Ctrl-C (or SIGTERM) stops everything cleanly: services first
+// (through the API), then shims, then the controller; then what a killed node
+// left behind is removed by pid and by path.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "cli/client.h"
+#include "cli/commands.h"
+#include "core/quantity.h"
+#include "proto/convert.h"
+#include "shim/node_cleanup.h"
+
+namespace rackos::cli {
+namespace {
+
+struct UpArgs {
+  int nodes = 4;
+  std::string cpu = "2";
+  std::string memory = "4Gi";
+  std::string dir = "/tmp/rackos-up";
+  std::string listen = "127.0.0.1:7400";
+  std::string http = "127.0.0.1:7401";
+  std::string file;
+  std::string prefix = "node-";
+  int racks = 2;
+  bool no_standby = false;
+  bool no_enforce = false;
+  bool keep_state = false;
+  std::string lease = "500ms";
+};
+
+void say(const std::string& m) {
+  std::printf("%s\n", m.c_str());
+  std::fflush(stdout);
+}
+
+pid_t spawn(const std::vector<std::string>& argv, const std::string& log) {
+  pid_t pid = ::fork();
+  if (pid != 0) return pid;
+  ::setpgid(0, 0);                       // Ctrl-C reaches `up`, which stops things in order
+  ::prctl(PR_SET_PDEATHSIG, SIGTERM);    // `up` gone: the daemons go too (workloads stay, as designed)
+  int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd >= 0) {
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+  }
+  int devnull = ::open("/dev/null", O_RDONLY);
+  if (devnull >= 0) ::dup2(devnull, 0);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  ::execv(args[0], args.data());
+  std::fprintf(stderr, "cannot run %s\n", args[0]);
+  ::_exit(127);
+}
+
+bool alive(pid_t pid) { return ::waitpid(pid, nullptr, WNOHANG) == 0; }
+
+void stop_child(pid_t pid, int timeout_ms) {
+  if (pid <= 0) return;
+  ::kill(pid, SIGTERM);
+  for (int waited = 0; waited < timeout_ms; waited += 20) {
+    if (::waitpid(pid, nullptr, WNOHANG) != 0) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+}
+
+std::string tail(const std::string& path, size_t lines) {
+  std::ifstream in(path);
+  std::vector<std::string> all;
+  std::string l;
+  while (std::getline(in, l)) all.push_back(l);
+  std::string out;
+  for (size_t i = all.size() > lines ? all.size() - lines : 0; i < all.size(); ++i) out += "  " + all[i] + "\n";
+  return out;
+}
+
+std::string random_token() {
+  std::ifstream r("/dev/urandom", std::ios::binary);
+  unsigned char b[16] = {};
+  r.read(reinterpret_cast<char*>(b), sizeof b);
+  static const char* hex = "0123456789abcdef";
+  std::string t;
+  for (unsigned char c : b) {
+    t += hex[c >> 4];
+    t += hex[c & 15];
+  }
+  return t;
+}
+
+volatile sig_atomic_t g_stop = 0;
+
+}  // namespace
+
+void add_up(CLI::App& app) {
+  static UpArgs a;
+  auto* cmd = app.add_subcommand("up", "Start a local cluster: a controller and N shims on this machine");
+  cmd->add_option("--nodes", a.nodes, "Nodes")->capture_default_str();
+  cmd->add_option("--node-cpu", a.cpu, "Declared CPU of each node")->capture_default_str();
+  cmd->add_option("--node-memory", a.memory, "Declared memory of each node")->capture_default_str();
+  cmd->add_option("--dir", a.dir, "Where the cluster keeps its state and logs")->capture_default_str();
+  cmd->add_option("--listen", a.listen, "Controller gRPC address (port 0: any; written to DIR/controller/controller.addr)")
+      ->capture_default_str();
+  cmd->add_option("--http", a.http, "Controller HTTP address (/metrics, /state)")->capture_default_str();
+  cmd->add_option("-f,--file", a.file, "Services to apply once the nodes are ready (e.g. examples/demo.yaml)");
+  cmd->add_option("--node-prefix", a.prefix, "Node names: PREFIX1..PREFIXN")->capture_default_str();
+  cmd->add_option("--racks", a.racks, "Spread the nodes over this many rack labels")->capture_default_str();
+  cmd->add_option("--node-lease", a.lease, "Node lease")->capture_default_str();
+  cmd->add_flag("--no-standby", a.no_standby, "One shim per node instead of an active/standby pair");
+  cmd->add_flag("--no-enforce", a.no_enforce, "Shims do not use cgroups");
+  cmd->add_flag("--keep-state", a.keep_state, "Reuse the controller's store from an earlier run");
+  cmd->callback([] {
+    if (a.nodes < 1 || a.nodes > 64) fail("up: --nodes " + std::to_string(a.nodes) + " must be 1..64");
+    if (a.racks < 1) fail("up: --racks must be ≥ 1");
+    for (const auto& [flag, v] : {std::pair{"--node-cpu", a.cpu}}) {
+      if (!parse_cpu_millis(v)) fail(std::string("up: ") + flag + " " + v + " is not a CPU amount");
+    }
+    if (!parse_memory_bytes(a.memory)) fail("up: --node-memory " + a.memory + " is not a memory amount");
+    if (!parse_duration_ms(a.lease)) fail("up: --node-lease " + a.lease + " is not a duration");
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const std::string ctl_dir = a.dir + "/controller";
+    if (!a.keep_state) fs::remove_all(ctl_dir, ec);
+    fs::create_directories(ctl_dir, ec);
+    fs::create_directories(a.dir + "/nodes", ec);
+    if (ec) fail("up: cannot create " + a.dir + ": " + ec.message());
+    fs::remove(ctl_dir + "/controller.addr", ec);
+    const std::string token_file = a.dir + "/token";
+    {
+      std::ofstream t(token_file, std::ios::trunc);
+      t << random_token() << "\n";
+    }
+    fs::permissions(token_file, fs::perms::owner_read | fs::perms::owner_write, ec);
+
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    ::sigprocmask(SIG_BLOCK, &sigs, nullptr);
+
+    const std::string exe = self_exe();
+    const auto t0 = std::chrono::steady_clock::now();
+    auto since = [&] {
+      return std::to_string(
+                 std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count()) +
+             " ms";
+    };
+    const std::string ctl_log = a.dir + "/controller.log";
+    pid_t ctl = spawn({exe, "controller", "--listen", a.listen, "--http", a.http, "--data-dir", ctl_dir, "--token-file",
+                       token_file, "--node-lease", a.lease, "--allow-fault-injection", "--no-fsync"},
+                      ctl_log);
+    std::vector<pid_t> shims;
+    auto shutdown = [&](int code) {
+      for (pid_t p : shims) stop_child(p, 3000);
+      stop_child(ctl, 3000);
+      std::exit(code);
+    };
+    std::string addr;
+    for (int i = 0; i < 200 && addr.empty(); ++i) {
+      std::ifstream in(ctl_dir + "/controller.addr");
+      std::getline(in, addr);
+      if (addr.empty()) {
+        if (!alive(ctl)) {
+          std::fprintf(stderr, "rackos: up: the controller exited:\n%s", tail(ctl_log, 10).c_str());
+          std::exit(1);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    }
+    if (addr.empty()) {
+      std::fprintf(stderr, "rackos: up: the controller did not start in 10 s:\n%s", tail(ctl_log, 10).c_str());
+      shutdown(1);
+    }
+    say("controller  " + addr + "  (store " + ctl_dir + "/state.db, log " + ctl_log + ")  " + since());
+    std::vector<std::string> names;
+    for (int i = 1; i <= a.nodes; ++i) {
+      const std::string node = a.prefix + std::to_string(i);
+      names.push_back(node);
+      std::vector<std::string> argv{exe,          "shim",      "--node",       node,       "--cpu",
+                                    a.cpu,        "--memory",  a.memory,       "--state-dir", a.dir + "/nodes/" + node,
+                                    "--controller", addr,      "--token-file", token_file, "--node-lease",
+                                    a.lease,      "--label",   "rack=r" + std::to_string((i - 1) % a.racks + 1)};
+      if (a.no_enforce) argv.push_back("--no-enforce");
+      fs::create_directories(a.dir + "/nodes/" + node, ec);
+      const std::string log = a.dir + "/nodes/" + node + ".log";
+      shims.push_back(spawn(argv, log));
+      if (!a.no_standby) shims.push_back(spawn(argv, log));
+    }
+    auto c = connect_controller(addr);
+    int ready = 0;
+    for (int i = 0; i < 300 && ready < a.nodes; ++i) {
+      v1::ListNodesResponse nodes;
+      auto ctx = call_context(2000);
+      if (c.stub->ListNodes(ctx.get(), v1::ListRequest{}, &nodes).ok()) {
+        ready = 0;
+        for (const auto& n : nodes.nodes()) ready += n.state() == v1::READY;
+      }
+      if (ready < a.nodes) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (ready < a.nodes) {
+      std::fprintf(stderr, "rackos: up: only %d of %d nodes joined in 15 s; see %s/nodes/*.log\n", ready, a.nodes,
+                   a.dir.c_str());
+      shutdown(1);
+    }
+    say(std::to_string(a.nodes) + " nodes     " + names.front() + ".." + names.back() + ", " + a.cpu + " cpu / " +
+        a.memory + " each, " + (a.no_standby ? "one shim" : "active + standby shims") + "  " + since());
+    if (!a.file.empty()) {
+      std::ifstream in(a.file);
+      if (!in) {
+        std::fprintf(stderr, "rackos: up: cannot read %s\n", a.file.c_str());
+        shutdown(1);
+      }
+      std::stringstream ss;
+      ss << in.rdbuf();
+      v1::ApplyRequest req;
+      req.set_yaml(ss.str());
+      v1::ApplyResponse resp;
+      auto ctx = call_context();
+      auto st = c.stub->Apply(ctx.get(), req, &resp);
+      if (!st.ok() || resp.errors_size() > 0) {
+        std::fprintf(stderr, "rackos: up: %s: %s\n", a.file.c_str(),
+                     st.ok() ? resp.errors(0).c_str() : st.error_message().c_str());
+        shutdown(1);
+      }
+      int running = 0, total = 0;
+      for (int i = 0; i < 300; ++i) {
+        v1::ListProcessesResponse ps;
+        auto pctx = call_context(2000);
+        if (c.stub->ListProcesses(pctx.get(), v1::ListRequest{}, &ps).ok()) {
+          running = 0;
+          total = ps.processes_size();
+          for (const auto& p : ps.processes()) running += p.state() == v1::RUNNING;
+        }
+        std::printf("\rapplying    %s: %d/%d processes running   ", a.file.c_str(), running, total);
+        std::fflush(stdout);
+        if (total > 0 && running == total) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      std::printf("\n");
+      say("demo        " + std::to_string(running) + "/" + std::to_string(total) + " running  " + since());
+    }
+    const std::string env = addr == "127.0.0.1:7400" ? "" : "RACKOS_CONTROLLER=" + addr + " ";
+    say("\nThe cluster is up. In another terminal:\n"
+        "  " + env + "rackos ps                 processes: node, state, envelope, allocation, use\n"
+        "  " + env + "rackos nodes              nodes and what is reserved on them\n"
+        "  " + env + "rackos top                live view\n"
+        "  " + env + "rackos node kill " + names.back() + "     power-cut a node; watch its processes come back elsewhere\n"
+        "  " + env + "rackos events             what the controller did\n"
+        "  curl http://" + a.http + "/metrics\n"
+        "Ctrl-C stops everything.");
+
+    // Wait for Ctrl-C; say when a daemon dies.
+    std::vector<bool> reported(shims.size(), false);
+    timespec every{0, 200'000'000};
+    while (true) {
+      int sig = ::sigtimedwait(&sigs, nullptr, &every);
+      if (sig == SIGINT || sig == SIGTERM) break;
+      if (!alive(ctl)) {
+        std::fprintf(stderr, "rackos: up: the controller exited:\n%s", tail(ctl_log, 10).c_str());
+        ctl = 0;
+        break;
+      }
+      for (size_t i = 0; i < shims.size(); ++i) {
+        if (!reported[i] && shims[i] > 0 && !alive(shims[i])) {
+          reported[i] = true;
+          const size_t per = a.no_standby ? 1 : 2;
+          say("node " + names[i / per] + ": a shim exited (pid " + std::to_string(shims[i]) + ")");
+          shims[i] = 0;
+        }
+      }
+    }
+
+    // Clean stop: services (their processes), shims, controller, leftovers.
+    say("\nstopping: services first");
+    if (ctl > 0) {
+      v1::ListServicesResponse svcs;
+      auto ctx = call_context(5000);
+      if (c.stub->ListServices(ctx.get(), v1::ListRequest{}, &svcs).ok()) {
+        for (const auto& s : svcs.services()) {
+          v1::StopRequest req;
+          req.set_service(s.name());
+          v1::StopResponse resp;
+          auto sctx = call_context(5000);
+          c.stub->Stop(sctx.get(), req, &resp);
+        }
+        for (int i = 0; i < 100; ++i) {
+          v1::ListProcessesResponse ps;
+          auto pctx = call_context(2000);
+          if (!c.stub->ListProcesses(pctx.get(), v1::ListRequest{}, &ps).ok()) break;
+          int live = 0;
+          for (const auto& p : ps.processes()) live += p.state() != v1::LOST && p.node().size() > 0;
+          std::printf("\r  %d processes still running   ", live);
+          std::fflush(stdout);
+          if (live == 0) break;
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+        std::printf("\n");
+      }
+    }
+    for (pid_t p : shims) {
+      if (p > 0) stop_child(p, 3000);
+    }
+    if (ctl > 0) stop_child(ctl, 3000);
+    size_t leftovers = 0, cgroups = 0;
+    for (const auto& n : names) {
+      leftovers += shim::kill_recorded_processes(a.dir + "/nodes/" + n);
+    }
+    if (leftovers > 0) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    for (const auto& n : names) cgroups += shim::remove_node_cgroups(n);
+    say("stopped: controller, " + std::to_string(shims.size()) + " shims; " + std::to_string(leftovers) +
+        " leftover processes killed, " + std::to_string(cgroups) + " cgroups removed; state and logs in " + a.dir);
+    std::exit(0);
+  });
+}
+
+}  // namespace rackos::cli

@@ -1,0 +1,510 @@
+// The controller daemon: loop, gRPC services and HTTP (see server.h).
+#include "controller/server.h"
+
+#include <grpcpp/grpcpp.h>
+#include <httplib.h>
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <future>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "rackos/v1/cluster.grpc.pb.h"
+#include "rackos/v1/node.grpc.pb.h"
+
+namespace rackos::controller {
+namespace {
+
+using grpc::ServerContext;
+using grpc::Status;
+using grpc::StatusCode;
+
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void say(const std::string& msg) {
+  std::fprintf(stderr, "rackos controller: %s\n", msg.c_str());
+  std::fflush(stderr);
+}
+
+// Messages waiting to be written on one shim's stream.
+struct ConnOut {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::pair<v1::ControllerMessage, bool>> q;
+  bool done = false;
+};
+
+// The single writer loop: runs posted work in batches, then settles,
+// commits once, sends, and answers the waiting RPCs.
+class Loop {
+ public:
+  using Task = std::function<void(int64_t now)>;
+  using Done = std::function<void(const Status& commit)>;
+
+  Loop(ClusterController& ctl, int64_t tick_ms) : ctl_(ctl), tick_ms_(tick_ms) {}
+
+  void post(Task t) {
+    {
+      std::lock_guard lock(mu_);
+      if (stop_) return;
+      tasks_.push_back(std::move(t));
+    }
+    cv_.notify_one();
+  }
+
+  // Runs `fn` on the loop and waits for the commit of its batch: a change is
+  // answered only once it is durable.
+  Status run(std::function<Status(int64_t now)> fn) {
+    auto promise = std::make_shared<std::promise<Status>>();
+    auto fut = promise->get_future();
+    post([this, fn = std::move(fn), promise](int64_t now) {
+      Status st = fn(now);
+      done_.push_back([promise, st](const Status& commit) { promise->set_value(commit.ok() ? st : commit); });
+    });
+    if (fut.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
+      return Status(StatusCode::UNAVAILABLE, "the controller is shutting down or stuck");
+    }
+    return fut.get();
+  }
+
+  void set_deliver(std::function<void(std::vector<Outgoing>)> d) { deliver_ = std::move(d); }
+  void set_log_router(std::function<void(std::vector<v1::LogData>)> r) { route_logs_ = std::move(r); }
+
+  void loop() {
+    auto next_tick = std::chrono::steady_clock::now();
+    int64_t last_error_ms = 0;
+    while (true) {
+      std::vector<Task> batch;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait_until(lock, next_tick, [&] { return !tasks_.empty() || stop_; });
+        if (stop_ && tasks_.empty()) break;
+        batch.swap(tasks_);
+      }
+      const int64_t now = wall_ms();
+      for (auto& t : batch) t(now);
+      if (std::chrono::steady_clock::now() >= next_tick) {
+        ctl_.tick(now);
+        next_tick = std::chrono::steady_clock::now() + std::chrono::milliseconds(tick_ms_);
+      }
+      ctl_.settle(now);
+      auto c = ctl_.commit();
+      auto out = ctl_.take_outbox();
+      held_.insert(held_.end(), std::make_move_iterator(out.begin()), std::make_move_iterator(out.end()));
+      Status commit_status = Status::OK;
+      if (c) {
+        if (!held_.empty() && deliver_) deliver_(std::exchange(held_, {}));
+      } else {
+        // Nothing reaches a shim that the store does not hold; retried next batch.
+        commit_status = Status(StatusCode::UNAVAILABLE, "store: " + c.error().message);
+        if (now - last_error_ms > 1000) {
+          say("store commit failed (retrying; shims hear nothing until it works): " + c.error().message);
+          last_error_ms = now;
+        }
+      }
+      if (route_logs_) route_logs_(ctl_.take_log_data());
+      for (auto& d : std::exchange(done_, {})) d(commit_status);
+    }
+    for (auto& d : std::exchange(done_, {})) d(Status(StatusCode::UNAVAILABLE, "the controller is shutting down"));
+  }
+
+  void stop() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  ClusterController& ctl_;
+  int64_t tick_ms_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Task> tasks_;
+  bool stop_ = false;
+  std::vector<Done> done_;
+  std::vector<Outgoing> held_;
+  std::function<void(std::vector<Outgoing>)> deliver_;
+  std::function<void(std::vector<v1::LogData>)> route_logs_;
+};
+
+Status failed(const Error& e) {
+  const bool not_found = e.message.rfind("no ", 0) == 0;
+  return Status(not_found ? StatusCode::NOT_FOUND : StatusCode::FAILED_PRECONDITION, e.message);
+}
+
+class Services final : public v1::NodeService::Service, public v1::ClusterService::Service {
+ public:
+  Services(ClusterController& ctl, Loop& loop, EventLog& events) : ctl_(ctl), loop_(loop), events_(events) {
+    loop_.set_deliver([this](std::vector<Outgoing> out) { deliver(std::move(out)); });
+    loop_.set_log_router([this](std::vector<v1::LogData> data) { route_logs(std::move(data)); });
+  }
+
+  // ---- NodeService
+  Status Connect(ServerContext* ctx, grpc::ServerReaderWriter<v1::ControllerMessage, v1::ShimMessage>* stream) override {
+    const ConnId conn = next_conn_.fetch_add(1);
+    auto out = std::make_shared<ConnOut>();
+    {
+      std::lock_guard lock(conns_mu_);
+      conns_[conn] = out;
+    }
+    std::thread writer([ctx, stream, out] {
+      std::unique_lock lock(out->mu);
+      while (true) {
+        out->cv.wait(lock, [&] { return !out->q.empty() || out->done; });
+        if (out->q.empty()) break;
+        auto [msg, close] = std::move(out->q.front());
+        out->q.pop_front();
+        lock.unlock();
+        const bool ok = stream->Write(msg);
+        lock.lock();
+        if (!ok || close) {
+          out->done = true;
+          lock.unlock();
+          if (close) std::this_thread::sleep_for(std::chrono::milliseconds(100));  // let the refusal reach it
+          ctx->TryCancel();
+          return;
+        }
+      }
+    });
+    v1::ShimMessage msg;
+    while (stream->Read(&msg)) {
+      auto m = std::make_shared<v1::ShimMessage>(std::move(msg));
+      msg.Clear();
+      loop_.post([this, conn, m](int64_t now) { ctl_.on_shim_message(conn, *m, now); });
+    }
+    loop_.post([this, conn](int64_t now) { ctl_.on_disconnect(conn, now); });
+    {
+      std::lock_guard lock(out->mu);
+      out->done = true;
+    }
+    out->cv.notify_all();
+    writer.join();
+    std::lock_guard lock(conns_mu_);
+    conns_.erase(conn);
+    return Status::OK;
+  }
+
+  // ---- ClusterService
+  Status Apply(ServerContext*, const v1::ApplyRequest* req, v1::ApplyResponse* resp) override {
+    return loop_.run([&](int64_t now) {
+      *resp = ctl_.apply(req->yaml(), now);
+      return Status::OK;
+    });
+  }
+  Status Stop(ServerContext*, const v1::StopRequest* req, v1::StopResponse* resp) override {
+    return loop_.run([&](int64_t now) {
+      auto r = ctl_.stop_service(req->service(), now);
+      if (!r) return failed(r.error());
+      resp->set_stopping(*r);
+      return Status::OK;
+    });
+  }
+  Status Scale(ServerContext*, const v1::ScaleRequest* req, v1::ScaleResponse*) override {
+    return loop_.run([&](int64_t now) {
+      auto r = ctl_.scale(req->service(), req->min(), req->max(), now);
+      return r ? Status::OK : failed(r.error());
+    });
+  }
+  Status ListServices(ServerContext*, const v1::ListRequest* req, v1::ListServicesResponse* resp) override {
+    return loop_.run([&](int64_t) {
+      *resp = ctl_.list_services(*req);
+      return Status::OK;
+    });
+  }
+  Status ListProcesses(ServerContext*, const v1::ListRequest* req, v1::ListProcessesResponse* resp) override {
+    return loop_.run([&](int64_t) {
+      *resp = ctl_.list_processes(*req);
+      return Status::OK;
+    });
+  }
+  Status ListNodes(ServerContext*, const v1::ListRequest* req, v1::ListNodesResponse* resp) override {
+    return loop_.run([&](int64_t) {
+      *resp = ctl_.list_nodes(*req);
+      return Status::OK;
+    });
+  }
+  Status Drain(ServerContext*, const v1::DrainRequest* req, v1::DrainResponse* resp) override {
+    return loop_.run([&](int64_t now) {
+      auto r = ctl_.drain(req->node(), req->undo(), now);
+      if (!r) return failed(r.error());
+      resp->set_moving(*r);
+      return Status::OK;
+    });
+  }
+  Status KillNode(ServerContext*, const v1::DrainRequest* req, v1::DrainResponse* resp) override {
+    return loop_.run([&](int64_t now) {
+      auto r = ctl_.kill_node(req->node(), now);
+      if (!r) return failed(r.error());
+      resp->set_moving(*r);
+      return Status::OK;
+    });
+  }
+
+  Status Logs(ServerContext* ctx, const v1::LogsRequest* req, grpc::ServerWriter<v1::LogChunk>* w) override {
+    std::vector<ClusterController::LogSource> sources;
+    Status st = loop_.run([&](int64_t) {
+      auto r = ctl_.log_sources(req->service(), req->process());
+      if (!r) return failed(r.error());
+      sources = *r;
+      return Status::OK;
+    });
+    if (!st.ok()) return st;
+    if (sources.empty()) {
+      return Status(StatusCode::FAILED_PRECONDITION,
+                    "no logs to read: none of its processes has run on a node that is connected now");
+    }
+    std::vector<uint64_t> offsets(sources.size(), 0);
+    bool first = true;
+    while (!ctx->IsCancelled()) {
+      bool any = false;
+      for (size_t i = 0; i < sources.size(); ++i) {
+        for (int chunk = 0; chunk < 64; ++chunk) {  // at most 4 MiB a round per process
+          v1::ReadLog rl;
+          rl.set_id(sources[i].launch);
+          rl.set_stderr(req->stderr());
+          rl.set_max_bytes(64 << 10);
+          rl.set_tail(first);
+          rl.set_offset(offsets[i]);
+          auto data = read_log(sources[i].conn, rl);
+          if (!data || !data->error().empty()) break;
+          offsets[i] = data->next_offset();
+          if (data->data().empty()) break;
+          v1::LogChunk c;
+          c.set_process(sources[i].process);
+          c.set_data(data->data());
+          if (!w->Write(c)) return Status::OK;
+          any = true;
+          if (first) break;
+        }
+      }
+      first = false;
+      if (!req->follow()) break;
+      if (!any) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    return Status::OK;
+  }
+
+  Status Watch(ServerContext* ctx, const v1::WatchRequest* req, grpc::ServerWriter<v1::ClusterEvent>* w) override {
+    uint64_t since = req->since();
+    while (!ctx->IsCancelled()) {
+      for (const auto& e : events_.since(since, std::chrono::milliseconds(500))) {
+        v1::ClusterEvent ce;
+        ce.set_seq(e.seq);
+        ce.set_time_ms(e.time_ms);
+        ce.set_kind(e.kind);
+        ce.set_subject(e.subject);
+        ce.set_message(e.message);
+        if (!w->Write(ce)) return Status::OK;
+        since = e.seq;
+      }
+    }
+    return Status::OK;
+  }
+
+ private:
+  void deliver(std::vector<Outgoing> out) {
+    std::lock_guard lock(conns_mu_);
+    std::set<ConnOut*> touched;
+    for (auto& o : out) {
+      auto it = conns_.find(o.conn);
+      if (it == conns_.end()) continue;  // the stream is gone; the node re-registers
+      std::lock_guard l(it->second->mu);
+      if (it->second->done) continue;
+      it->second->q.emplace_back(std::move(o.msg), o.close);
+      touched.insert(it->second.get());
+    }
+    for (auto* c : touched) c->cv.notify_one();
+  }
+
+  std::optional<v1::LogData> read_log(ConnId conn, v1::ReadLog rl) {
+    auto promise = std::make_shared<std::promise<v1::LogData>>();
+    auto fut = promise->get_future();
+    const uint64_t id = next_log_.fetch_add(1);
+    rl.set_request(id);
+    {
+      std::lock_guard lock(log_mu_);
+      log_waiters_[id] = promise;
+    }
+    loop_.post([this, conn, rl](int64_t) { ctl_.send_read_log(conn, rl); });
+    std::optional<v1::LogData> out;
+    if (fut.wait_for(std::chrono::seconds(3)) == std::future_status::ready) out = fut.get();
+    std::lock_guard lock(log_mu_);
+    log_waiters_.erase(id);
+    return out;
+  }
+
+  void route_logs(std::vector<v1::LogData> data) {
+    if (data.empty()) return;
+    std::lock_guard lock(log_mu_);
+    for (auto& d : data) {
+      auto it = log_waiters_.find(d.request());
+      if (it == log_waiters_.end()) continue;
+      it->second->set_value(std::move(d));
+      log_waiters_.erase(it);
+    }
+  }
+
+  ClusterController& ctl_;
+  Loop& loop_;
+  EventLog& events_;
+  std::atomic<ConnId> next_conn_{1};
+  std::mutex conns_mu_;
+  std::map<ConnId, std::shared_ptr<ConnOut>> conns_;
+  std::atomic<uint64_t> next_log_{1};
+  std::mutex log_mu_;
+  std::map<uint64_t, std::shared_ptr<std::promise<v1::LogData>>> log_waiters_;
+};
+
+bool split_host_port(const std::string& addr, std::string& host, int& port) {
+  auto colon = addr.rfind(':');
+  if (colon == std::string::npos) return false;
+  host = addr.substr(0, colon);
+  try {
+    port = std::stoi(addr.substr(colon + 1));
+  } catch (...) {
+    return false;
+  }
+  return port >= 0 && port < 65536;
+}
+
+void write_file(const std::string& path, const std::string& text) {
+  std::ofstream(path + ".tmp") << text << "\n";
+  std::filesystem::rename(path + ".tmp", path);
+}
+
+}  // namespace
+
+int run_controller(const ServerConfig& cfg) {
+  std::error_code ec;
+  std::filesystem::create_directories(cfg.data_dir, ec);
+  if (ec) {
+    say("cannot create data dir " + cfg.data_dir + ": " + ec.message());
+    return 1;
+  }
+  // Signals are taken by sigwait below; every thread inherits the mask.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  auto store = open_sqlite_store(cfg.data_dir + "/state.db", cfg.durable);
+  if (!store) {
+    say(store.error().message);
+    return 1;
+  }
+  EventLog events;
+  ClusterController ctl(cfg.controller, store->get(), &events);
+  const int64_t t0 = wall_ms();
+  auto loaded = ctl.load(t0);
+  if (!loaded) {
+    say("cannot load the cluster from " + (*store)->name() + ": " + loaded.error().message);
+    return 1;
+  }
+  say("store " + (*store)->name() + ": " + std::to_string(*loaded) + " processes loaded in " +
+      std::to_string(wall_ms() - t0) + " ms");
+  Loop loop(ctl, cfg.tick_ms);
+  Services services(ctl, loop, events);
+  std::thread loop_thread([&] { loop.loop(); });
+
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(cfg.listen, grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(static_cast<v1::NodeService::Service*>(&services));
+  builder.RegisterService(static_cast<v1::ClusterService::Service*>(&services));
+  builder.SetMaxReceiveMessageSize(64 << 20);
+  builder.SetMaxSendMessageSize(64 << 20);
+  // Every shim stream holds a thread; leave room for them and for clients.
+  grpc::ResourceQuota quota("rackos-controller");
+  quota.SetMaxThreads(4096);
+  builder.SetResourceQuota(quota);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || port == 0) {
+    say("cannot listen on " + cfg.listen + " (in use, or not an address)");
+    loop.stop();
+    loop_thread.join();
+    return 1;
+  }
+  std::string host;
+  int ignored = 0;
+  split_host_port(cfg.listen, host, ignored);
+  const std::string addr = host + ":" + std::to_string(port);
+  write_file(cfg.data_dir + "/controller.addr", addr);
+
+  httplib::Server http;
+  std::thread http_thread;
+  if (!cfg.http_listen.empty()) {
+    std::string hhost;
+    int hport = 0;
+    if (!split_host_port(cfg.http_listen, hhost, hport)) {
+      say("--http " + cfg.http_listen + ": expected HOST:PORT");
+      server->Shutdown();
+      loop.stop();
+      loop_thread.join();
+      return 1;
+    }
+    auto text = [&](std::function<std::string()> f) {
+      std::string body;
+      loop.run([&](int64_t) {
+        body = f();
+        return Status::OK;
+      });
+      return body;
+    };
+    http.Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {
+      res.set_content(text([&] { return ctl.metrics_text(); }), "text/plain; version=0.0.4");
+    });
+    http.Get("/state", [&](const httplib::Request&, httplib::Response& res) {
+      res.set_content(text([&] { return ctl.state_json(); }), "application/json");
+    });
+    http.Get("/", [&](const httplib::Request&, httplib::Response& res) {
+      res.set_content("rackos controller\n  /metrics  Prometheus metrics\n  /state    the cluster as JSON\n", "text/plain");
+    });
+    if (hport == 0) {
+      hport = http.bind_to_any_port(hhost);
+    } else if (!http.bind_to_port(hhost, hport)) {
+      hport = -1;
+    }
+    if (hport <= 0) {
+      say("cannot listen for HTTP on " + cfg.http_listen + " (in use?)");
+      server->Shutdown();
+      loop.stop();
+      loop_thread.join();
+      return 1;
+    }
+    write_file(cfg.data_dir + "/http.addr", hhost + ":" + std::to_string(hport));
+    http_thread = std::thread([&] { http.listen_after_bind(); });
+    say("http on " + hhost + ":" + std::to_string(hport) + " (/metrics, /state)");
+  }
+  say("listening on " + addr + " (gRPC); lease " + std::to_string(cfg.controller.health.node_lease_ms) + " ms" +
+      (cfg.controller.token.empty() ? "; WARNING: no join token, any shim may join" : "; shims need the join token"));
+
+  int sig = 0;
+  sigwait(&sigs, &sig);
+  say("signal " + std::to_string(sig) + ": stopping (workloads keep running on their nodes)");
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
+  if (http_thread.joinable()) {
+    http.stop();
+    http_thread.join();
+  }
+  loop.stop();
+  loop_thread.join();
+  return 0;
+}
+
+}  // namespace rackos::controller

@@ -1,0 +1,28 @@
+// The controller daemon (`rackos controller`): the ClusterController behind a
+// single writer loop, the gRPC services (NodeService for shims, ClusterService
+// for clients) and HTTP (/metrics, /state) on loopback. RPC threads never
+// touch the cluster state: they post work to the loop and wait; the loop
+// applies a batch of work, settles, commits once, then answers and sends.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "controller/cluster_controller.h"
+
+namespace rackos::controller {
+
+struct ServerConfig {
+  std::string listen = "127.0.0.1:7400";       // gRPC; port 0 picks one
+  std::string http_listen = "127.0.0.1:7401";  // empty: no HTTP; port 0 picks one
+  std::string data_dir = "/var/lib/rackos";    // state.db; controller.addr and http.addr are written here
+  bool durable = true;                         // fsync each commit
+  int64_t tick_ms = 20;
+  ControllerConfig controller;
+};
+
+// Runs until SIGTERM or SIGINT; returns the exit code. Errors at start (store,
+// port in use) are one line on stderr and exit code 1.
+int run_controller(const ServerConfig& cfg);
+
+}  // namespace rackos::controller

@@ -1,0 +1,150 @@
+// The shim's controller stream and its reconnects (see controller_link.h).
+#include "shim/controller_link.h"
+
+#include <grpcpp/grpcpp.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <chrono>
+
+#include "rackos/v1/node.grpc.pb.h"
+
+namespace rackos::shim {
+
+namespace {
+int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+ControllerLink::ControllerLink(LinkConfig cfg) : cfg_(std::move(cfg)) {
+  event_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+}
+
+ControllerLink::~ControllerLink() {
+  stop_ = true;
+  {
+    std::lock_guard lock(stream_mu_);
+    if (ctx_) ctx_->TryCancel();
+  }
+  out_cv_.notify_all();
+  if (reader_.joinable()) reader_.join();
+  if (writer_.joinable()) writer_.join();
+  ::close(event_fd_);
+}
+
+void ControllerLink::start() {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  channel_ = grpc::CreateCustomChannel(cfg_.controller, grpc::InsecureChannelCredentials(), args);
+  reader_ = std::thread([this] { run(); });
+  writer_ = std::thread([this] { write_loop(); });
+}
+
+void ControllerLink::push(LinkItem item) {
+  {
+    std::lock_guard lock(in_mu_);
+    inbox_.push_back(std::move(item));
+  }
+  uint64_t one = 1;
+  [[maybe_unused]] auto n = ::write(event_fd_, &one, sizeof one);
+}
+
+std::vector<LinkItem> ControllerLink::take() {
+  uint64_t v;
+  [[maybe_unused]] auto n = ::read(event_fd_, &v, sizeof v);
+  std::lock_guard lock(in_mu_);
+  return std::exchange(inbox_, {});
+}
+
+void ControllerLink::send(v1::ShimMessage m) {
+  if (!connected_) return;
+  {
+    std::lock_guard lock(out_mu_);
+    outbox_.push_back(std::move(m));
+  }
+  out_cv_.notify_one();
+}
+
+void ControllerLink::write_loop() {
+  while (!stop_) {
+    v1::ShimMessage m;
+    {
+      std::unique_lock lock(out_mu_);
+      out_cv_.wait(lock, [&] { return !outbox_.empty() || stop_; });
+      if (stop_) return;
+      m = std::move(outbox_.front());
+      outbox_.pop_front();
+    }
+    std::lock_guard lock(stream_mu_);
+    if (stream_) stream_->Write(m);
+  }
+}
+
+void ControllerLink::run() {
+  v1::NodeService::Stub stub(channel_);
+  int64_t backoff = 100;
+  while (!stop_) {
+    auto ctx = std::make_shared<grpc::ClientContext>();
+    std::shared_ptr<Stream> stream(stub.Connect(ctx.get()).release());
+    {
+      std::lock_guard lock(stream_mu_);
+      ctx_ = ctx;
+      stream_ = stream;
+    }
+    {
+      std::lock_guard lock(out_mu_);
+      outbox_.clear();  // nothing meant for an earlier stream
+    }
+    last_heard_ms_ = steady_ms();
+    connected_ = true;
+    push({LinkItem::connected, {}, ""});
+    // A watchdog: a stream on which the controller stays silent is cancelled.
+    std::atomic<bool> done{false};
+    std::thread watchdog([&] {
+      while (!done && !stop_) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        if (steady_ms() - last_heard_ms_ > cfg_.silence_ms) {
+          ctx->TryCancel();
+          return;
+        }
+      }
+    });
+    std::string refused;
+    bool heard = false;
+    v1::ControllerMessage msg;
+    while (stream->Read(&msg)) {
+      last_heard_ms_ = steady_ms();
+      heard = true;
+      if (msg.has_refused()) refused = msg.refused();
+      push({LinkItem::message, std::move(msg), ""});
+      msg.Clear();
+    }
+    done = true;
+    watchdog.join();
+    connected_ = false;
+    grpc::Status st;
+    {
+      std::lock_guard lock(stream_mu_);
+      stream->WritesDone();
+      st = stream->Finish();
+      stream_.reset();
+      ctx_.reset();
+    }
+    std::string why = !refused.empty() ? "refused by the controller: " + refused
+                      : st.ok()        ? "the controller closed the stream"
+                                       : "controller " + cfg_.controller + ": " + st.error_message();
+    push({LinkItem::disconnected, {}, why});
+    if (heard && refused.empty()) backoff = 100;
+    const int64_t wait = refused.empty() ? backoff : 5000;
+    backoff = std::min<int64_t>(backoff * 2, 1000);
+    for (int64_t waited = 0; waited < wait && !stop_; waited += 20) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+}
+
+}  // namespace rackos::shim
