@@ -259,13 +259,18 @@ void add_up(CLI::App& app) {
       say("demo        " + std::to_string(running) + "/" + std::to_string(total) + " running  " + since());
     }
     const std::string env = addr == "127.0.0.1:7400" ? "" : "RACKOS_CONTROLLER=" + addr + " ";
+    std::string http_addr = a.http;
+    {
+      std::ifstream in(ctl_dir + "/http.addr");
+      std::getline(in, http_addr);
+    }
     say("\nThe cluster is up. In another terminal:\n"
         "  " + env + "rackos ps                 processes: node, state, envelope, allocation, use\n"
         "  " + env + "rackos nodes              nodes and what is reserved on them\n"
         "  " + env + "rackos top                live view\n"
         "  " + env + "rackos node kill " + names.back() + "     power-cut a node; watch its processes come back elsewhere\n"
         "  " + env + "rackos events             what the controller did\n"
-        "  curl http://" + a.http + "/metrics\n"
+        "  curl http://" + http_addr + "/metrics    (and /state)\n"
         "Ctrl-C stops everything.");
 
     // Wait for Ctrl-C; say when a daemon dies.

@@ -34,12 +34,21 @@ ControllerLink::~ControllerLink() {
   ::close(event_fd_);
 }
 
-void ControllerLink::start() {
+namespace {
+// A fresh channel for every attempt, with its own subchannel (no backoff
+// inherited from a failed attempt): a controller that restarts is found again
+// within one retry period, well inside the nodes' reconnect grace.
+std::shared_ptr<grpc::Channel> make_channel(const std::string& target) {
   grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-  channel_ = grpc::CreateCustomChannel(cfg_.controller, grpc::InsecureChannelCredentials(), args);
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 200);
+  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+}
+}  // namespace
+
+void ControllerLink::start() {
   reader_ = std::thread([this] { run(); });
   writer_ = std::thread([this] { write_loop(); });
 }
@@ -85,9 +94,10 @@ void ControllerLink::write_loop() {
 }
 
 void ControllerLink::run() {
-  v1::NodeService::Stub stub(channel_);
-  int64_t backoff = 100;
+  int64_t backoff = 50;
   while (!stop_) {
+    channel_ = make_channel(cfg_.controller);
+    v1::NodeService::Stub stub(channel_);
     auto ctx = std::make_shared<grpc::ClientContext>();
     std::shared_ptr<Stream> stream(stub.Connect(ctx.get()).release());
     {
@@ -138,9 +148,9 @@ void ControllerLink::run() {
                       : st.ok()        ? "the controller closed the stream"
                                        : "controller " + cfg_.controller + ": " + st.error_message();
     push({LinkItem::disconnected, {}, why});
-    if (heard && refused.empty()) backoff = 100;
-    const int64_t wait = refused.empty() ? backoff : 5000;
-    backoff = std::min<int64_t>(backoff * 2, 1000);
+    if (heard && refused.empty()) backoff = 50;
+    const int64_t wait = refused.empty() ? backoff : (refused.find("declared dead") != std::string::npos ? 0 : 5000);
+    backoff = std::min<int64_t>(backoff * 2, 200);
     for (int64_t waited = 0; waited < wait && !stop_; waited += 20) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }

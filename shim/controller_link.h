@@ -1,6 +1,6 @@
 // The shim's connection to its controller: a NodeService.Connect stream kept
-// open by a background thread that reconnects when it breaks (100 ms, growing
-// to 1 s; 5 s after a refusal). The shim's loop never blocks on the network:
+// open by a background thread that reconnects when it breaks (50 ms, growing
+// to 200 ms; at once after "declared dead"; 5 s after any other refusal). The shim's loop never blocks on the network:
 // it takes what arrived from an eventfd-signalled inbox and hands messages to
 // send to a writer thread. A stream on which nothing arrives for `silence_ms`
 // (a controller host that vanished without closing it) is cancelled and

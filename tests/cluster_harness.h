@@ -1,0 +1,268 @@
+// A real local cluster for end-to-end tests and benchmarks: a `rackos
+// controller` (SQLite store in a private dir, loopback, a fresh join token)
+// and N `rackos shim` nodes with names unique to this process, talked to
+// over gRPC. Everything it starts is cleaned up by pid and by path: services
+// are stopped through the API, then shims and the controller by pid, then
+// any workload still recorded in a node's state dir, its cgroups, the dir.
+#pragma once
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <grpcpp/grpcpp.h>
+#include <map>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "rackos/v1/cluster.grpc.pb.h"
+#include "shim/node_cleanup.h"
+
+namespace rackos::testing {
+
+inline bool wait_until(int timeout_ms, const std::function<bool()>& pred, int poll_ms = 10) {
+  auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < end) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(poll_ms));
+  }
+  return pred();
+}
+
+// Alive and not a zombie (orphans of a killed node are reparented to the test).
+inline bool pid_alive(int pid) {
+  if (pid <= 0) return false;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(in, line)) return false;
+  auto close = line.rfind(')');
+  return close != std::string::npos && close + 2 < line.size() && line[close + 2] != 'Z';
+}
+
+struct ClusterOptions {
+  int nodes = 3;
+  std::string node_cpu = "2";
+  std::string node_memory = "4Gi";
+  bool standby = false;
+  bool enforce = true;
+  std::string lease = "500ms";
+  std::string extra_controller_flag;  // e.g. "--allow-fault-injection" (always on here)
+};
+
+class LocalCluster {
+ public:
+  explicit LocalCluster(std::string binary, ClusterOptions opt = {}) : bin_(std::move(binary)), opt_(opt) {
+    ::prctl(PR_SET_CHILD_SUBREAPER, 1);  // orphaned monitors come back to us, and are reaped
+    static int seq = 0;
+    tag_ = "c" + std::to_string(::getpid()) + "x" + std::to_string(seq++);
+    dir_ = (std::filesystem::temp_directory_path() / ("rackos-" + tag_)).string();
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_ + "/nodes");
+    std::ofstream(dir_ + "/token") << "token-" << tag_ << "\n";
+  }
+  ~LocalCluster() { shutdown(); }
+  LocalCluster(const LocalCluster&) = delete;
+  LocalCluster& operator=(const LocalCluster&) = delete;
+
+  const std::string& dir() const { return dir_; }
+  const std::string& addr() const { return addr_; }
+  std::string node_name(int i) const { return tag_ + "n" + std::to_string(i); }
+  std::string node_dir(int i) const { return dir_ + "/nodes/" + node_name(i); }
+  v1::ClusterService::Stub& api() { return *stub_; }
+  int controller_pid() const { return ctl_pid_; }
+  std::vector<int>& shim_pids(int i) { return shims_[i]; }
+
+  // Starts the controller (on `listen`; port 0 the first time) and waits for its address.
+  bool start_controller(const std::string& listen = "127.0.0.1:0") {
+    std::filesystem::remove(dir_ + "/controller/controller.addr");
+    std::vector<std::string> argv{bin_,          "controller", "--listen",     listen,       "--http",
+                                  "127.0.0.1:0", "--data-dir", dir_ + "/controller", "--token-file", dir_ + "/token",
+                                  "--node-lease", opt_.lease,  "--allow-fault-injection", "--no-fsync"};
+    ctl_pid_ = spawn(argv, dir_ + "/controller.log");
+    bool ok = wait_until(10000, [&] {
+      std::ifstream in(dir_ + "/controller/controller.addr");
+      std::string a;
+      std::getline(in, a);
+      if (a.empty()) return false;
+      addr_ = a;
+      return true;
+    });
+    if (!ok) return false;
+    channel_ = grpc::CreateChannel(addr_, grpc::InsecureChannelCredentials());
+    stub_ = v1::ClusterService::NewStub(channel_);
+    return true;
+  }
+
+  void start_node(int i, const std::string& token_file = "") {
+    std::filesystem::create_directories(node_dir(i));
+    std::vector<std::string> argv{bin_, "shim", "--node", node_name(i), "--cpu", opt_.node_cpu, "--memory", opt_.node_memory,
+                                  "--state-dir", node_dir(i), "--controller", addr_, "--token-file",
+                                  token_file.empty() ? dir_ + "/token" : token_file, "--node-lease", opt_.lease,
+                                  "--label", "rack=r" + std::to_string(i % 2)};
+    if (!opt_.enforce) argv.push_back("--no-enforce");
+    shims_[i].push_back(spawn(argv, node_dir(i) + ".log"));
+    if (opt_.standby) shims_[i].push_back(spawn(argv, node_dir(i) + ".log"));
+  }
+
+  // Controller + nodes 1..N, all ready.
+  bool start() {
+    if (!start_controller()) return false;
+    for (int i = 1; i <= opt_.nodes; ++i) start_node(i);
+    return wait_until(15000, [&] { return ready_nodes() == opt_.nodes; }, 20);
+  }
+
+  int ready_nodes() {
+    v1::ListNodesResponse r;
+    if (!call([&](grpc::ClientContext* c) { return stub_->ListNodes(c, v1::ListRequest{}, &r); })) return -1;
+    int n = 0;
+    for (const auto& node : r.nodes()) n += node.state() == v1::READY;
+    return n;
+  }
+
+  v1::ListProcessesResponse processes(const std::string& service = "") {
+    v1::ListRequest req;
+    req.set_service(service);
+    v1::ListProcessesResponse r;
+    call([&](grpc::ClientContext* c) { return stub_->ListProcesses(c, req, &r); });
+    return r;
+  }
+
+  int running(const std::string& service = "") {
+    int n = 0;
+    for (const auto all_ = processes(service); const auto& p : all_.processes()) n += p.state() == v1::RUNNING;
+    return n;
+  }
+
+  v1::ApplyResponse apply(const std::string& yaml) {
+    v1::ApplyRequest req;
+    req.set_yaml(yaml);
+    v1::ApplyResponse r;
+    call([&](grpc::ClientContext* c) { return stub_->Apply(c, req, &r); });
+    return r;
+  }
+
+  grpc::Status kill_node(int i) {
+    v1::DrainRequest req;
+    req.set_node(node_name(i));
+    v1::DrainResponse r;
+    grpc::ClientContext c;
+    return stub_->KillNode(&c, req, &r);
+  }
+
+  bool call(const std::function<grpc::Status(grpc::ClientContext*)>& f) {
+    grpc::ClientContext c;
+    c.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    return f(&c).ok();
+  }
+
+  // Runs the rackos binary with args; returns (exit code, stdout+stderr).
+  std::pair<int, std::string> cli(const std::string& args) {
+    std::string cmd = bin_ + " " + args + " --controller " + addr_ + " 2>&1";
+    FILE* p = ::popen(cmd.c_str(), "r");
+    std::string out;
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    int st = ::pclose(p);
+    return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+  }
+
+  void kill9_controller() {
+    if (ctl_pid_ > 0) {
+      ::kill(ctl_pid_, SIGKILL);
+      ::waitpid(ctl_pid_, nullptr, 0);
+      ctl_pid_ = 0;
+    }
+  }
+
+  std::string file(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+
+  void shutdown() {
+    if (done_) return;
+    if (const char* keep = std::getenv("RACKOS_TEST_KEEP_LOGS"); keep && *keep) {
+      std::system(("cp -r " + dir_ + "/controller.log " + dir_ + "/nodes/*.log /tmp/ 2>/dev/null").c_str());
+    }
+    done_ = true;
+    if (ctl_pid_ > 0 && stub_) {
+      v1::ListServicesResponse svcs;
+      if (call([&](grpc::ClientContext* c) { return stub_->ListServices(c, v1::ListRequest{}, &svcs); })) {
+        for (const auto& s : svcs.services()) {
+          v1::StopRequest req;
+          req.set_service(s.name());
+          v1::StopResponse r;
+          call([&](grpc::ClientContext* c) { return stub_->Stop(c, req, &r); });
+        }
+        wait_until(5000, [&] {
+          for (const auto all_ = processes(); const auto& p : all_.processes()) {
+            if (!p.node().empty()) return false;
+          }
+          return true;
+        }, 20);
+      }
+    }
+    for (auto& [i, pids] : shims_) {
+      for (int pid : pids) stop_pid(pid);
+    }
+    stop_pid(ctl_pid_);
+    for (auto& [i, pids] : shims_) shim::kill_recorded_processes(node_dir(i));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+    }
+    for (auto& [i, pids] : shims_) shim::remove_node_cgroups(node_name(i));
+    std::filesystem::remove_all(dir_);
+  }
+
+  static int spawn(const std::vector<std::string>& argv, const std::string& log) {
+    pid_t pid = ::fork();
+    if (pid != 0) return pid;
+    ::setpgid(0, 0);
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+    }
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+
+  static void stop_pid(int pid) {
+    if (pid <= 0) return;
+    ::kill(pid, SIGTERM);
+    for (int i = 0; i < 150; ++i) {
+      if (::waitpid(pid, nullptr, WNOHANG) != 0) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+  }
+
+ private:
+  std::string bin_;
+  ClusterOptions opt_;
+  std::string tag_, dir_, addr_;
+  int ctl_pid_ = 0;
+  std::map<int, std::vector<int>> shims_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::ClusterService::Stub> stub_;
+  bool done_ = false;
+};
+
+}  // namespace rackos::testing
