@@ -137,8 +137,9 @@ uint64_t process_start_ticks(int pid) {
   if (close == std::string::npos) return 0;
   std::istringstream rest(line.substr(close + 2));
   std::string field;
-  // Fields from 3 onward; start time is field 22 → the 20th after comm.
-  for (int i = 3; i <= 22; ++i) {
+  if (!(rest >> field) || field == "Z" || field == "X") return 0;  // a zombie is gone: it will not run again
+  // Fields from 4 onward; start time is field 22.
+  for (int i = 4; i <= 22; ++i) {
     if (!(rest >> field)) return 0;
   }
   return std::strtoull(field.c_str(), nullptr, 10);

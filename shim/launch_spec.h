@@ -69,7 +69,8 @@ Result<ExitRecord> exit_from_json(const std::string& text);
 // not a reboot (the workloads do not outlive a reboot either).
 Result<bool> write_atomic(const std::string& path, const std::string& text);
 
-// Start time of a pid in clock ticks since boot (/proc/PID/stat field 22); 0 if gone.
+// Start time of a pid in clock ticks since boot (/proc/PID/stat field 22); 0 if
+// gone or a zombie (dead, not yet reaped).
 uint64_t process_start_ticks(int pid);
 
 int64_t wall_ms();

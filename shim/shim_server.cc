@@ -15,6 +15,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <deque>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -215,8 +217,25 @@ int run_shim(const ShimConfig& cfg) {
     }
     forwarded_seq = last_event_seq();
   };
+  // Controller messages come in bursts (hundreds of starts after a node
+  // died); they are worked off a slice at a time so heartbeats, exits and the
+  // local API are never starved: a node busy starting work is not a dead node.
+  std::deque<LinkItem> link_pending;
+  std::function<void(int64_t)> heartbeat;
   auto on_link = [&](int64_t now) {
     for (auto& item : link->take()) {
+      if (item.kind == LinkItem::message && item.msg.has_ack()) {
+        // Acknowledgements jump the queue: the lease must not wait behind a burst of starts.
+        bool unused = false;
+        handle_controller_message(item.msg, sup, status, monotonic_ms(), unused);
+        continue;
+      }
+      link_pending.push_back(std::move(item));
+    }
+    const int64_t slice_end = monotonic_ms() + 20;
+    while (!link_pending.empty() && monotonic_ms() < slice_end) {
+      LinkItem item = std::move(link_pending.front());
+      link_pending.pop_front();
       if (item.kind == LinkItem::connected) {
         link->send(make_register(ident, sup, status));
         forwarded_seq = last_event_seq();
@@ -241,10 +260,12 @@ int run_shim(const ShimConfig& cfg) {
           for (int pid : standby_pids(cfg.state_dir)) ::kill(pid, SIGKILL);
           ::kill(::getpid(), SIGKILL);
         }
+        if (item.msg.has_start()) sup.ensure_spare();  // the next start finds a warm monitor
       }
+      heartbeat(monotonic_ms());
     }
   };
-  auto heartbeat = [&](int64_t now) {
+  heartbeat = [&](int64_t now) {
     if (!registered || now < next_hb) return;
     ++hb_seq;
     link->send(make_heartbeat(sup, status, hb_seq, now, hb_seq % 10 == 1));
@@ -310,7 +331,7 @@ int run_shim(const ShimConfig& cfg) {
 
   epoll_event events[64];
   while (running) {
-    int n = ::epoll_wait(ep, events, 64, -1);
+    int n = ::epoll_wait(ep, events, 64, link_pending.empty() ? -1 : 0);
     if (n < 0 && errno != EINTR) break;
     const int64_t now = monotonic_ms();
     bool ticked = false;
@@ -389,6 +410,11 @@ int run_shim(const ShimConfig& cfg) {
           running = false;
         }
       }
+    }
+    if (link && !link_pending.empty()) {
+      on_link(monotonic_ms());
+      sync_pidfds();
+      sup.flush_limits();
     }
     if (link) forward_events();
   }

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -19,6 +20,8 @@
 #include <functional>
 #include <grpcpp/grpcpp.h>
 #include <map>
+#include <mutex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -62,6 +65,16 @@ class LocalCluster {
  public:
   explicit LocalCluster(std::string binary, ClusterOptions opt = {}) : bin_(std::move(binary)), opt_(opt) {
     ::prctl(PR_SET_CHILD_SUBREAPER, 1);  // orphaned monitors come back to us, and are reaped
+    reaper_ = std::thread([this] {
+      while (!stop_reaper_) {
+        int pid;
+        while ((pid = ::waitpid(-1, nullptr, WNOHANG)) > 0) {
+          std::lock_guard lock(reaped_mu_);
+          reaped_.insert(pid);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    });
     static int seq = 0;
     tag_ = "c" + std::to_string(::getpid()) + "x" + std::to_string(seq++);
     dir_ = (std::filesystem::temp_directory_path() / ("rackos-" + tag_)).string();
@@ -177,7 +190,7 @@ class LocalCluster {
   }
 
   void kill9_controller() {
-    if (ctl_pid_ > 0) {
+    if (ctl_pid_ > 0 && !was_reaped(ctl_pid_)) {
       ::kill(ctl_pid_, SIGKILL);
       ::waitpid(ctl_pid_, nullptr, 0);
       ctl_pid_ = 0;
@@ -224,6 +237,8 @@ class LocalCluster {
     }
     for (auto& [i, pids] : shims_) shim::remove_node_cgroups(node_name(i));
     std::filesystem::remove_all(dir_);
+    stop_reaper_ = true;
+    if (reaper_.joinable()) reaper_.join();
   }
 
   static int spawn(const std::vector<std::string>& argv, const std::string& log) {
@@ -243,15 +258,23 @@ class LocalCluster {
     ::_exit(127);
   }
 
-  static void stop_pid(int pid) {
-    if (pid <= 0) return;
+  // Stops a daemon we started, by pid; never signals a pid already reaped
+  // (it may belong to someone else by now).
+  void stop_pid(int pid) {
+    if (pid <= 0 || was_reaped(pid)) return;
     ::kill(pid, SIGTERM);
     for (int i = 0; i < 150; ++i) {
       if (::waitpid(pid, nullptr, WNOHANG) != 0) return;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
+    if (was_reaped(pid)) return;
     ::kill(pid, SIGKILL);
     ::waitpid(pid, nullptr, 0);
+  }
+
+  bool was_reaped(int pid) {
+    std::lock_guard lock(reaped_mu_);
+    return reaped_.count(pid) > 0;
   }
 
  private:
@@ -263,6 +286,10 @@ class LocalCluster {
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::ClusterService::Stub> stub_;
   bool done_ = false;
+  std::atomic<bool> stop_reaper_{false};
+  std::thread reaper_;
+  std::mutex reaped_mu_;
+  std::set<int> reaped_;  // reaps orphans (a power-cut node's workloads) as init would
 };
 
 }  // namespace rackos::testing
