@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -23,6 +24,7 @@
 #include "core/quantity.h"
 #include "proto/convert.h"
 #include "shim/node_cleanup.h"
+#include "shim/state_root.h"
 
 namespace rackos::cli {
 namespace {
@@ -157,6 +159,17 @@ void add_up(CLI::App& app) {
     sigaddset(&sigs, SIGTERM);
     ::sigprocmask(SIG_BLOCK, &sigs, nullptr);
 
+    // Node state dirs on a tmpfs when there is one (/run, else /dev/shm), as on
+    // a real node: they only outlive shim crashes, and file creation there is cheap.
+    std::string state_root = shim::tmpfs_state_root();
+    if (state_root.empty()) {
+      state_root = a.dir + "/nodes";
+    } else {
+      std::string key = fs::absolute(a.dir).string();
+      for (char& ch : key) ch = std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
+      state_root += "/rackos-up" + key;
+    }
+    auto node_state = [&](const std::string& node) { return state_root + "/" + node; };
     const std::string exe = self_exe();
     const auto t0 = std::chrono::steady_clock::now();
     auto since = [&] {
@@ -196,11 +209,11 @@ void add_up(CLI::App& app) {
       const std::string node = a.prefix + std::to_string(i);
       names.push_back(node);
       std::vector<std::string> argv{exe,          "shim",      "--node",       node,       "--cpu",
-                                    a.cpu,        "--memory",  a.memory,       "--state-dir", a.dir + "/nodes/" + node,
+                                    a.cpu,        "--memory",  a.memory,       "--state-dir", node_state(node),
                                     "--controller", addr,      "--token-file", token_file, "--node-lease",
                                     a.lease,      "--label",   "rack=r" + std::to_string((i - 1) % a.racks + 1)};
       if (a.no_enforce) argv.push_back("--no-enforce");
-      fs::create_directories(a.dir + "/nodes/" + node, ec);
+      fs::create_directories(node_state(node), ec);
       const std::string log = a.dir + "/nodes/" + node + ".log";
       shims.push_back(spawn(argv, log));
       if (!a.no_standby) shims.push_back(spawn(argv, log));
@@ -327,10 +340,11 @@ void add_up(CLI::App& app) {
     if (ctl > 0) stop_child(ctl, 3000);
     size_t leftovers = 0, cgroups = 0;
     for (const auto& n : names) {
-      leftovers += shim::kill_recorded_processes(a.dir + "/nodes/" + n);
+      leftovers += shim::kill_recorded_processes(node_state(n));
     }
     if (leftovers > 0) std::this_thread::sleep_for(std::chrono::milliseconds(200));
     for (const auto& n : names) cgroups += shim::remove_node_cgroups(n);
+    if (state_root != a.dir + "/nodes") fs::remove_all(state_root, ec);  // workload logs went with their services
     say("stopped: controller, " + std::to_string(shims.size()) + " shims; " + std::to_string(leftovers) +
         " leftover processes killed, " + std::to_string(cgroups) + " cgroups removed; state and logs in " + a.dir);
     std::exit(0);

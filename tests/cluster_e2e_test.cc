@@ -195,7 +195,7 @@ TEST(ClusterE2E, PartitionedShimComesBackFencedAndStopsItsStaleCopies) {
   }));
   EXPECT_TRUE(pid_alive(stale[0]));  // on_partition keep: the stale copy ran on meanwhile
   ::kill(shim, SIGCONT);             // back: refused as dead, re-registers fenced, stops the stale copy
-  ASSERT_TRUE(wait_until(10000, [&] { return c.ready_nodes() == 2; }, 20)) << c.file(c.node_dir(1) + ".log");
+  ASSERT_TRUE(wait_until(10000, [&] { return c.ready_nodes() == 2; }, 20)) << c.file(c.node_log(1));
   EXPECT_TRUE(wait_until(5000, [&] { return !pid_alive(stale[0]); })) << "stale copy still runs";
   EXPECT_EQ(c.running("svc"), 2);
   auto [code, out] = c.cli("events");
@@ -209,8 +209,8 @@ TEST(ClusterE2E, WrongTokenIsRefused) {
   std::ofstream(wrong) << "not-the-token\n";
   c.start_node(2, wrong);
   EXPECT_TRUE(wait_until(5000, [&] {
-    return c.file(c.node_dir(2) + ".log").find("join token does not match") != std::string::npos;
-  })) << c.file(c.node_dir(2) + ".log");
+    return c.file(c.node_log(2)).find("join token does not match") != std::string::npos;
+  })) << c.file(c.node_log(2));
   v1::ListNodesResponse nodes;
   c.call([&](grpc::ClientContext* ctx) { return c.api().ListNodes(ctx, v1::ListRequest{}, &nodes); });
   EXPECT_EQ(nodes.nodes_size(), 1);

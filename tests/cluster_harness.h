@@ -29,6 +29,7 @@
 
 #include "rackos/v1/cluster.grpc.pb.h"
 #include "shim/node_cleanup.h"
+#include "shim/state_root.h"
 
 namespace rackos::testing {
 
@@ -80,6 +81,11 @@ class LocalCluster {
     dir_ = (std::filesystem::temp_directory_path() / ("rackos-" + tag_)).string();
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_ + "/nodes");
+    // Node state on a tmpfs when there is one (as /run is on most machines).
+    const std::string root = shim::tmpfs_state_root();
+    state_root_ = root.empty() ? dir_ + "/nodes" : root + "/rackos-" + tag_;
+    std::filesystem::remove_all(state_root_);
+    std::filesystem::create_directories(state_root_);
     std::ofstream(dir_ + "/token") << "token-" << tag_ << "\n";
   }
   ~LocalCluster() { shutdown(); }
@@ -89,7 +95,8 @@ class LocalCluster {
   const std::string& dir() const { return dir_; }
   const std::string& addr() const { return addr_; }
   std::string node_name(int i) const { return tag_ + "n" + std::to_string(i); }
-  std::string node_dir(int i) const { return dir_ + "/nodes/" + node_name(i); }
+  std::string node_dir(int i) const { return state_root_ + "/" + node_name(i); }
+  std::string node_log(int i) const { return dir_ + "/nodes/" + node_name(i) + ".log"; }
   v1::ClusterService::Stub& api() { return *stub_; }
   int controller_pid() const { return ctl_pid_; }
   std::vector<int>& shim_pids(int i) { return shims_[i]; }
@@ -122,8 +129,8 @@ class LocalCluster {
                                   token_file.empty() ? dir_ + "/token" : token_file, "--node-lease", opt_.lease,
                                   "--label", "rack=r" + std::to_string(i % 2)};
     if (!opt_.enforce) argv.push_back("--no-enforce");
-    shims_[i].push_back(spawn(argv, node_dir(i) + ".log"));
-    if (opt_.standby) shims_[i].push_back(spawn(argv, node_dir(i) + ".log"));
+    shims_[i].push_back(spawn(argv, node_log(i)));
+    if (opt_.standby) shims_[i].push_back(spawn(argv, node_log(i)));
   }
 
   // Controller + nodes 1..N, all ready.
@@ -236,6 +243,7 @@ class LocalCluster {
     while (::waitpid(-1, nullptr, WNOHANG) > 0) {
     }
     for (auto& [i, pids] : shims_) shim::remove_node_cgroups(node_name(i));
+    std::filesystem::remove_all(state_root_);
     std::filesystem::remove_all(dir_);
     stop_reaper_ = true;
     if (reaper_.joinable()) reaper_.join();
@@ -280,7 +288,7 @@ class LocalCluster {
  private:
   std::string bin_;
   ClusterOptions opt_;
-  std::string tag_, dir_, addr_;
+  std::string tag_, dir_, addr_, state_root_;
   int ctl_pid_ = 0;
   std::map<int, std::vector<int>> shims_;
   std::shared_ptr<grpc::Channel> channel_;
