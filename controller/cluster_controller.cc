@@ -962,14 +962,17 @@ v1::ListServicesResponse ClusterController::list_services(const v1::ListRequest&
     auto* i = out.add_services();
     i->set_name(s.spec.name);
     i->set_spec_yaml(format_service_yaml(s.spec));
-    uint32_t running = 0, pending = 0;
+    uint32_t running = 0, pending = 0, exited = 0;
     for (ProcessId id : s.processes) {
       auto st = state_.process(id).state;
       if (st == ProcessState::running) ++running;
       if (st == ProcessState::pending || st == ProcessState::lost || st == ProcessState::starting) ++pending;
+      if (st == ProcessState::exited) ++exited;
     }
     i->set_running(running);
     i->set_pending(pending);
+    i->set_exited(exited);
+    i->set_processes(static_cast<uint32_t>(s.processes.size()));
   }
   return out;
 }

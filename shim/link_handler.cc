@@ -93,9 +93,10 @@ v1::ShimMessage make_heartbeat(const Supervisor& sup, const NodeStatus& status, 
 
 v1::ShimMessage event_message(const ShimEvent& e, const Supervisor& sup) {
   v1::ShimMessage m = event(e.id, e.kind, e.message);
-  if (e.kind == "exited") {
-    auto it = sup.processes().find(e.id);
-    if (it != sup.processes().end()) fill_exit(it->second, m.mutable_event()->mutable_exit());
+  auto it = sup.processes().find(e.id);
+  if (it != sup.processes().end()) {
+    if (e.kind == "exited") fill_exit(it->second, m.mutable_event()->mutable_exit());
+    if (e.kind == "started") m.mutable_event()->set_pid(it->second.pid.pid);
   }
   return m;
 }
@@ -145,14 +146,8 @@ std::vector<v1::ShimMessage> handle_controller_message(const v1::ControllerMessa
       out.push_back(event(s.id(), "start_failed", "node " + sup.config().node + " is fenced (no word from its controller)"));
       return out;
     }
-    auto r = sup.start(sr, now_ms);
-    if (!r) {
-      out.push_back(event(s.id(), "start_failed", r.error().message));
-    } else {
-      auto e = event(s.id(), "started", "");
-      e.mutable_event()->set_pid((*r)->pid.pid);
-      out.push_back(e);
-    }
+    // Asynchronous: "started" (with the pid) or "start_failed" follows as an event.
+    if (auto r = sup.start(sr, now_ms, /*wait=*/false); !r) out.push_back(event(s.id(), "start_failed", r.error().message));
   } else if (m.has_stop()) {
     auto it = sup.processes().find(m.stop().id());
     if (it == sup.processes().end()) {

@@ -183,7 +183,13 @@ int run_shim(const ShimConfig& cfg) {
   watch(timer_fd, EPOLLIN);
   std::map<int, Client> clients;
   std::map<int, std::string> pidfds;
+  std::map<int, std::string> reply_fds;  // asynchronous starts: the monitor's answer
   auto sync_pidfds = [&] {
+    for (int fd : sup.take_closed_reply_fds()) reply_fds.erase(fd);  // closed by the supervisor: out of epoll too
+    for (auto& [fd, id] : sup.take_new_reply_fds()) {
+      reply_fds[fd] = id;
+      watch(fd, EPOLLIN);
+    }
     for (int fd : sup.take_closed_pidfds()) {
       ::epoll_ctl(ep, EPOLL_CTL_DEL, fd, nullptr);
       pidfds.erase(fd);
@@ -232,6 +238,9 @@ int run_shim(const ShimConfig& cfg) {
       }
       link_pending.push_back(std::move(item));
     }
+    size_t queued_starts = 0;
+    for (const auto& item : link_pending) queued_starts += item.kind == LinkItem::message && item.msg.has_start();
+    sup.set_spare_target(queued_starts);
     const int64_t slice_end = monotonic_ms() + 20;
     while (!link_pending.empty() && monotonic_ms() < slice_end) {
       LinkItem item = std::move(link_pending.front());
@@ -260,7 +269,10 @@ int run_shim(const ShimConfig& cfg) {
           for (int pid : standby_pids(cfg.state_dir)) ::kill(pid, SIGKILL);
           ::kill(::getpid(), SIGKILL);
         }
-        if (item.msg.has_start()) sup.ensure_spare();  // the next start finds a warm monitor
+        if (item.msg.has_start()) {
+          sup.ensure_spare();  // the next starts find warm monitors
+          sup.ensure_spare();
+        }
       }
       heartbeat(monotonic_ms());
     }
@@ -364,6 +376,9 @@ int run_shim(const ShimConfig& cfg) {
           clients[c] = Client{};
           watch(c, EPOLLIN);
         }
+      } else if (auto rit = reply_fds.find(fd); rit != reply_fds.end()) {
+        sup.on_reply(rit->second, now);
+        sync_pidfds();
       } else if (auto pit = pidfds.find(fd); pit != pidfds.end()) {
         sup.pidfd_ready(pit->second, now);
         sup.check(now);

@@ -88,6 +88,9 @@ Supervisor::~Supervisor() {
     if (p.pidfd >= 0) ::close(p.pidfd);
   }
   for (Spare& sp : spares_) drop(sp);
+  if (cgroups_ != nullptr) {
+    for (const auto& cg : recycled_) cgroups_->remove(cg);
+  }
 }
 
 Result<bool> Supervisor::init() {
@@ -109,7 +112,7 @@ void Supervisor::emit(std::string kind, std::string id, std::string message) {
 std::vector<std::pair<int, std::string>> Supervisor::take_new_pidfds() { return std::exchange(new_pidfds_, {}); }
 std::vector<int> Supervisor::take_closed_pidfds() { return std::exchange(closed_pidfds_, {}); }
 
-Result<const ManagedProcess*> Supervisor::start(const StartRequest& req, int64_t now_ms) {
+Result<const ManagedProcess*> Supervisor::start(const StartRequest& req, int64_t now_ms, bool wait) {
   const ProcessSpec& spec = req.spec;
   if (!valid_id(spec.id)) return Error{"process id \"" + spec.id + "\" is not valid (1-128 of A-Z a-z 0-9 - _ ., not starting with .)"};
   if (req.argv.empty() || req.argv[0].empty()) return Error{"process " + spec.id + ": command is empty"};
@@ -214,6 +217,17 @@ Result<const ManagedProcess*> Supervisor::start(const StartRequest& req, int64_t
   }
   const pid_t mpid = mon.pid;
   const int from = mon.from_fd;
+  p.pid.monitor_pid = mpid;
+  if (!wait) {
+    ::fcntl(from, F_SETFL, ::fcntl(from, F_GETFL) | O_NONBLOCK);
+    p.reply_fd = from;
+    p.reply_deadline_ms = now_ms + kStartTimeoutMs;
+    new_reply_fds_.emplace_back(from, spec.id);
+    attention_.insert(spec.id);
+    ++generation_;
+    auto [it, _] = procs_.insert_or_assign(spec.id, std::move(p));
+    return &it->second;
+  }
   std::string line;
   int64_t deadline = monotonic_ms() + kStartTimeoutMs;
   while (line.find('\n') == std::string::npos) {
@@ -226,25 +240,68 @@ Result<const ManagedProcess*> Supervisor::start(const StartRequest& req, int64_t
     line.append(buf, static_cast<size_t>(n));
   }
   ::close(from);
+  if (auto r = complete_start(p, line, now_ms); !r) return fail(r.error().message);
+  ++generation_;
+  auto [it, _] = procs_.insert_or_assign(spec.id, std::move(p));
+  return &it->second;
+}
+
+Result<bool> Supervisor::complete_start(ManagedProcess& p, const std::string& line, int64_t now_ms) {
   if (line.rfind("ok ", 0) != 0) {
-    ::waitpid(mpid, nullptr, WNOHANG);
+    ::waitpid(p.pid.monitor_pid, nullptr, WNOHANG);
     std::string why = line.empty() ? "the monitor did not answer" : line.substr(line.rfind("error ", 0) == 0 ? 6 : 0);
     while (!why.empty() && why.back() == '\n') why.pop_back();
-    return fail(why);
+    return Error{why};
   }
   p.pid.pid = std::atoi(line.c_str() + 3);
-  p.pid.monitor_pid = mpid;
   p.pid.started_ms = wall_ms();
   p.pidfd = pidfd_open(p.pid.pid);
   if (p.pidfd < 0) {
     p.exit_seen_ms = now_ms;  // already gone: exit.json will tell
-    attention_.insert(spec.id);
+    attention_.insert(p.spec.id);
   } else {
-    new_pidfds_.emplace_back(p.pidfd, spec.id);
+    new_pidfds_.emplace_back(p.pidfd, p.spec.id);
   }
-  ++generation_;
-  auto [it, _] = procs_.insert_or_assign(spec.id, std::move(p));
-  return &it->second;
+  return true;
+}
+
+void Supervisor::on_reply(const std::string& id, int64_t now_ms) {
+  auto it = procs_.find(id);
+  if (it == procs_.end() || it->second.reply_fd < 0) return;
+  ManagedProcess& p = it->second;
+  bool done = false;
+  char buf[512];
+  while (true) {
+    ssize_t n = ::read(p.reply_fd, buf, sizeof buf);
+    if (n > 0) {
+      p.reply.append(buf, static_cast<size_t>(n));
+      if (p.reply.find('\n') != std::string::npos) {
+        done = true;
+        break;
+      }
+      continue;
+    }
+    if (n == 0 || (errno != EAGAIN && errno != EINTR)) done = true;
+    break;
+  }
+  if (!done && now_ms < p.reply_deadline_ms) return;
+  ::close(p.reply_fd);
+  closed_reply_fds_.push_back(p.reply_fd);
+  p.reply_fd = -1;
+  attention_.erase(id);  // complete_start puts it back if it is already gone
+  auto r = complete_start(p, p.reply, now_ms);
+  p.reply.clear();
+  if (!r) {
+    // Recorded as an exit that never ran, so every client hears the same story.
+    p.exit = ExitRecord{0, 0, false, r.error().message, wall_ms()};
+    p.state = ProcState::exited;
+    if (p.cgroup && cgroups_ != nullptr && cgroups_->remove(*p.cgroup)) p.cgroup.reset();
+    ++generation_;
+    emit("start_failed", id, r.error().message);
+    return;
+  }
+  emit("started", id, "pid " + std::to_string(p.pid.pid));
+  if (p.stop_requested && p.pidfd >= 0) kill_group(p, SIGTERM);  // stopped while it was starting
 }
 
 Result<Supervisor::Spare> Supervisor::spawn_monitor(const std::vector<std::string>& args) {
@@ -289,9 +346,15 @@ Result<Supervisor::Spare> Supervisor::spawn_monitor(const std::vector<std::strin
 // Keeps a few spares (warm slots where cgroups allow) ready; spawns at most
 // one per call so the loop never stalls on it.
 void Supervisor::ensure_spare() {
-  if (spares_.size() >= kSpares) return;
+  if (spares_.size() >= spare_target_) return;
   if (cgroups_ != nullptr && node_cg_ && slots_ok_) {
-    auto cg = cgroups_->create_child(*node_cg_, ".slot-" + std::to_string(::getpid()) + "-" + std::to_string(++slot_seq_));
+    Result<CgroupPath> cg = Error{""};
+    if (!recycled_.empty()) {
+      cg = recycled_.back();
+      recycled_.pop_back();
+    } else {
+      cg = cgroups_->create_child(*node_cg_, ".slot-" + std::to_string(::getpid()) + "-" + std::to_string(++slot_seq_));
+    }
     if (cg) {
       std::vector<std::string> args = {cfg_.monitor_path, "--slot"};
       for (const auto& f : cgroups_->procs_files(*cg)) args.push_back(f);
@@ -357,6 +420,19 @@ void Supervisor::drop(Spare& spare) {
 
 // Slots left by a shim that died: their monitors saw EOF and left; remove
 // the empty cgroups (killing anything still inside first).
+bool Supervisor::recycle(const CgroupPath& cg, const std::optional<CgroupLimits>& applied) {
+  if (!slots_ok_ || recycled_.size() >= kMaxRecycled) return false;
+  auto procs = read_file(cgroups_->procs_files(cg)[0]);
+  if (!procs || procs->find_first_not_of(" \n") != std::string::npos) return false;
+  auto stats = cgroups_->read_stats(cg);
+  if (!stats || stats->memory_bytes > (4 << 20)) return false;  // its page cache would count against the next
+  if (applied && !cgroups_->apply(cg, CgroupLimits{}, *applied)) return false;
+  auto renamed = cgroups_->rename_child(cg, ".slot-" + std::to_string(::getpid()) + "-" + std::to_string(++slot_seq_));
+  if (!renamed) return false;
+  recycled_.push_back(*renamed);
+  return true;
+}
+
 void Supervisor::remove_stale_slots() {
   if (cgroups_ == nullptr || !node_cg_) return;
   const std::string& base = node_cg_->dirs.at(0);
@@ -469,7 +545,11 @@ void Supervisor::finish(ManagedProcess& p, int64_t now_ms) {
   ++generation_;
   kill_cgroup_leftovers(p);
   if (p.cgroup && cgroups_ != nullptr) {
-    if (auto r = cgroups_->remove(*p.cgroup); r) p.cgroup.reset();
+    if (recycle(*p.cgroup, p.applied)) {
+      p.cgroup.reset();
+    } else if (auto r = cgroups_->remove(*p.cgroup); r) {
+      p.cgroup.reset();
+    }
   }
   const ExitRecord& e = *p.exit;
   std::string msg;
@@ -533,6 +613,10 @@ void Supervisor::check(int64_t now_ms) {
     ManagedProcess& p = it->second;
     const std::string& id = it->first;
     ++ait;
+    if (p.reply_fd >= 0) {
+      if (now_ms >= p.reply_deadline_ms) on_reply(id, now_ms);
+      continue;
+    }
     if (p.exit_seen_ms >= 0) {
       if (auto text = read_file(p.dir + "/exit.json")) {
         if (auto ex = exit_from_json(*text)) {

@@ -6,6 +6,7 @@
 // Not thread-safe: the shim's loop owns it.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -13,6 +14,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/allocator.h"
@@ -48,6 +50,10 @@ struct ManagedProcess {
   int64_t kill_at_ms = 0;              // monotonic: SIGKILL then, if still running
   int64_t exit_seen_ms = -1;           // monotonic: pidfd fired, waiting for exit.json (-1: not yet)
   bool adopted = false;                // found running by this shim, not started by it
+  // An asynchronous start: the monitor's "ok PID" answer is awaited here.
+  int reply_fd = -1;
+  std::string reply;
+  int64_t reply_deadline_ms = 0;
   // Enforcement.
   AllocState alloc;
   std::optional<CgroupLimits> applied;
@@ -96,7 +102,15 @@ class Supervisor {
   // Re-adopts every process found in the state dir; returns how many run.
   size_t adopt_all(int64_t now_ms);
 
-  Result<const ManagedProcess*> start(const StartRequest& req, int64_t now_ms);
+  // Starts a process. `wait`: return once its monitor has reported the pid.
+  // Otherwise return at once (the pid is 0) and finish when the monitor's
+  // answer arrives on a fd the loop watches (take_new_reply_fds → on_reply),
+  // emitting "started" (or "start_failed"): a burst of starts then overlaps
+  // the monitors' exec work instead of waiting for each in turn.
+  Result<const ManagedProcess*> start(const StartRequest& req, int64_t now_ms, bool wait = true);
+  void on_reply(const std::string& id, int64_t now_ms);
+  std::vector<std::pair<int, std::string>> take_new_reply_fds() { return std::exchange(new_reply_fds_, {}); }
+  std::vector<int> take_closed_reply_fds() { return std::exchange(closed_reply_fds_, {}); }
   Result<bool> stop(const std::string& id, int64_t grace_ms, int64_t now_ms);
   Result<bool> forget(const std::string& id);  // drop an exited record and its files
   // Changes a running process's envelope in place (no restart).
@@ -146,6 +160,13 @@ class Supervisor {
     bool ready = false;  // a slot whose child has joined its cgroup
   };
   bool slot_ready(Spare& slot);
+  // An exited process's empty cgroup, reset to defaults and renamed to a
+  // slot name, kept for the next spare: no mkdir/rmdir in three hierarchies
+  // per short-lived process. False when it cannot be reused (not empty, still
+  // holding memory, pool full): then it is removed as before.
+  bool recycle(const CgroupPath& cg, const std::optional<CgroupLimits>& applied);
+  std::vector<CgroupPath> recycled_;
+  static constexpr size_t kMaxRecycled = 16;
   Spare take_spare();
   void drop(Spare& spare);
   Result<Spare> spawn_monitor(const std::vector<std::string>& args);
@@ -153,8 +174,13 @@ class Supervisor {
  public:
   // Keeps spare monitors ready (called by the loop off the start path).
   void ensure_spare();
+  // How many to keep: 3 normally; more while a burst of starts is queued, so
+  // each start finds one already exec'd instead of waiting for one.
+  void set_spare_target(size_t n) { spare_target_ = std::clamp<size_t>(n, kSpares, kMaxSpares); }
  private:
   static constexpr size_t kSpares = 3;
+  static constexpr size_t kMaxSpares = 16;
+  size_t spare_target_ = kSpares;
   std::vector<Spare> spares_;
   bool slots_ok_ = true;    // false once a rename failed (e.g. cgroup v2)
   uint64_t slot_seq_ = 0;
@@ -170,6 +196,10 @@ class Supervisor {
   uint64_t next_seq_ = 1;
   std::vector<std::pair<int, std::string>> new_pidfds_;
   std::vector<int> closed_pidfds_;
+  std::vector<std::pair<int, std::string>> new_reply_fds_;
+  std::vector<int> closed_reply_fds_;
+  // Fills in the pid from the monitor's "ok PID" (or says why it failed).
+  Result<bool> complete_start(ManagedProcess& p, const std::string& line, int64_t now_ms);
 };
 
 int64_t monotonic_ms();
