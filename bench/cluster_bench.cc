@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <set>
 
 #include "tests/cluster_harness.h"
@@ -24,6 +25,19 @@ namespace v1 = rackos::v1;
 
 double ms_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// (busy, total) jiffies of all CPUs so far, from /proc/stat.
+std::pair<double, double> cpu_jiffies() {
+  std::ifstream in("/proc/stat");
+  std::string cpu;
+  double v, busy = 0, total = 0;
+  in >> cpu;
+  for (int i = 0; i < 8 && in >> v; ++i) {
+    total += v;
+    if (i != 3 && i != 4) busy += v;  // idle, iowait
+  }
+  return {busy, total};
 }
 
 double percentile(std::vector<double> v, double q) {
@@ -94,7 +108,9 @@ int failover(int processes, int repeats) {
 }
 
 int start_throughput(int processes, int runs) {
-  LocalCluster c(RACKOS_BINARY, {.nodes = 4, .node_cpu = "8", .node_memory = "8Gi", .standby = true});
+  // BENCH_NO_ENFORCE=1: shims without cgroups, to see what enforcement costs.
+  const bool enforce = std::getenv("BENCH_NO_ENFORCE") == nullptr;
+  LocalCluster c(RACKOS_BINARY, {.nodes = 4, .node_cpu = "8", .node_memory = "8Gi", .standby = true, .enforce = enforce});
   if (!c.start()) {
     std::fprintf(stderr, "bench start-throughput: the cluster did not start\n");
     return 1;
@@ -104,6 +120,7 @@ int start_throughput(int processes, int runs) {
   std::vector<double> rates;
   for (int r = 0; r < runs; ++r) {
     const std::string name = "burst" + std::to_string(r);
+    const auto cpu0 = cpu_jiffies();
     const auto t0 = std::chrono::steady_clock::now();
     auto resp = c.apply("name: " + name + "\ncommand: [/bin/true]\ncpu: 1m:100m\nmemory: 1Mi:16Mi\nrestart: never\ninstances: " +
                         std::to_string(processes) + "\n");
@@ -133,10 +150,12 @@ int start_throughput(int processes, int runs) {
       std::fprintf(stderr, "bench start-throughput: run %d: %d of %d exited in 120 s\n", r + 1, exited, processes);
       return 1;
     }
+    const auto cpu1 = cpu_jiffies();
+    const double busy = 100.0 * (cpu1.first - cpu0.first) / std::max(1.0, cpu1.second - cpu0.second);
     const double rate = processes * 1000.0 / ms;
     rates.push_back(rate);
-    std::printf("run %d: %d started and exited (%d with a failure) in %.0f ms → %.0f processes/s\n", r + 1, processes,
-                failed, ms, rate);
+    std::printf("run %d: %d started and exited (%d with a failure) in %.0f ms → %.0f processes/s (CPUs %.0f%% busy)\n",
+                r + 1, processes, failed, ms, rate, busy);
     std::fflush(stdout);
     v1::StopRequest stop;
     stop.set_service(name);

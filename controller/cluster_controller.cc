@@ -61,6 +61,12 @@ std::string ClusterController::process_key(ProcessId id) const {
 
 ClusterController::ServiceExtra& ClusterController::sx(ServiceId id) { return sextra_[id]; }
 
+const std::string& ClusterController::yaml_of(ServiceId id) const {
+  auto& cache = yaml_cache_[id];
+  if (cache.first != state_.service(id).spec) cache = {state_.service(id).spec, format_service_yaml(state_.service(id).spec)};
+  return cache.second;
+}
+
 void ClusterController::mark_dirty(ProcessId id) { dirty_procs_.insert(id.value); }
 
 void ClusterController::set_health(NodeId node, const NodeHealth& h) { state_.update_health(node, h); }
@@ -403,7 +409,8 @@ void ClusterController::mark_running(ProcessId id, int32_t pid, int64_t now_ms) 
   state_.set_state(id, ProcessState::running, now_ms);
   r.started_ms = now_ms;
   x.reason.clear();
-  mark_dirty(id);
+  // Not written to the store: starting → running is learnt again from the
+  // node when it registers after a controller restart (it reports what runs).
   clear_lost(id, now_ms, true);
 }
 
@@ -961,7 +968,7 @@ v1::ListServicesResponse ClusterController::list_services(const v1::ListRequest&
     if (s.removed || (!req.service().empty() && s.spec.name != req.service())) continue;
     auto* i = out.add_services();
     i->set_name(s.spec.name);
-    i->set_spec_yaml(format_service_yaml(s.spec));
+    i->set_spec_yaml(yaml_of(sid));
     uint32_t running = 0, pending = 0, exited = 0;
     for (ProcessId id : s.processes) {
       auto st = state_.process(id).state;
@@ -1047,7 +1054,7 @@ Result<uint64_t> ClusterController::commit() {
     const Service& s = state_.service(sid);
     if (s.removed) continue;
     const auto& e = sextra_[sid];
-    json j{{"yaml", format_service_yaml(s.spec)}, {"desired", e.desired}, {"stopping", e.stopping}};
+    json j{{"yaml", yaml_of(sid)}, {"desired", e.desired}, {"stopping", e.stopping}};
     b.puts.push_back({"service", s.spec.name, j.dump()});
   }
   for (NodeId nid : dirty_nodes_) {

@@ -176,6 +176,9 @@ class ClusterController {
   std::string process_key(ProcessId id) const;
   v1::ProcessInfo process_info(const ProcessRecord& r) const;
   ServiceExtra& sx(ServiceId id);
+  // The service's spec as YAML, formatted once per spec change.
+  const std::string& yaml_of(ServiceId id) const;
+  mutable std::unordered_map<ServiceId, std::pair<ServiceSpec, std::string>> yaml_cache_;
 
   ControllerConfig cfg_;
   Store* store_;

@@ -89,7 +89,7 @@ Supervisor::~Supervisor() {
   }
   for (Spare& sp : spares_) drop(sp);
   if (cgroups_ != nullptr) {
-    for (const auto& cg : recycled_) cgroups_->remove(cg);
+    for (const auto& [cg, limits] : recycled_) cgroups_->remove(cg);
   }
 }
 
@@ -171,16 +171,19 @@ Result<const ManagedProcess*> Supervisor::start(const StartRequest& req, int64_t
     // in a millisecond). CPU shares and quota follow right after the start is
     // answered (flush_limits), in the same loop turn: until then the process
     // runs under its node's cap, for well under a millisecond.
-    CgroupLimits mem_only;
-    mem_only.memory_max_bytes = l.memory_max_bytes;
-    CgroupLimits defaults;  // what a new cgroup holds: nothing else is written
-    defaults.cpu_shares = 1024;
-    defaults.memory_max_bytes = -2;  // differs: forces the write
-    if (auto r = cgroups_->apply(*p.cgroup, mem_only, defaults); !r) {
+    // What the cgroup holds now: a new one the kernel's defaults, a recycled
+    // slot what its last process had (only what differs gets written).
+    CgroupLimits held;
+    held.cpu_shares = 1024;
+    held.memory_max_bytes = -2;  // unknown: forces the write
+    if (in_slot && mon.limits) held = *mon.limits;
+    CgroupLimits mem_first = held;
+    mem_first.memory_max_bytes = l.memory_max_bytes;
+    if (auto r = cgroups_->apply(*p.cgroup, mem_first, held); !r) {
       cgroups_->remove(*p.cgroup);
       return Error{"process " + spec.id + ": " + r.error().message};
     }
-    p.applied = mem_only;
+    p.applied = mem_first;
     p.pending_limits = l;
     pending_limits_.push_back(spec.id);
     if (!in_slot) launch.cgroup_procs = cgroups_->procs_files(*p.cgroup);
@@ -349,8 +352,10 @@ void Supervisor::ensure_spare() {
   if (spares_.size() >= spare_target_) return;
   if (cgroups_ != nullptr && node_cg_ && slots_ok_) {
     Result<CgroupPath> cg = Error{""};
+    std::optional<CgroupLimits> held;
     if (!recycled_.empty()) {
-      cg = recycled_.back();
+      cg = recycled_.back().first;
+      held = recycled_.back().second;
       recycled_.pop_back();
     } else {
       cg = cgroups_->create_child(*node_cg_, ".slot-" + std::to_string(::getpid()) + "-" + std::to_string(++slot_seq_));
@@ -361,6 +366,7 @@ void Supervisor::ensure_spare() {
       if (auto sp = spawn_monitor(args)) {
         Spare slot = *sp;
         slot.cgroup = *cg;
+        slot.limits = held;
         spares_.push_back(slot);
         return;
       }
@@ -418,21 +424,20 @@ void Supervisor::drop(Spare& spare) {
   spare = Spare{};
 }
 
-// Slots left by a shim that died: their monitors saw EOF and left; remove
-// the empty cgroups (killing anything still inside first).
 bool Supervisor::recycle(const CgroupPath& cg, const std::optional<CgroupLimits>& applied) {
-  if (!slots_ok_ || recycled_.size() >= kMaxRecycled) return false;
+  if (!slots_ok_ || !applied || recycled_.size() >= kMaxRecycled) return false;
   auto procs = read_file(cgroups_->procs_files(cg)[0]);
   if (!procs || procs->find_first_not_of(" \n") != std::string::npos) return false;
   auto stats = cgroups_->read_stats(cg);
   if (!stats || stats->memory_bytes > (4 << 20)) return false;  // its page cache would count against the next
-  if (applied && !cgroups_->apply(cg, CgroupLimits{}, *applied)) return false;
   auto renamed = cgroups_->rename_child(cg, ".slot-" + std::to_string(::getpid()) + "-" + std::to_string(++slot_seq_));
   if (!renamed) return false;
-  recycled_.push_back(*renamed);
+  recycled_.push_back({*renamed, *applied});  // its limits stay; the next start writes only what differs
   return true;
 }
 
+// Slots left by a shim that died: their monitors saw EOF and left; remove
+// the empty cgroups (killing anything still inside first).
 void Supervisor::remove_stale_slots() {
   if (cgroups_ == nullptr || !node_cg_) return;
   const std::string& base = node_cg_->dirs.at(0);
@@ -563,6 +568,7 @@ void Supervisor::finish(ManagedProcess& p, int64_t now_ms) {
 }
 
 void Supervisor::trim_exited() {
+  if (procs_.size() <= cfg_.exited_kept) return;  // cannot be over: no scan
   size_t exited = 0;
   for (auto& [id, p] : procs_) exited += p.state == ProcState::exited;
   while (exited > cfg_.exited_kept) {

@@ -157,15 +157,16 @@ class Supervisor {
     int to_fd = -1;    // its stdin: we write the state dir here
     int from_fd = -1;  // its stdout: it answers "ok PID" here
     std::optional<CgroupPath> cgroup;
+    std::optional<CgroupLimits> limits;  // a recycled cgroup's limits, as written (none: kernel defaults)
     bool ready = false;  // a slot whose child has joined its cgroup
   };
   bool slot_ready(Spare& slot);
-  // An exited process's empty cgroup, reset to defaults and renamed to a
-  // slot name, kept for the next spare: no mkdir/rmdir in three hierarchies
+  // An exited process's empty cgroup, renamed to a slot name with its limits
+  // as they are, kept for the next spare: no mkdir/rmdir in three hierarchies
   // per short-lived process. False when it cannot be reused (not empty, still
   // holding memory, pool full): then it is removed as before.
   bool recycle(const CgroupPath& cg, const std::optional<CgroupLimits>& applied);
-  std::vector<CgroupPath> recycled_;
+  std::vector<std::pair<CgroupPath, CgroupLimits>> recycled_;
   static constexpr size_t kMaxRecycled = 16;
   Spare take_spare();
   void drop(Spare& spare);
