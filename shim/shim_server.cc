@@ -218,9 +218,10 @@ int run_shim(const ShimConfig& cfg) {
   auto last_event_seq = [&] { return sup.events().empty() ? uint64_t{0} : sup.events().back().seq; };
   auto forward_events = [&] {
     if (!registered) return;
-    for (const auto& e : sup.events()) {
-      if (e.seq > forwarded_seq) link->send(event_message(e, sup));
-    }
+    const auto& events = sup.events();
+    auto it = events.end();
+    while (it != events.begin() && std::prev(it)->seq > forwarded_seq) --it;  // only the new ones, from the back
+    for (; it != events.end(); ++it) link->send(event_message(*it, sup));
     forwarded_seq = last_event_seq();
   };
   // Controller messages come in bursts (hundreds of starts after a node
