@@ -139,9 +139,17 @@ Result<const ManagedProcess*> Supervisor::start(const StartRequest& req, int64_t
   LaunchSpec launch;
   launch.argv = req.argv;
   launch.env = req.env;
-  launch.env.emplace_back("RACKOS_PROCESS", spec.id);
-  launch.env.emplace_back("RACKOS_SERVICE", spec.service);
-  launch.env.emplace_back("RACKOS_NODE", cfg_.node);
+  // The controller names the process itself (web-3, not the launch web-3.2); a
+  // process started through the local API gets its id.
+  auto set_default = [&](const char* key, const std::string& value) {
+    for (const auto& [k, v] : launch.env) {
+      if (k == key) return;
+    }
+    launch.env.emplace_back(key, value);
+  };
+  set_default("RACKOS_PROCESS", spec.id);
+  set_default("RACKOS_SERVICE", spec.service);
+  set_default("RACKOS_NODE", cfg_.node);
   launch.workdir = req.workdir;
   launch.uid = req.uid;
   launch.gid = req.gid;

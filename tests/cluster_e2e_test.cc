@@ -227,8 +227,8 @@ TEST(ClusterE2E, DrainMovesEverythingAndLogsAreReadable) {
   std::string out;
   ASSERT_TRUE(wait_until(5000, [&] {
     out = c.cli("logs talk").second;
-    return out.find("talk-0 | hello from talk-0") != std::string::npos &&
-           out.find("talk-1 | hello from talk-1") != std::string::npos;
+    return out.find("talk-0 | hello from talk-0\n") != std::string::npos &&
+           out.find("talk-1 | hello from talk-1\n") != std::string::npos;
   }, 100)) << out;
   auto [code, dout] = c.cli("drain " + c.node_name(1));
   ASSERT_EQ(code, 0) << dout;
