@@ -617,14 +617,23 @@ void ClusterController::scale_services(int64_t now_ms) {
     if (s.removed || s.spec.instances.min == s.spec.instances.max) continue;
     auto& e = sx(sid);
     if (e.stopping) continue;
+    // Decide only on a settled service: every live instance running (one still
+    // starting or backing off would read as "below instances.min").
     std::vector<InstanceLoad> loads;
+    size_t live = 0;
     for (ProcessId id : s.processes) {
       const auto& r = state_.process(id);
       const auto& x = pextra_[id.value];
-      if (x.stop_wanted || r.state != ProcessState::running) continue;
-      loads.push_back({id, x.usage.cpu_demand_millis(), x.allocation.cpu_target_millis(), r.created_ms});
+      if (x.stop_wanted || r.state == ProcessState::exited) continue;
+      ++live;
+      if (r.state == ProcessState::running) {
+        loads.push_back({id, x.usage.cpu_demand_millis(), x.allocation.cpu_target_millis(), r.created_ms});
+      }
     }
-    if (loads.empty()) continue;
+    if (loads.empty() || loads.size() != live || live != e.desired) {
+      e.scaling = ScalingState{};
+      continue;
+    }
     ScalingDecision d = decide_scaling(s.spec, loads, e.scaling, now_ms, cfg_.scaling);
     if (d.action == ScalingAction::none) continue;
     events_->add(now_ms, "scale-" + std::string(to_string(d.action)), s.spec.name, d.reason);

@@ -282,5 +282,66 @@ TEST(ClusterController, ScaleStopAndDrain) {
   EXPECT_EQ(h.c->state().check_invariants(), "");
 }
 
+TEST(ClusterController, StarvedServiceGrowsAndIdleOneShrinks) {
+  Harness h(temp_db());
+  h.reg(1, "n1", 0);
+  h.reg(2, "n2", 0);
+  h.step(0);
+  h.c->apply("name: auto\ncommand: [sleep, '100']\ncpu: 100m:1\nmemory: 16Mi:32Mi\ninstances: 1:3\n", 0);
+  auto out = h.step(0);
+  std::vector<std::pair<ConnId, std::string>> launches;
+  for (ConnId conn : {ConnId{1}, ConnId{2}}) {
+    for (const auto& id : starts_to(out, conn)) launches.emplace_back(conn, id);
+  }
+  ASSERT_EQ(launches.size(), 1u);
+  h.event(launches[0].first, launches[0].second, "started", 1);
+  auto beat = [&](int64_t now, int64_t demand, int64_t target) {
+    for (ConnId conn : {ConnId{1}, ConnId{2}}) {
+      v1::ShimMessage m;
+      m.mutable_heartbeat()->set_seq(static_cast<uint64_t>(now));
+      m.mutable_heartbeat()->set_sent_ms(now);
+      for (const auto& [c, id] : launches) {
+        if (c != conn) continue;
+        auto* p = m.mutable_heartbeat()->add_processes();
+        p->set_id(id);
+        p->set_state(v1::RUNNING);
+        p->mutable_usage()->set_cpu_demand_millis(demand);
+        p->mutable_allocation()->set_cpu_target_millis(target);
+      }
+      h.c->on_shim_message(conn, m, now);
+    }
+    h.c->tick(now);
+    return h.step(now);
+  };
+  // Wants 1 core, gets 0.5 (its node is busy): starved, for longer than up_after (3 s).
+  size_t added = 0;
+  for (int64_t t = 100; t <= 5000 && added == 0; t += 100) {
+    const auto sent = beat(t, 1000, 500);
+    for (ConnId conn : {ConnId{1}, ConnId{2}}) {
+      for (const auto& id : starts_to(sent, conn)) {
+        launches.emplace_back(conn, id);
+        h.event(conn, id, "started", t);
+        ++added;
+      }
+    }
+  }
+  ASSERT_EQ(added, 1u);
+  EXPECT_EQ(h.c->list_processes({}).processes_size(), 2);
+  // Then almost idle for longer than down_after (60 s): back to one.
+  bool stopped = false;
+  for (int64_t t = 6000; t <= 80000 && !stopped; t += 500) {
+    for (const auto& o : beat(t, 10, 500)) {
+      if (o.msg.has_stop()) {
+        stopped = true;
+        h.event(o.conn, o.msg.stop().id(), "exited", t);
+        std::erase_if(launches, [&](const auto& l) { return l.second == o.msg.stop().id(); });
+      }
+    }
+  }
+  EXPECT_TRUE(stopped);
+  h.step(81000);
+  EXPECT_EQ(h.c->list_processes({}).processes_size(), 1);
+}
+
 }  // namespace
 }  // namespace rackos::controller
