@@ -46,21 +46,6 @@ class CgroupV1 final : public Cgroups {
     return cg;
   }
 
-  Result<CgroupPath> rename_child(const CgroupPath& cg, const std::string& new_name) override {
-    CgroupPath out;
-    for (const auto& d : cg.dirs) {
-      std::string to = d.substr(0, d.rfind('/') + 1) + new_name;
-      if (::rename(d.c_str(), to.c_str()) != 0) {
-        int e = errno;
-        for (size_t i = 0; i < out.dirs.size(); ++i) ::rename(out.dirs[i].c_str(), cg.dirs[i].c_str());  // undo
-        return Error{"cannot rename " + d + " to " + to + ": " + std::strerror(e)};
-      }
-      cache_.forget_dir(d);
-      out.dirs.push_back(to);
-    }
-    return out;
-  }
-
   std::vector<std::string> procs_files(const CgroupPath& cg) const override {
     std::vector<std::string> out;
     for (const auto& d : cg.dirs) out.push_back(d + "/cgroup.procs");

@@ -43,10 +43,6 @@ class CgroupV2 final : public Cgroups {
     return CgroupPath{{dir}};
   }
 
-  Result<CgroupPath> rename_child(const CgroupPath&, const std::string&) override {
-    return Error{"cgroup v2 does not rename cgroups"};
-  }
-
   std::vector<std::string> procs_files(const CgroupPath& cg) const override { return {cg.dirs.at(0) + "/cgroup.procs"}; }
 
   Result<bool> apply(const CgroupPath& cg, const CgroupLimits& l, const std::optional<CgroupLimits>& prev) override {

@@ -54,9 +54,6 @@ class Cgroups {
   virtual Result<CgroupPath> create_node(const std::string& node, int64_t cpu_millis, int64_t memory_bytes) = 0;
   // A process's cgroup below the node's.
   virtual Result<CgroupPath> create_child(const CgroupPath& parent, const std::string& name) = 0;
-  // Renames a child cgroup in place (its processes stay in it). v1 can; v2
-  // cannot, and says so. Used to hand a pre-made "warm slot" to a process.
-  virtual Result<CgroupPath> rename_child(const CgroupPath& cg, const std::string& new_name) = 0;
   // The files a pid is written to so that it joins the cgroup (one per hierarchy).
   virtual std::vector<std::string> procs_files(const CgroupPath& cg) const = 0;
   // Writes the limits that differ from `previous` (nullopt: write all).

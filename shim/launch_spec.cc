@@ -65,7 +65,8 @@ std::string to_json(const ProcessSpec& s) {
               {"memory_bytes", range_json(s.envelope.memory_bytes)},
               {"priority", std::string(to_string(s.priority))},
               {"on_partition", std::string(to_string(s.on_partition))},
-              {"created_ms", s.created_ms}}
+              {"created_ms", s.created_ms},
+              {"cgroup", s.cgroup}}
       .dump();
 }
 
@@ -79,6 +80,7 @@ Result<ProcessSpec> process_spec_from_json(const std::string& text) {
     s.priority = parse_priority_class(j.value("priority", "normal")).value_or(PriorityClass::normal);
     s.on_partition = j.value("on_partition", "keep") == "stop" ? OnPartition::stop : OnPartition::keep;
     s.created_ms = j.value("created_ms", int64_t{0});
+    s.cgroup = j.value("cgroup", "");
     return s;
   });
 }

@@ -38,6 +38,7 @@ struct ProcessSpec {
   PriorityClass priority = PriorityClass::normal;
   OnPartition on_partition = OnPartition::keep;
   int64_t created_ms = 0;
+  std::string cgroup;       // its cgroup's directory name under the node's (empty: the id)
 };
 
 struct PidRecord {

@@ -99,7 +99,6 @@ Result<bool> Supervisor::init() {
     auto cg = cgroups_->create_node(cfg_.node, cfg_.cpu_millis, cfg_.memory_bytes);
     if (!cg) return cg.error();
     node_cg_ = *cg;
-    remove_stale_slots();
   }
   return true;
 }
@@ -159,20 +158,22 @@ Result<const ManagedProcess*> Supervisor::start(const StartRequest& req, int64_t
   Spare mon = take_spare();
   bool in_slot = false;
   if (mon.cgroup && cgroups_ != nullptr) {
-    if (auto renamed = cgroups_->rename_child(*mon.cgroup, spec.id)) {
-      p.cgroup = *renamed;
-      in_slot = true;
-    } else {
-      slots_ok_ = false;
-      emit("warning", "", "warm slots off: " + renamed.error().message);
-      drop(mon);
-    }
+    // The process keeps the slot's cgroup under the slot's name (recorded in
+    // spec.json for re-adoption): no rename on the start path.
+    p.cgroup = *mon.cgroup;
+    const std::string& dir = mon.cgroup->dirs.at(0);
+    p.spec.cgroup = dir.substr(dir.rfind('/') + 1);
+    in_slot = true;
   }
   if (cgroups_ != nullptr && node_cg_) {
     if (!in_slot) {
-      auto cg = cgroups_->create_child(*node_cg_, spec.id);
+      // Named like a slot (unique, and cleaned up like one if a shim dies):
+      // a cgroup may serve several processes in turn.
+      const std::string name = ".slot-" + std::to_string(::getpid()) + "-" + std::to_string(++slot_seq_);
+      auto cg = cgroups_->create_child(*node_cg_, name);
       if (!cg) return cg.error();
       p.cgroup = *cg;
+      p.spec.cgroup = name;
     }
     CgroupLimits l = initial_limits(spec);
     // The memory limit is in place before exec (a process can allocate a lot
@@ -209,7 +210,7 @@ Result<const ManagedProcess*> Supervisor::start(const StartRequest& req, int64_t
     remove_tree(p.dir);
     return Error{"process " + spec.id + ": " + msg};
   };
-  if (auto r = write_atomic(p.dir + "/spec.json", to_json(spec)); !r) return fail(r.error().message);
+  if (auto r = write_atomic(p.dir + "/spec.json", to_json(p.spec)); !r) return fail(r.error().message);
   if (auto r = write_atomic(p.dir + "/launch.json", to_json(launch)); !r) return fail(r.error().message);
 
   // Hand the state dir to the spare monitor (already exec'd), or spawn one.
@@ -438,22 +439,20 @@ bool Supervisor::recycle(const CgroupPath& cg, const std::optional<CgroupLimits>
   if (!procs || procs->find_first_not_of(" \n") != std::string::npos) return false;
   auto stats = cgroups_->read_stats(cg);
   if (!stats || stats->memory_bytes > (4 << 20)) return false;  // its page cache would count against the next
-  auto renamed = cgroups_->rename_child(cg, ".slot-" + std::to_string(::getpid()) + "-" + std::to_string(++slot_seq_));
-  if (!renamed) return false;
-  recycled_.push_back({*renamed, *applied});  // its limits stay; the next start writes only what differs
+  recycled_.push_back({cg, *applied});  // name and limits stay; the next start writes only what differs
   return true;
 }
 
 // Slots left by a shim that died: their monitors saw EOF and left; remove
 // the empty cgroups (killing anything still inside first).
-void Supervisor::remove_stale_slots() {
+void Supervisor::remove_stale_slots(const std::set<std::string>& in_use) {
   if (cgroups_ == nullptr || !node_cg_) return;
   const std::string& base = node_cg_->dirs.at(0);
   DIR* d = ::opendir(base.c_str());
   if (d == nullptr) return;
   std::vector<std::string> slots;
   while (dirent* e = ::readdir(d)) {
-    if (std::string(e->d_name).rfind(".slot-", 0) == 0) slots.push_back(e->d_name);
+    if (std::string(e->d_name).rfind(".slot-", 0) == 0 && !in_use.count(e->d_name)) slots.push_back(e->d_name);
   }
   ::closedir(d);
   for (const auto& name : slots) {
@@ -683,7 +682,8 @@ size_t Supervisor::adopt_all(int64_t now_ms) {
     p.spec = *spec;
     p.adopted = true;
     if (cgroups_ != nullptr && node_cg_) {
-      if (auto cg = cgroups_->create_child(*node_cg_, id)) p.cgroup = *cg;  // exists already: same path
+      const std::string name = p.spec.cgroup.empty() ? id : p.spec.cgroup;
+      if (auto cg = cgroups_->create_child(*node_cg_, name)) p.cgroup = *cg;  // exists already: same path
     }
     if (auto ex_text = read_file(p.dir + "/exit.json")) {
       if (auto ex = exit_from_json(*ex_text)) {
@@ -727,6 +727,13 @@ size_t Supervisor::adopt_all(int64_t now_ms) {
     procs_.emplace(id, std::move(p));
     ++generation_;
   }
+  // Slots a dead shim left (its spares, its recycled cgroups) — but not the
+  // ones that now hold an adopted process.
+  std::set<std::string> in_use;
+  for (const auto& [pid, proc] : procs_) {
+    if (proc.cgroup) in_use.insert(proc.cgroup->dirs.at(0).substr(proc.cgroup->dirs.at(0).rfind('/') + 1));
+  }
+  remove_stale_slots(in_use);
   return running;
 }
 

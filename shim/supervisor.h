@@ -99,7 +99,8 @@ class Supervisor {
     cgroups_ = nullptr;
     node_cg_.reset();
   }
-  // Re-adopts every process found in the state dir; returns how many run.
+  // Re-adopts every process found in the state dir (then removes the slots a
+  // dead shim left that no adopted process lives in); returns how many run.
   size_t adopt_all(int64_t now_ms);
 
   // Starts a process. `wait`: return once its monitor has reported the pid.
@@ -171,7 +172,7 @@ class Supervisor {
   Spare take_spare();
   void drop(Spare& spare);
   Result<Spare> spawn_monitor(const std::vector<std::string>& args);
-  void remove_stale_slots();
+  void remove_stale_slots(const std::set<std::string>& in_use);
  public:
   // Keeps spare monitors ready (called by the loop off the start path).
   void ensure_spare();
