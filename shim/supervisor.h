@@ -168,7 +168,7 @@ class Supervisor {
   // holding memory, pool full): then it is removed as before.
   bool recycle(const CgroupPath& cg, const std::optional<CgroupLimits>& applied);
   std::vector<std::pair<CgroupPath, CgroupLimits>> recycled_;
-  static constexpr size_t kMaxRecycled = 16;
+  static constexpr size_t kMaxRecycled = 64;  // per node; an empty cgroup costs the kernel little
   Spare take_spare();
   void drop(Spare& spare);
   Result<Spare> spawn_monitor(const std::vector<std::string>& args);
