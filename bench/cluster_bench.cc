@@ -141,7 +141,7 @@ int start_throughput(int processes, int runs) {
                     svc.services(0).running(), exited);
       }
       return exited == processes;
-    }, 10);
+    }, 20);
     const double ms = ms_since(t0);
     for (const auto all = c.processes(name); const auto& p : all.processes()) {
       failed += p.state() != v1::EXITED || p.exit().exit_code() != 0 || p.exit().signal() != 0;

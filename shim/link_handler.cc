@@ -86,7 +86,11 @@ v1::ShimMessage make_heartbeat(const Supervisor& sup, const NodeStatus& status, 
   hb->set_sent_ms(sent_ms);
   hb->set_fenced(status.fenced);
   if (with_processes) {
-    for (const auto& [id, p] : sup.processes()) *hb->add_processes() = process_info(p);
+    // Live ones only: exits were reported as events, and the exited records a
+    // node keeps for logs would make every full heartbeat large.
+    for (const auto& [id, p] : sup.processes()) {
+      if (p.state != ProcState::exited) *hb->add_processes() = process_info(p);
+    }
   }
   return m;
 }

@@ -1,7 +1,7 @@
 // What the shim's loop says to its controller and does with what it hears:
 // the Register message (capacity, labels, token, every process it holds, so a
 // restarted controller adopts instead of starting twice), heartbeats (usage
-// every Nth), events, and the controller's start/stop/update/log/ack orders
+// of live processes every Nth), events, and the controller's start/stop/update/log/ack orders
 // carried out against the supervisor. Runs on the loop thread; no network.
 #pragma once
 
