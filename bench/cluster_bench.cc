@@ -6,7 +6,7 @@
 //                     repeated; p50, then `failover_p99_ms: N`.
 //   start-throughput  1,000 short-lived processes (/bin/true) started through the
 //                     API until all have exited; `start_processes_per_s: N`
-//                     (median of the runs).
+//                     (median of 5 runs).
 // Usage: bench_cluster failover [--processes N] [--repeats N]
 //        bench_cluster start-throughput [--processes N] [--runs N]
 #include <algorithm>
@@ -180,7 +180,7 @@ int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "";
   if (mode == "failover") return failover(flag(argc, argv, "--processes", 200), flag(argc, argv, "--repeats", 12));
   if (mode == "start-throughput") {
-    return start_throughput(flag(argc, argv, "--processes", 1000), flag(argc, argv, "--runs", 3));
+    return start_throughput(flag(argc, argv, "--processes", 1000), flag(argc, argv, "--runs", 5));
   }
   std::fprintf(stderr, "usage: bench_cluster failover|start-throughput [--processes N] [--repeats N|--runs N]\n");
   return 2;
