@@ -9,6 +9,7 @@
 #include "core/reschedule_order.h"
 #include "core/scheduler.h"
 #include "core/spec_parse.h"
+#include "proto/json_view.h"
 
 namespace rackos::controller {
 
@@ -1139,35 +1140,16 @@ std::string ClusterController::metrics_text() const {
 std::string ClusterController::state_json() const {
   json nodes = json::array();
   const auto node_list = list_nodes({});
-  for (const auto& n : node_list.nodes()) {
-    nodes.push_back({{"name", n.name()},
-                     {"state", std::string(to_string(n.state()))},
-                     {"cpu_millis", n.cpu_millis()},
-                     {"memory_bytes", n.memory_bytes()},
-                     {"reserved_cpu_millis", n.reserved_cpu_millis()},
-                     {"reserved_memory_bytes", n.reserved_memory_bytes()},
-                     {"processes", n.processes()},
-                     {"enforcement", n.enforcement()}});
-  }
+  for (const auto& n : node_list.nodes()) nodes.push_back(node_json(n));
   json services = json::array();
   const auto service_list = list_services({});
   for (const auto& s : service_list.services()) {
-    services.push_back({{"name", s.name()}, {"running", s.running()}, {"pending", s.pending()}});
+    services.push_back({{"name", s.name()}, {"running", s.running()}, {"pending", s.pending()}, {"exited", s.exited()},
+                        {"processes", s.processes()}});
   }
   json procs = json::array();
   const auto process_list = list_processes({});
-  for (const auto& p : process_list.processes()) {
-    procs.push_back({{"name", p.id()},
-                     {"service", p.service()},
-                     {"node", p.node()},
-                     {"state", std::string(to_string(p.state()))},
-                     {"pid", p.pid()},
-                     {"restarts", p.restarts()},
-                     {"cpu_target_millis", p.allocation().cpu_target_millis()},
-                     {"cpu_used_millis", p.usage().cpu_used_millis()},
-                     {"memory_bytes", p.usage().memory_bytes()},
-                     {"reason", p.reason()}});
-  }
+  for (const auto& p : process_list.processes()) procs.push_back(process_json(p));
   return json{{"revision", store_->revision()}, {"nodes", nodes}, {"services", services}, {"processes", procs}}.dump();
 }
 

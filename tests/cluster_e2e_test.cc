@@ -5,6 +5,8 @@
 // error, a shim partitioned and back (fenced, stale copies stopped), a wrong
 // join token, drain, logs.
 #include <gtest/gtest.h>
+#include <httplib.h>
+
 #include <nlohmann/json.hpp>
 
 #include <set>
@@ -56,6 +58,21 @@ TEST(ClusterE2E, DeployScaleAndPsJson) {
     }
     return true;
   }, 50));
+  // HTTP on loopback: Prometheus metrics and the JSON state.
+  std::string http_addr = c.file(c.dir() + "/controller/http.addr");
+  http_addr.erase(http_addr.find_last_not_of("\n") + 1);
+  httplib::Client http("http://" + http_addr);
+  auto metrics = http.Get("/metrics");
+  ASSERT_TRUE(metrics) << http_addr;
+  EXPECT_NE(metrics->body.find("rackos_nodes{state=\"ready\"} 3"), std::string::npos) << metrics->body;
+  EXPECT_NE(metrics->body.find("rackos_processes{state=\"running\"} 3"), std::string::npos);
+  EXPECT_NE(metrics->body.find("rackos_failover_duration_ms_bucket{le=\"1000\"}"), std::string::npos);
+  auto state = http.Get("/state");
+  ASSERT_TRUE(state);
+  auto sj = nlohmann::json::parse(state->body);
+  EXPECT_EQ(sj["processes"].size(), 3u);
+  EXPECT_EQ(sj["processes"][0]["state"], "running");
+  EXPECT_EQ(sj["nodes"].size(), 3u);
   std::tie(code, out) = c.cli("scale web 1:1");
   ASSERT_EQ(code, 0) << out;
   ASSERT_TRUE(wait_until(10000, [&] { return c.processes("web").processes_size() == 1; }));
