@@ -1,0 +1,162 @@
+// The shim's side of the controller protocol with a real supervisor (no
+// cgroups): an asynchronous start becomes a "started" event with the pid, a
+// start sent twice is answered instead of run twice, a stop for an unknown
+// launch is reported stopped, logs are read from the tail, acks lift fencing,
+// a fenced node refuses at-most-one work, and Register lists every process.
+#include "shim/link_handler.h"
+
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "proto/convert.h"
+
+namespace rackos::shim {
+namespace {
+
+class LinkHandler : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = "/tmp/rackos-link-test-" + std::to_string(::getpid());
+    sup_ = std::make_unique<Supervisor>(SupervisorConfig{.node = "ln", .state_dir = dir_, .monitor_path = MONITOR_BINARY,
+                                                         .cpu_millis = 2000, .memory_bytes = 1ll << 30},
+                                        nullptr);
+    ASSERT_TRUE(sup_->init());
+    status_.enforcement = "enforcement off: test";
+  }
+  void TearDown() override {
+    for (auto& [id, p] : sup_->processes()) {
+      if (p.pid.pid > 0 && p.state != ProcState::exited) ::kill(p.pid.pid, SIGKILL);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    sup_->check(1);
+    sup_.reset();
+    std::system(("rm -rf " + dir_).c_str());
+  }
+  std::vector<v1::ShimMessage> handle(const v1::ControllerMessage& m) {
+    bool power_off = false;
+    auto out = handle_controller_message(m, *sup_, status_, 0, power_off);
+    EXPECT_FALSE(power_off);
+    return out;
+  }
+  static v1::ControllerMessage start(const std::string& id, const std::vector<std::string>& argv,
+                                     const std::string& on_partition = "keep") {
+    v1::ControllerMessage m;
+    auto* s = m.mutable_start();
+    s->set_id(id);
+    s->set_service("svc");
+    for (const auto& a : argv) s->add_argv(a);
+    Envelope e{{100, 1000, 1000}, {16ll << 20, 64ll << 20, 64ll << 20}};
+    *s->mutable_envelope() = to_proto(e);
+    s->set_priority("normal");
+    s->set_on_partition(on_partition);
+    return m;
+  }
+  // Waits for the monitor's answer to an asynchronous start.
+  void finish_start(const std::string& id) {
+    for (auto& [fd, rid] : sup_->take_new_reply_fds()) {
+      pollfd p{fd, POLLIN, 0};
+      ::poll(&p, 1, 5000);
+      sup_->on_reply(rid, 0);
+    }
+    ASSERT_GT(sup_->processes().at(id).pid.pid, 0);
+  }
+  std::string last_event_kind() { return sup_->events().empty() ? "" : sup_->events().back().kind; }
+
+  std::string dir_;
+  std::unique_ptr<Supervisor> sup_;
+  NodeStatus status_;
+};
+
+TEST_F(LinkHandler, AsynchronousStartReportsStartedWithThePid) {
+  EXPECT_TRUE(handle(start("a.1", {"/bin/sh", "-c", "echo one; echo two; sleep 30"})).empty());  // nothing yet
+  finish_start("a.1");
+  ASSERT_EQ(last_event_kind(), "started");
+  auto msg = event_message(sup_->events().back(), *sup_);
+  EXPECT_EQ(msg.event().kind(), "started");
+  EXPECT_EQ(msg.event().pid(), sup_->processes().at("a.1").pid.pid);
+  // Sent again (a restarted controller): answered, not started twice.
+  auto again = handle(start("a.1", {"/bin/sh", "-c", "sleep 30"}));
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].event().kind(), "started");
+  EXPECT_EQ(again[0].event().pid(), sup_->processes().at("a.1").pid.pid);
+  EXPECT_EQ(sup_->processes().size(), 1u);
+  // Its log, from the tail.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  v1::ControllerMessage rl;
+  rl.mutable_read_log()->set_request(7);
+  rl.mutable_read_log()->set_id("a.1");
+  rl.mutable_read_log()->set_tail(true);
+  rl.mutable_read_log()->set_max_bytes(4);
+  auto log = handle(rl);
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(log[0].log_data().request(), 7u);
+  EXPECT_EQ(log[0].log_data().data(), "two\n");
+  EXPECT_EQ(log[0].log_data().next_offset(), 8u);
+  rl.mutable_read_log()->set_id("nope.1");
+  EXPECT_NE(handle(rl)[0].log_data().error().find("no process nope.1"), std::string::npos);
+}
+
+TEST_F(LinkHandler, StopOfAnUnknownLaunchIsReportedStopped) {
+  v1::ControllerMessage m;
+  m.mutable_stop()->set_id("ghost.3");
+  auto out = handle(m);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].event().kind(), "exited");
+  EXPECT_TRUE(out[0].event().exit().stop_requested());
+}
+
+TEST_F(LinkHandler, BadStartIsOneClearFailure) {
+  auto out = handle(start("b.1", {}));
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].event().kind(), "start_failed");
+  EXPECT_NE(out[0].event().message().find("command is empty"), std::string::npos) << out[0].event().message();
+}
+
+TEST_F(LinkHandler, FencedNodeRefusesAtMostOneWorkAndAnAckLiftsIt) {
+  status_.fenced = true;
+  auto out = handle(start("c.1", {"/bin/true"}, "stop"));
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].event().kind(), "start_failed");
+  EXPECT_NE(out[0].event().message().find("fenced"), std::string::npos);
+  v1::ControllerMessage ack;
+  ack.mutable_ack()->set_seq(1);
+  ack.mutable_ack()->set_sent_ms(100);  // "from the future" (now is 0): clamped to now
+  EXPECT_TRUE(handle(ack).empty());
+  EXPECT_FALSE(status_.fenced);
+  EXPECT_EQ(status_.last_ack_ms, 0);
+  EXPECT_EQ(last_event_kind(), "unfenced");
+}
+
+TEST_F(LinkHandler, RegisterListsEveryProcessAndHeartbeatsOnlyLiveOnes) {
+  handle(start("d.1", {"/bin/sh", "-c", "sleep 30"}));
+  finish_start("d.1");
+  handle(start("e.1", {"/bin/true"}));
+  finish_start("e.1");
+  ASSERT_TRUE([&] {
+    for (int i = 0; i < 200; ++i) {
+      for (auto& [fd, id] : sup_->take_new_pidfds()) sup_->pidfd_ready(id, 0);
+      sup_->check(0);
+      if (sup_->processes().at("e.1").state == ProcState::exited) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }());
+  NodeIdentity id{"ln", "tok", 2000, 1ll << 30, {{"rack", "r1"}}};
+  auto reg = make_register(id, *sup_, status_);
+  EXPECT_EQ(reg.register_().token(), "tok");
+  EXPECT_EQ(reg.register_().labels().at("rack"), "r1");
+  ASSERT_EQ(reg.register_().running_size(), 2);
+  auto hb = make_heartbeat(*sup_, status_, 3, 1234, true);
+  EXPECT_EQ(hb.heartbeat().seq(), 3u);
+  EXPECT_EQ(hb.heartbeat().sent_ms(), 1234);
+  ASSERT_EQ(hb.heartbeat().processes_size(), 1);
+  EXPECT_EQ(hb.heartbeat().processes(0).id(), "d.1");
+  EXPECT_EQ(make_heartbeat(*sup_, status_, 4, 1334, false).heartbeat().processes_size(), 0);
+}
+
+}  // namespace
+}  // namespace rackos::shim
