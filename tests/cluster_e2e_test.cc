@@ -256,6 +256,10 @@ TEST(ClusterE2E, DrainMovesEverythingAndLogsAreReadable) {
     }
     return ps.processes_size() == 2;
   }));
+  auto [tcode, top] = c.cli("top -n 1 --interval 100ms");
+  EXPECT_EQ(tcode, 0) << top;
+  EXPECT_NE(top.find("2/2 processes running"), std::string::npos) << top;
+  EXPECT_NE(top.find("talk-1"), std::string::npos) << top;
   std::tie(code, dout) = c.cli("drain --undo " + c.node_name(1));
   EXPECT_EQ(code, 0) << dout;
   EXPECT_TRUE(wait_until(3000, [&] { return c.ready_nodes() == 2; }));
