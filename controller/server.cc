@@ -166,10 +166,18 @@ class Services final : public v1::NodeService::Service, public v1::ClusterServic
       while (true) {
         out->cv.wait(lock, [&] { return !out->q.empty() || out->done; });
         if (out->q.empty()) break;
-        auto [msg, close] = std::move(out->q.front());
-        out->q.pop_front();
+        std::deque<std::pair<v1::ControllerMessage, bool>> batch;
+        batch.swap(out->q);
         lock.unlock();
-        const bool ok = stream->Write(msg);
+        // A burst (hundreds of starts after a node died) goes out coalesced:
+        // every message but the last is buffered, the last flushes them all.
+        bool ok = true, close = false;
+        for (size_t i = 0; i < batch.size() && ok && !close; ++i) {
+          grpc::WriteOptions opts;
+          close = batch[i].second;
+          if (i + 1 < batch.size() && !close) opts.set_buffer_hint();
+          ok = stream->Write(batch[i].first, opts);
+        }
         lock.lock();
         if (!ok || close) {
           out->done = true;

@@ -80,16 +80,21 @@ void ControllerLink::send(v1::ShimMessage m) {
 
 void ControllerLink::write_loop() {
   while (!stop_) {
-    v1::ShimMessage m;
+    std::deque<v1::ShimMessage> batch;
     {
       std::unique_lock lock(out_mu_);
       out_cv_.wait(lock, [&] { return !outbox_.empty() || stop_; });
       if (stop_) return;
-      m = std::move(outbox_.front());
-      outbox_.pop_front();
+      batch.swap(outbox_);
     }
+    // A burst (events of many starts and exits) goes out coalesced: every
+    // message but the last is buffered, the last flushes them all.
     std::lock_guard lock(stream_mu_);
-    if (stream_) stream_->Write(m);
+    for (size_t i = 0; i < batch.size() && stream_; ++i) {
+      grpc::WriteOptions opts;
+      if (i + 1 < batch.size()) opts.set_buffer_hint();
+      if (!stream_->Write(batch[i], opts)) break;
+    }
   }
 }
 
