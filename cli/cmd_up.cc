@@ -133,9 +133,7 @@ void add_up(CLI::App& app) {
   cmd->callback([] {
     if (a.nodes < 1 || a.nodes > 64) fail("up: --nodes " + std::to_string(a.nodes) + " must be 1..64");
     if (a.racks < 1) fail("up: --racks must be ≥ 1");
-    for (const auto& [flag, v] : {std::pair{"--node-cpu", a.cpu}}) {
-      if (!parse_cpu_millis(v)) fail(std::string("up: ") + flag + " " + v + " is not a CPU amount");
-    }
+    if (!parse_cpu_millis(a.cpu)) fail("up: --node-cpu " + a.cpu + " is not a CPU amount");
     if (!parse_memory_bytes(a.memory)) fail("up: --node-memory " + a.memory + " is not a memory amount");
     if (!parse_duration_ms(a.lease)) fail("up: --node-lease " + a.lease + " is not a duration");
     namespace fs = std::filesystem;

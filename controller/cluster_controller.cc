@@ -10,6 +10,7 @@
 #include "core/scheduler.h"
 #include "core/spec_parse.h"
 #include "proto/json_view.h"
+#include "rackos_version.h"
 
 namespace rackos::controller {
 
@@ -301,7 +302,7 @@ void ClusterController::on_register(ConnId conn, const v1::Register& reg, int64_
   }
   v1::ControllerMessage out;
   auto* r = out.mutable_registered();
-  r->set_wire_version(kWireVersion);
+  r->set_wire_version(RACKOS_WIRE_VERSION);
   r->set_incarnation(state_.node(node).health.incarnation);
   for (const auto& s : stale) r->add_stop(s);
   outbox_.insert(outbox_.begin() + static_cast<std::ptrdiff_t>(registered_at), Outgoing{conn, std::move(out), false});
@@ -438,7 +439,6 @@ void ClusterController::handle_exit(ProcessId id, const v1::ExitStatus& exit, in
   ++counters_.exits;
   clear_lost(id, now_ms, false);
   x.pid = 0;
-  x.last_exit_ms = now_ms;
   if (x.stop_wanted) {
     remove_process(id);
     return;

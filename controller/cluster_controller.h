@@ -37,8 +37,6 @@
 
 namespace rackos::controller {
 
-inline constexpr uint32_t kWireVersion = 1;
-
 using ConnId = uint64_t;
 
 struct ControllerConfig {
@@ -120,7 +118,6 @@ class ClusterController {
   std::string state_json() const;
   const ClusterState& state() const { return state_; }
   const ControllerCounters& counters() const { return counters_; }
-  Histogram& store_latency() { return store_latency_; }
   const Histogram& failover_histogram() const { return failover_; }
   std::string process_name(ProcessId id) const;
   std::string launch_id(ProcessId id) const;
@@ -136,7 +133,6 @@ class ClusterController {
     std::string reason;         // pending: why unplaced; backoff: what happened
     v1::Allocation allocation;
     v1::Usage usage;
-    int64_t last_exit_ms = 0;
   };
   struct NodeLink {
     ConnId conn = 0;            // 0: no stream

@@ -43,10 +43,6 @@ class EventLog {
     }
     return out;
   }
-  uint64_t last() {
-    std::lock_guard lock(mu_);
-    return next_ - 1;
-  }
 
  private:
   std::mutex mu_;

@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "proto/convert.h"
+#include "rackos_version.h"
 
 namespace rackos::shim {
 
@@ -67,7 +68,7 @@ v1::ProcessInfo process_info(const ManagedProcess& p) {
 v1::ShimMessage make_register(const NodeIdentity& id, const Supervisor& sup, const NodeStatus& status) {
   v1::ShimMessage m;
   auto* r = m.mutable_register_();
-  r->set_wire_version(1);
+  r->set_wire_version(RACKOS_WIRE_VERSION);
   r->set_node(id.node);
   r->set_token(id.token);
   r->set_cpu_millis(id.cpu_millis);

@@ -13,29 +13,13 @@
 #include <thread>
 
 #include "proto/convert.h"
+#include "shim/supervisor_fixture.h"
 
 namespace rackos::shim {
 namespace {
 
-class LinkHandler : public ::testing::Test {
+class LinkHandler : public SupervisorFixture {
  protected:
-  void SetUp() override {
-    dir_ = "/tmp/rackos-link-test-" + std::to_string(::getpid());
-    sup_ = std::make_unique<Supervisor>(SupervisorConfig{.node = "ln", .state_dir = dir_, .monitor_path = MONITOR_BINARY,
-                                                         .cpu_millis = 2000, .memory_bytes = 1ll << 30},
-                                        nullptr);
-    ASSERT_TRUE(sup_->init());
-    status_.enforcement = "enforcement off: test";
-  }
-  void TearDown() override {
-    for (auto& [id, p] : sup_->processes()) {
-      if (p.pid.pid > 0 && p.state != ProcState::exited) ::kill(p.pid.pid, SIGKILL);
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    sup_->check(1);
-    sup_.reset();
-    std::system(("rm -rf " + dir_).c_str());
-  }
   std::vector<v1::ShimMessage> handle(const v1::ControllerMessage& m) {
     bool power_off = false;
     auto out = handle_controller_message(m, *sup_, status_, 0, power_off);
@@ -65,10 +49,6 @@ class LinkHandler : public ::testing::Test {
     ASSERT_GT(sup_->processes().at(id).pid.pid, 0);
   }
   std::string last_event_kind() { return sup_->events().empty() ? "" : sup_->events().back().kind; }
-
-  std::string dir_;
-  std::unique_ptr<Supervisor> sup_;
-  NodeStatus status_;
 };
 
 TEST_F(LinkHandler, AsynchronousStartReportsStartedWithThePid) {

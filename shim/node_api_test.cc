@@ -8,36 +8,16 @@
 #include <chrono>
 #include <thread>
 
+#include "shim/supervisor_fixture.h"
+
 namespace rackos::shim {
 namespace {
 
 using nlohmann::json;
 
-class NodeApi : public ::testing::Test {
+class NodeApi : public SupervisorFixture {
  protected:
-  void SetUp() override {
-    dir_ = "/tmp/rackos-api-test-" + std::to_string(::getpid());
-    sup_ = std::make_unique<Supervisor>(
-        SupervisorConfig{.node = "api", .state_dir = dir_, .monitor_path = MONITOR_BINARY, .cpu_millis = 2000,
-                         .memory_bytes = 1ll << 30},
-        nullptr);
-    ASSERT_TRUE(sup_->init());
-    status_.enforcement = "enforcement off: test";
-  }
-  void TearDown() override {
-    for (auto& [id, p] : sup_->processes()) {
-      if (p.pid.pid > 0 && p.state != ProcState::exited) ::kill(p.pid.pid, SIGKILL);
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    sup_->check(1);
-    sup_.reset();
-    std::system(("rm -rf " + dir_).c_str());
-  }
   json call(const json& req) { return handle_request(req, *sup_, status_, 0); }
-
-  std::string dir_;
-  std::unique_ptr<Supervisor> sup_;
-  NodeStatus status_;
 };
 
 TEST_F(NodeApi, ValidationErrorsAreOneLineEach) {

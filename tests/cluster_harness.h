@@ -59,7 +59,6 @@ struct ClusterOptions {
   bool standby = false;
   bool enforce = true;
   std::string lease = "500ms";
-  std::string extra_controller_flag;  // e.g. "--allow-fault-injection" (always on here)
 };
 
 class LocalCluster {

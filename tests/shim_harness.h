@@ -4,7 +4,6 @@
 // by pid and by path: workloads, monitors, shims, cgroups, state files.
 #pragma once
 
-#include <dirent.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -18,6 +17,7 @@
 #include <vector>
 
 #include "shim/cgroup_files.h"
+#include "shim/node_cleanup.h"
 #include "shim/node_client.h"
 #include "shim/upgrade.h"
 
@@ -178,25 +178,7 @@ class ShimNode {
     for (int pid : monitors) ::kill(pid, SIGKILL);
     while (::waitpid(-1, nullptr, WNOHANG) > 0) {
     }
-    // Cgroups of this node, children first, by path.
-    for (const char* root : {"/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpuacct", "/sys/fs/cgroup/memory",
-                             "/sys/fs/cgroup/unified", "/sys/fs/cgroup"}) {
-      std::string node_dir = std::string(root) + "/rackos/" + node_;
-      if (DIR* d = ::opendir(node_dir.c_str())) {
-        std::vector<std::string> kids;
-        while (dirent* e = ::readdir(d)) {
-          std::string name = e->d_name;
-          if (e->d_type == DT_DIR && name != "." && name != "..") kids.push_back(node_dir + "/" + name);
-        }
-        ::closedir(d);
-        for (const auto& k : kids) {
-          for (int i = 0; i < 50 && ::rmdir(k.c_str()) != 0 && errno == EBUSY; ++i) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(20));
-          }
-        }
-        ::rmdir(node_dir.c_str());
-      }
-    }
+    shim::remove_node_cgroups(node_);  // children first, by path
     std::string cmd = "rm -rf '" + dir_ + "'";
     if (std::system(cmd.c_str()) != 0) {
     }
