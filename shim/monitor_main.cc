@@ -290,9 +290,9 @@ void stdin_to_devnull() {
 
 // Warm slot: the child is forked and moved into the slot's cgroup before any
 // start arrives (cgroup v1 migration can take milliseconds); a start then only
-// renames the slot's cgroup, hands over the state dir and lets the child exec.
+// hands over the state dir and lets the child exec, in the slot's cgroup.
 // Says "ready" on stdout once the child sits in the cgroup; the shim only
-// renames a slot that is ready.
+// uses a slot that is ready.
 int run_slot(const std::vector<std::string>& join_files) {
   int out[2], err[2], sync[2], go[2], joined[2];
   if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0 || ::pipe2(sync, O_CLOEXEC) != 0 ||

@@ -154,7 +154,7 @@ Result<const ManagedProcess*> Supervisor::start(const StartRequest& req, int64_t
   launch.gid = req.gid;
   launch.log_max_bytes = cfg_.log_max_bytes;
   launch.log_keep = cfg_.log_keep;
-  // A warm slot brings its cgroup, child already inside: rename it to the id.
+  // A warm slot brings its cgroup, child already inside.
   Spare mon = take_spare();
   bool in_slot = false;
   if (mon.cgroup && cgroups_ != nullptr) {

@@ -151,8 +151,8 @@ class Supervisor {
   void kill_cgroup_leftovers(const ManagedProcess& p);
   void trim_exited();
   // A monitor exec'd ahead of need (see monitor_main.cc), or none. With
-  // cgroups that can be renamed (v1) it is a warm slot: its child already
-  // sits in `cgroup`, so a start neither creates a cgroup nor migrates a task.
+  // cgroups it is a warm slot: its child already sits in `cgroup`, which the
+  // process keeps, so a start neither creates a cgroup nor migrates a task.
   struct Spare {
     int pid = 0;
     int to_fd = -1;    // its stdin: we write the state dir here
@@ -162,8 +162,8 @@ class Supervisor {
     bool ready = false;  // a slot whose child has joined its cgroup
   };
   bool slot_ready(Spare& slot);
-  // An exited process's empty cgroup, renamed to a slot name with its limits
-  // as they are, kept for the next spare: no mkdir/rmdir in three hierarchies
+  // An exited process's empty cgroup, under its (slot) name and with its
+  // limits as they are, kept for the next spare: no mkdir/rmdir in three hierarchies
   // per short-lived process. False when it cannot be reused (not empty, still
   // holding memory, pool full): then it is removed as before.
   bool recycle(const CgroupPath& cg, const std::optional<CgroupLimits>& applied);
@@ -184,7 +184,7 @@ class Supervisor {
   static constexpr size_t kMaxSpares = 16;
   size_t spare_target_ = kSpares;
   std::vector<Spare> spares_;
-  bool slots_ok_ = true;    // false once a rename failed (e.g. cgroup v2)
+  bool slots_ok_ = true;    // false once a slot monitor failed to join its cgroup
   uint64_t slot_seq_ = 0;
   std::set<std::string> attention_;  // ids exiting or stopping
   std::vector<std::string> pending_limits_;
