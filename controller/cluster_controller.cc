@@ -148,7 +148,7 @@ Result<size_t> ClusterController::load(int64_t now_ms) {
         state_.set_state(id, st.value_or(ProcessState::starting), r.created_ms);
         by_launch_[launch_id(id)] = id;
       } else if (x.stop_wanted) {
-        remove_process(id);  // its stop was asked for and its node is gone: done
+        remove_process(id, now_ms);  // its stop was asked for and its node is gone: done
         continue;
       } else {
         ProcessState s = st.value_or(ProcessState::pending);
@@ -164,7 +164,7 @@ Result<size_t> ClusterController::load(int64_t now_ms) {
     return Error{std::string("store: a record is not valid JSON for this version: ") + e.what()};
   }
   for (ServiceId sid = 0; sid < state_.service_count(); ++sid) {
-    if (!state_.service(sid).removed && sx(sid).stopping) finish_stopping(sid);
+    if (!state_.service(sid).removed && sx(sid).stopping) finish_stopping(sid, now_ms);
   }
   events_->add(now_ms, "controller-loaded", store_->name(),
                "revision " + std::to_string(snap->revision) + ": " + std::to_string(state_.service_count()) +
@@ -283,7 +283,7 @@ void ClusterController::on_register(ConnId conn, const v1::Register& reg, int64_
     if (on_shim.count(launch_id(id))) continue;
     auto& r = state_.process(id);
     if (pextra_[id.value].stop_wanted) {
-      remove_process(id);
+      remove_process(id, now_ms);
     } else if (r.state == ProcessState::starting) {
       send_start(id);  // it never got there
     } else {
@@ -440,7 +440,7 @@ void ClusterController::handle_exit(ProcessId id, const v1::ExitStatus& exit, in
   clear_lost(id, now_ms, false);
   x.pid = 0;
   if (x.stop_wanted) {
-    remove_process(id);
+    remove_process(id, now_ms);
     return;
   }
   ExitInfo ei;
@@ -449,7 +449,10 @@ void ClusterController::handle_exit(ProcessId id, const v1::ExitStatus& exit, in
   ei.oom_killed = exit.oom_killed();
   if (!exit.start_error().empty() && ei.exit_code == 0 && ei.signal == 0) ei.exit_code = 127;
   const Service& s = state_.service(r.service);
-  RestartDecision d = decide_restart(s.spec.restart, ei, r.restart_count, r.started_ms, now_ms);
+  // A launch that never ran (could not start, or died before it was seen
+  // running) ran for no time: it counts toward the backoff like a crash.
+  const int64_t ran_from = (exit.start_error().empty() && r.state == ProcessState::running) ? r.started_ms : now_ms;
+  RestartDecision d = decide_restart(s.spec.restart, ei, r.restart_count, ran_from, now_ms);
   if (r.node != kNoNode) {
     state_.unbind(id);
     capacity_changed_ = true;
@@ -525,7 +528,7 @@ void ClusterController::stop_for_good(ProcessId id, int64_t now_ms) {
   x.stop_wanted = true;
   const auto& r = state_.process(id);
   if (r.node == kNoNode) {
-    remove_process(id);
+    remove_process(id, now_ms);
     return;
   }
   state_.set_state(id, ProcessState::stopping, now_ms);
@@ -533,7 +536,7 @@ void ClusterController::stop_for_good(ProcessId id, int64_t now_ms) {
   mark_dirty(id);
 }
 
-void ClusterController::remove_process(ProcessId id) {
+void ClusterController::remove_process(ProcessId id, int64_t now_ms) {
   const ServiceId sid = state_.process(id).service;
   deletes_.emplace_back("process", process_key(id));
   dirty_procs_.erase(id.value);
@@ -545,15 +548,15 @@ void ClusterController::remove_process(ProcessId id) {
   if (state_.process(id).node != kNoNode) capacity_changed_ = true;
   state_.remove_process(id);
   pextra_.erase(id.value);
-  if (sx(sid).stopping) finish_stopping(sid);
+  if (sx(sid).stopping) finish_stopping(sid, now_ms);
 }
 
-void ClusterController::finish_stopping(ServiceId sid) {
+void ClusterController::finish_stopping(ServiceId sid, int64_t now_ms) {
   const Service& s = state_.service(sid);
   if (s.removed || !s.processes.empty()) return;
   deletes_.emplace_back("service", s.spec.name);
   dirty_services_.erase(sid);
-  events_->add(0, "service-stopped", s.spec.name, "every process stopped; the service is gone");
+  events_->add(now_ms, "service-stopped", s.spec.name, "every process stopped; the service is gone");
   state_.mark_service_removed(sid);
   sextra_.erase(sid);
 }
@@ -587,7 +590,7 @@ void ClusterController::node_died(NodeId node, int64_t now_ms) {
   link.died_at_ms = n.health.last_heartbeat_ms;
   std::vector<ProcessId> bound = n.processes;
   for (ProcessId id : bound) {
-    if (pextra_[id.value].stop_wanted) remove_process(id);
+    if (pextra_[id.value].stop_wanted) remove_process(id, now_ms);
   }
   for (ProcessId id : bound) {
     if (state_.processes().find(id)) by_launch_.erase(launch_id(id));
@@ -852,7 +855,7 @@ Result<uint32_t> ClusterController::stop_service(const std::string& name, int64_
     if (!pextra_[id.value].stop_wanted) stop_for_good(id, now_ms);
   }
   events_->add(now_ms, "service-stopping", name, std::to_string(stopping) + " processes stopping");
-  finish_stopping(*sid);
+  finish_stopping(*sid, now_ms);
   return stopping;
 }
 

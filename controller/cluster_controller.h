@@ -159,13 +159,13 @@ class ClusterController {
   // Stops a bound process's current launch and frees its node; the process
   // goes back to pending (drain, moves).
   void move_off(ProcessId id, int64_t now_ms);
-  void remove_process(ProcessId id);
+  void remove_process(ProcessId id, int64_t now_ms);
   // Stops it for good (stop, scale down, replace): removed once it has stopped.
   void stop_for_good(ProcessId id, int64_t now_ms);
   void clear_lost(ProcessId id, int64_t now_ms, bool running);
   void check_reconciled(NodeId node, int64_t now_ms);
   void reconcile_instances(ServiceId sid, int64_t now_ms);
-  void finish_stopping(ServiceId sid);
+  void finish_stopping(ServiceId sid, int64_t now_ms);
   void scale_services(int64_t now_ms);
   void set_health(NodeId node, const NodeHealth& h);
   void mark_dirty(ProcessId id);

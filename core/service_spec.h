@@ -60,6 +60,19 @@ struct Constraint {
 std::string to_string(const Constraint& c);
 
 inline constexpr uint32_t kMaxInstances = 100'000;
+// Size limits, so that every spec fits the node stream (4 MiB a message) with
+// room to spare and exec can take it: a YAML request, one argument or
+// environment value (Linux refuses a single string over 128 KiB: E2BIG), and
+// the command and environment together.
+inline constexpr size_t kMaxSpecBytes = 1 << 20;
+inline constexpr size_t kMaxArgBytes = 128 << 10;
+inline constexpr size_t kMaxLaunchBytes = 512 << 10;
+// The smallest envelope a process can start in: exec needs its binary, stack
+// and page tables charged to its cgroup (below this it fails with "Cannot
+// allocate memory" and restarts forever), and the kernel's CFS quota is at
+// least 1 ms per 100 ms period.
+inline constexpr int64_t kMinMemoryMaxBytes = 4 << 20;
+inline constexpr int64_t kMinCpuMaxMillis = 10;
 
 struct ServiceSpec {
   std::string name;

@@ -3,6 +3,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <limits>
+#include <map>
 #include <set>
 
 #include "core/quantity.h"
@@ -39,6 +41,27 @@ Result<Range> parse_range(std::string_view text, Result<int64_t> (*parse_one)(st
   if (v.size() == 2) range = {v[0], v[1], v[1]};
   if (v.size() == 3) range = {v[0], v[1], v[2]};
   return range;
+}
+
+// Every key given twice in a map, anywhere in the document (YAML parsers keep
+// both and later readers would silently take one): one error each, naming
+// the key and both lines.
+void find_duplicate_keys(const YAML::Node& n, const std::string& path, std::vector<Error>& errors) {
+  if (n.IsMap()) {
+    std::map<std::string, int> seen;  // key -> first line
+    for (const auto& kv : n) {
+      const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : std::string("?");
+      const int line = kv.first.Mark().line + 1;
+      const std::string field = path.empty() ? key : path + "." + key;
+      if (auto [it, fresh] = seen.emplace(key, line); !fresh) {
+        errors.push_back({"line " + std::to_string(line) + ": " + field + " is given twice (first on line " +
+                          std::to_string(it->second) + "); give each field once"});
+      }
+      find_duplicate_keys(kv.second, field, errors);
+    }
+  } else if (n.IsSequence()) {
+    for (const auto& item : n) find_duplicate_keys(item, path, errors);
+  }
 }
 
 // Collects errors against YAML nodes, each with its line number.
@@ -160,8 +183,8 @@ struct YamlReader {
       else fail(kv.first, "instances: unknown field \"" + key + "\" (allowed: min, max)");
     }
     if (mx < 0) mx = mn;
-    out.min = static_cast<uint32_t>(std::min<int64_t>(mn, kMaxInstances + 1));
-    out.max = static_cast<uint32_t>(std::min<int64_t>(mx, kMaxInstances + 1));
+    out.min = static_cast<uint32_t>(std::min<int64_t>(mn, std::numeric_limits<uint32_t>::max()));
+    out.max = static_cast<uint32_t>(std::min<int64_t>(mx, std::numeric_limits<uint32_t>::max()));
   }
 
   void uid(const YAML::Node& n, const std::string& field, std::optional<uint32_t>& out) {
@@ -287,7 +310,7 @@ Result<InstanceRange> parse_instance_range(std::string_view text) {
   for (auto p : parts) {
     auto r = parse_count(p);
     if (!r) return Error{"\"" + std::string(text) + "\" is not an instance range (use N or MIN:MAX, e.g. 2:5)"};
-    v.push_back(std::min<int64_t>(*r, kMaxInstances + 1));
+    v.push_back(std::min<int64_t>(*r, std::numeric_limits<uint32_t>::max()));
   }
   InstanceRange range;
   range.min = static_cast<uint32_t>(v[0]);
@@ -325,6 +348,10 @@ Result<Constraint> parse_constraint(std::string_view text) {
 }
 
 Result<std::vector<ServiceSpec>> parse_services_yaml(std::string_view yaml_text) {
+  if (yaml_text.size() > kMaxSpecBytes) {
+    return Error{"the spec is " + std::to_string(yaml_text.size()) + " bytes; the limit is " +
+                 std::to_string(kMaxSpecBytes) + " bytes (" + std::to_string(kMaxSpecBytes >> 20) + " MiB)"};
+  }
   std::vector<YAML::Node> docs;
   try {
     docs = YAML::LoadAll(std::string(yaml_text));
@@ -334,6 +361,7 @@ Result<std::vector<ServiceSpec>> parse_services_yaml(std::string_view yaml_text)
   YamlReader reader;
   std::vector<ServiceSpec> specs;
   std::vector<YAML::Node> service_nodes;
+  for (const auto& doc : docs) find_duplicate_keys(doc, "", reader.errors);
   for (const auto& doc : docs) {
     if (doc.IsNull()) continue;
     if (doc.IsMap() && doc["services"]) {

@@ -33,7 +33,8 @@ Result<T> parse(const std::string& text, const char* what, F f) {
 
 std::string to_json(const LaunchSpec& s) {
   json j{{"argv", s.argv}, {"workdir", s.workdir}, {"cgroup_procs", s.cgroup_procs}, {"oom_file", s.oom_file},
-         {"log_max_bytes", s.log_max_bytes}, {"log_keep", s.log_keep}};
+         {"log_max_bytes", s.log_max_bytes}, {"log_keep", s.log_keep}, {"lease_file", s.lease_file},
+         {"cgroup_members", s.cgroup_members}};
   json env = json::array();
   for (const auto& [k, v] : s.env) env.push_back({k, v});
   j["env"] = env;
@@ -54,6 +55,8 @@ Result<LaunchSpec> launch_from_json(const std::string& text) {
     s.oom_file = j.value("oom_file", "");
     s.log_max_bytes = j.value("log_max_bytes", int64_t{10 << 20});
     s.log_keep = j.value("log_keep", 3);
+    s.lease_file = j.value("lease_file", "");
+    s.cgroup_members = j.value("cgroup_members", "");
     return s;
   });
 }
@@ -99,14 +102,14 @@ Result<PidRecord> pid_from_json(const std::string& text) {
 
 std::string to_json(const ExitRecord& s) {
   return json{{"exit_code", s.exit_code}, {"signal", s.signal}, {"oom_killed", s.oom_killed},
-              {"start_error", s.start_error}, {"ended_ms", s.ended_ms}}
+              {"start_error", s.start_error}, {"ended_ms", s.ended_ms}, {"fenced", s.fenced}}
       .dump();
 }
 
 Result<ExitRecord> exit_from_json(const std::string& text) {
   return parse<ExitRecord>(text, "exit.json", [](const json& j) {
     return ExitRecord{j.at("exit_code").get<int>(), j.at("signal").get<int>(), j.at("oom_killed").get<bool>(),
-                      j.value("start_error", ""), j.at("ended_ms").get<int64_t>()};
+                      j.value("start_error", ""), j.at("ended_ms").get<int64_t>(), j.value("fenced", false)};
   });
 }
 

@@ -28,6 +28,11 @@ struct LaunchSpec {
   std::string oom_file;                   // keyed file with "oom_kill N"; empty without cgroups
   int64_t log_max_bytes = 10 << 20;       // rotate stdout.log/stderr.log past this
   int log_keep = 3;                       // rotated files kept: .1 .. .N
+  // At-most-one workloads (on_partition: stop) under a controller: the node's
+  // lease file (node_lease.h). The monitor kills the workload, and every
+  // process in `cgroup_members`, once the lease deadline passes.
+  std::string lease_file;
+  std::string cgroup_members;             // its cgroup's procs file; empty without cgroups
 };
 
 // What the shim enforces for a process (survives shim restarts).
@@ -54,6 +59,7 @@ struct ExitRecord {
   bool oom_killed = false;
   std::string start_error;   // set when exec failed; the process never ran
   int64_t ended_ms = 0;
+  bool fenced = false;       // its monitor killed it: the node's lease ran out
 };
 
 std::string to_json(const LaunchSpec& s);

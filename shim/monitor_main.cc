@@ -9,6 +9,7 @@
 #include <grp.h>
 #include <sched.h>
 #include <poll.h>
+#include <sys/file.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -19,11 +20,13 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "shim/cgroup_files.h"
 #include "shim/launch_spec.h"
+#include "shim/node_lease.h"
 
 using namespace rackos::shim;
 
@@ -162,7 +165,42 @@ const char* stage_name(int stage) {
   }
 }
 
+// One line naming what failed: the directory for a working directory, the
+// program otherwise.
+std::string describe_failure(int stage, const LaunchSpec& spec, int err_no) {
+  const std::string what = stage == 4 ? spec.workdir : (spec.argv.empty() ? std::string("?") : spec.argv[0]);
+  return std::string(stage_name(stage)) + " " + what + ": " + std::strerror(err_no);
+}
+
 }  // namespace
+
+// Claims a process's state dir for this monitor: holds an exclusive lock on
+// monitor.lock (with its pid inside) for the monitor's whole life. A shim
+// adopting the dir after a crash takes the same lock: if it wins, it leaves
+// "cancelled" and this monitor, arriving later, starts nothing; if this
+// monitor holds it, the shim knows a start is under way and waits for
+// pid.json instead of declaring the launch lost. So every launch a dead shim
+// handed out ends adopted or never runs. Returns the lock fd, or -1: do not
+// start (cancelled, or the dir is gone).
+int claim_dir(const std::string& dir) {
+  int fd = ::open((dir + "/monitor.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return -1;
+  while (::flock(fd, LOCK_EX) != 0) {
+    if (errno != EINTR) {
+      ::close(fd);
+      return -1;
+    }
+  }
+  if (::access((dir + "/cancelled").c_str(), F_OK) == 0) {
+    ::close(fd);
+    return -1;
+  }
+  const std::string pid = std::to_string(::getpid());
+  if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) < 0) {
+    // the pid is a courtesy for the shim; the lock is what counts
+  }
+  return fd;  // never closed: released when this monitor exits
+}
 
 // A spare monitor is started ahead of need and waits for its state dir on
 // stdin, so starting a workload does not pay for exec'ing the monitor.
@@ -214,11 +252,43 @@ int supervise(const std::string& dir, const LaunchSpec& spec, pid_t child, int o
       break;  // EAGAIN (or error): come back later
     }
   };
+  // At-most-one workloads: the node's lease, enforced here so that a stalled
+  // shim cannot leave a copy running past it (see node_lease.h).
+  NodeLease lease;
+  bool fencing = !spec.lease_file.empty() && NodeLease::open_reader(spec.lease_file, lease);
+  if (!spec.lease_file.empty() && !fencing) std::fprintf(stderr, "cannot read the node lease %s\n", spec.lease_file.c_str());
+  bool fenced = false;
   while (!exited) {
-    pollfd fds[3] = {{out_open ? out_r : -1, POLLIN, 0}, {err_open ? err_r : -1, POLLIN, 0}, {pidfd, POLLIN, 0}};
     int timeout = pidfd < 0 ? 100 : -1;  // without pidfd: poll waitpid
+    if (fencing) {
+      const int64_t deadline = lease.deadline();
+      const int64_t now = lease_clock_ms();
+      if (deadline > 0 && now >= deadline) {
+        std::fprintf(stderr, "lease expired %lld ms ago: killing the workload (at most one copy)\n",
+                     static_cast<long long>(now - deadline));
+        if (pidfd >= 0) ::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
+        else ::kill(child, SIGKILL);
+        if (!spec.cgroup_members.empty()) {
+          for (int round = 0; round < 3; ++round) {  // and whatever it forked
+            auto text = read_file(spec.cgroup_members);
+            if (!text || text->find_first_not_of(" \n") == std::string::npos) break;
+            std::istringstream in(*text);
+            int pid;
+            while (in >> pid) ::kill(pid, SIGKILL);
+          }
+        }
+        fenced = true;
+        fencing = false;
+      } else {
+        // Wake at the deadline, and often enough to see it armed or moved.
+        const int64_t wait = deadline > 0 ? std::clamp<int64_t>(deadline - now, 1, 200) : 200;
+        timeout = timeout < 0 ? static_cast<int>(wait) : std::min(timeout, static_cast<int>(wait));
+      }
+    }
+    pollfd fds[3] = {{out_open ? out_r : -1, POLLIN, 0}, {err_open ? err_r : -1, POLLIN, 0}, {pidfd, POLLIN, 0}};
     int n = ::poll(fds, 3, timeout);
     if (n < 0 && errno != EINTR) break;
+    if (n <= 0 && pidfd >= 0) continue;
     if (fds[0].revents) drain(out_r, out_log, out_open);
     if (fds[1].revents) drain(err_r, err_log, err_open);
     if (pidfd < 0 || fds[2].revents) {
@@ -232,6 +302,7 @@ int supervise(const std::string& dir, const LaunchSpec& spec, pid_t child, int o
   drain(err_r, err_log, err_open);
   ExitRecord ex;
   ex.ended_ms = wall_ms();
+  ex.fenced = fenced;
   if (WIFEXITED(status)) ex.exit_code = WEXITSTATUS(status);
   if (WIFSIGNALED(status)) {
     ex.signal = WTERMSIG(status);
@@ -361,21 +432,21 @@ int run_slot(const std::vector<std::string>& join_files) {
   const char ready[] = "ready\n";
   if (::write(STDOUT_FILENO, ready, sizeof ready - 1) < 0) return 1;
   const std::string dir = read_dir_from_stdin();
-  if (dir.empty()) {  // the shim is gone or dropped the slot
+  if (dir.empty() || claim_dir(dir) < 0) {  // the shim is gone, dropped the slot, or cancelled the start
     ::close(go[1]);
     ::waitpid(child, nullptr, 0);
     return 0;
   }
   stdin_to_devnull();
   redirect_stderr(dir);
+  // The child's pid is known already (it was forked long ago), so pid.json is
+  // written before it may exec: whatever runs is on record. If exec fails,
+  // exit.json follows, and a shim reading both trusts exit.json.
+  write_pid(dir, child);
   std::string line = dir + "\n";
   ssize_t n = ::write(go[1], line.data(), line.size());
   (void)n;
   ::close(go[1]);
-  // While the child execs: its pid is known already (it was forked long
-  // ago), so pid.json is written now, off the start's critical path. If exec
-  // fails, exit.json follows, and a shim reading both trusts exit.json.
-  write_pid(dir, child);
   auto launch = load_launch(dir);
   int msg[2] = {0, 0};
   ssize_t got = ::read(sync[0], msg, sizeof msg);
@@ -387,7 +458,7 @@ int run_slot(const std::vector<std::string>& join_files) {
   }
   if (got == static_cast<ssize_t>(sizeof msg)) {
     ::waitpid(child, nullptr, 0);
-    return start_failed(dir, std::string(stage_name(msg[0])) + " (" + launch->argv[0] + "): " + std::strerror(msg[1]));
+    return start_failed(dir, describe_failure(msg[0], *launch, msg[1]));
   }
   return supervise(dir, *launch, child, out[0], err[0], true);
 }
@@ -408,6 +479,10 @@ int main(int argc, char** argv) {
     if (dir.empty()) return 0;
   }
   stdin_to_devnull();
+  if (claim_dir(dir) < 0) {
+    report("error the start was cancelled (the shim that asked for it is gone)");
+    return 0;
+  }
   redirect_stderr(dir);
   auto parsed = load_launch(dir);
   if (!parsed) {
@@ -432,7 +507,7 @@ int main(int argc, char** argv) {
   ::close(err[1]);
   if (args.stage != 0) {
     ::waitpid(child, nullptr, 0);
-    return start_failed(dir, std::string(stage_name(args.stage)) + " (" + launch.argv[0] + "): " + std::strerror(args.err_no));
+    return start_failed(dir, describe_failure(args.stage, launch, args.err_no));
   }
   return supervise(dir, launch, child, out[0], err[0], false);
 }

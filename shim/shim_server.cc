@@ -26,6 +26,7 @@
 #include "shim/controller_link.h"
 #include "shim/link_handler.h"
 #include "shim/node_api.h"
+#include "shim/node_lease.h"
 #include "shim/upgrade.h"
 
 namespace rackos::shim {
@@ -122,13 +123,27 @@ int run_shim(const ShimConfig& cfg) {
   } else {
     detected.description = "enforcement off: disabled by --no-enforce; processes run without envelope limits";
   }
+  // The node lease the monitors of at-most-one workloads enforce (when there
+  // is a controller to grant it).
+  NodeLease lease;
+  const std::string lease_path = cfg.state_dir + "/lease";
+  if (!cfg.controller.empty()) {
+    if (auto r = NodeLease::open_writer(lease_path, lease); !r) {
+      say(cfg, r.error().message + "; at-most-one workloads are fenced by this shim only");
+    } else {
+      lease.unarm_if_after(lease_clock_ms() + cfg.node_lease_ms);
+    }
+  }
+  // Monitors fence a little before the controller can declare the node dead.
+  const int64_t lease_margin_ms = cfg.node_lease_ms / 10;
   Supervisor sup({.node = cfg.node,
                   .state_dir = cfg.state_dir,
                   .monitor_path = cfg.monitor_path,
                   .cpu_millis = cfg.cpu_millis,
                   .memory_bytes = cfg.memory_bytes,
                   .log_max_bytes = cfg.log_max_bytes,
-                  .log_keep = cfg.log_keep},
+                  .log_keep = cfg.log_keep,
+                  .lease_file = lease.valid() ? lease_path : std::string()},
                  detected.cgroups.get());
   NodeStatus status;
   status.enforcement = detected.description;
@@ -235,6 +250,7 @@ int run_shim(const ShimConfig& cfg) {
         // Acknowledgements jump the queue: the lease must not wait behind a burst of starts.
         bool unused = false;
         handle_controller_message(item.msg, sup, status, monotonic_ms(), unused);
+        lease.renew(status.last_ack_ms + cfg.node_lease_ms - lease_margin_ms);
         continue;
       }
       link_pending.push_back(std::move(item));

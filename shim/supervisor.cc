@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -54,6 +55,8 @@ bool valid_id(const std::string& id) {
 
 int pidfd_open(int pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
 int pidfd_signal(int pidfd, int sig) { return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0)); }
+
+bool file_exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
 
 void remove_tree(const std::string& dir) {
   if (DIR* d = ::opendir(dir.c_str())) {
@@ -154,6 +157,7 @@ Result<const ManagedProcess*> Supervisor::start(const StartRequest& req, int64_t
   launch.gid = req.gid;
   launch.log_max_bytes = cfg_.log_max_bytes;
   launch.log_keep = cfg_.log_keep;
+  if (spec.on_partition == OnPartition::stop) launch.lease_file = cfg_.lease_file;
   // A warm slot brings its cgroup, child already inside.
   Spare mon = take_spare();
   bool in_slot = false;
@@ -197,6 +201,7 @@ Result<const ManagedProcess*> Supervisor::start(const StartRequest& req, int64_t
     pending_limits_.push_back(spec.id);
     if (!in_slot) launch.cgroup_procs = cgroups_->procs_files(*p.cgroup);
     launch.oom_file = cgroups_->oom_file(*p.cgroup);
+    launch.cgroup_members = cgroups_->procs_files(*p.cgroup).at(0);
   }
   auto fail = [&](const std::string& msg) -> Error {
     if (mon.pid > 0) {  // a slot's monitor and child leave on EOF
@@ -467,6 +472,40 @@ void Supervisor::remove_stale_slots(const std::set<std::string>& in_use) {
   }
 }
 
+bool Supervisor::settle_interrupted_start(const ManagedProcess& p) {
+  const std::string lock_path = p.dir + "/monitor.lock";
+  int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return false;
+  if (::flock(fd, LOCK_EX | LOCK_NB) == 0) {
+    // No monitor holds it: none has started this launch, and any that still
+    // gets it (a warm slot the dead shim handed it to) will find it cancelled.
+    write_atomic(p.dir + "/cancelled", "{}");
+    ::close(fd);
+    return file_exists(p.dir + "/pid.json") || file_exists(p.dir + "/exit.json");
+  }
+  // A live monitor holds the launch: it is starting it now. Its pid.json
+  // (or exit.json) follows within milliseconds.
+  const int64_t until = monotonic_ms() + kStartTimeoutMs;
+  while (monotonic_ms() < until) {
+    if (file_exists(p.dir + "/pid.json") || file_exists(p.dir + "/exit.json")) {
+      ::close(fd);
+      return true;
+    }
+    ::usleep(2000);
+  }
+  // A monitor that holds a launch and never reports: kill it and its child.
+  char buf[32] = {};
+  const int mpid = ::pread(fd, buf, sizeof buf - 1, 0) > 0 ? std::atoi(buf) : 0;
+  ::close(fd);
+  if (mpid > 1) {
+    ::kill(-mpid, SIGKILL);  // its session: the monitor and the child it forked
+    ::kill(mpid, SIGKILL);
+  }
+  kill_cgroup_leftovers(p);
+  emit("warning", p.spec.id, "its monitor held the start for " + std::to_string(kStartTimeoutMs) + " ms without a pid; killed");
+  return false;
+}
+
 Result<bool> Supervisor::stop(const std::string& id, int64_t grace_ms, int64_t now_ms) {
   auto it = procs_.find(id);
   if (it == procs_.end()) return Error{"no process \"" + id + "\" on node " + cfg_.node};
@@ -698,11 +737,21 @@ size_t Supervisor::adopt_all(int64_t now_ms) {
         continue;
       }
     }
+    if (!file_exists(p.dir + "/pid.json") && settle_interrupted_start(p)) {
+      if (auto ex_text = read_file(p.dir + "/exit.json")) {
+        if (auto ex = exit_from_json(*ex_text)) {  // it could not start after all
+          p.exit = *ex;
+          p.state = ProcState::exited;
+          procs_.emplace(id, std::move(p));
+          continue;
+        }
+      }
+    }
     auto pid_text = read_file(p.dir + "/pid.json");
     auto pr = pid_text ? pid_from_json(*pid_text) : Result<PidRecord>(pid_text.error());
     if (!pr) {
-      // Started but the monitor never reported (the old shim died mid-start).
-      p.exit = ExitRecord{-1, 0, false, "start interrupted by a shim restart", wall_ms()};
+      // The old shim died mid-start and no monitor ran it (settled above: none will).
+      p.exit = ExitRecord{-1, 0, false, "start interrupted by a shim restart; it never ran", wall_ms()};
       p.state = ProcState::exited;
       procs_.emplace(id, std::move(p));
       continue;

@@ -33,6 +33,9 @@ struct SupervisorConfig {
   int64_t log_max_bytes = 10 << 20;
   int log_keep = 3;
   size_t exited_kept = 1000;     // exited records kept until forgotten (oldest dropped first)
+  // The node lease file (node_lease.h) that monitors of at-most-one workloads
+  // enforce; empty: no controller, no lease, no fencing by monitors.
+  std::string lease_file;
 };
 
 enum class ProcState : uint8_t { running, stopping, exited };
@@ -173,6 +176,10 @@ class Supervisor {
   void drop(Spare& spare);
   Result<Spare> spawn_monitor(const std::vector<std::string>& args);
   void remove_stale_slots(const std::set<std::string>& in_use);
+  // A launch found with neither pid.json nor exit.json: settles whether a
+  // monitor is starting it (then waits for its pid.json) or none ever will
+  // (then makes sure none does). True when pid.json or exit.json now exists.
+  bool settle_interrupted_start(const ManagedProcess& p);
  public:
   // Keeps spare monitors ready (called by the loop off the start path).
   void ensure_spare();

@@ -122,7 +122,7 @@ TEST(ClusterE2E, NodeKillRunsEveryLostProcessElsewhere) {
               static_cast<long long>(took));
   for (int pid : lost_pids) EXPECT_FALSE(pid_alive(pid)) << "the power cut left pid " << pid;
   for (int pid : c.shim_pids(victim)) {
-    EXPECT_TRUE(wait_until(2000, [&] { return ::waitpid(pid, nullptr, WNOHANG) != 0; })) << "shim " << pid << " lives";
+    EXPECT_TRUE(wait_until(2000, [&] { return c.exited(pid); })) << "shim " << pid << " lives";
   }
   v1::ListNodesResponse nodes;
   c.call([&](grpc::ClientContext* ctx) { return c.api().ListNodes(ctx, v1::ListRequest{}, &nodes); });
@@ -184,12 +184,9 @@ TEST(ClusterE2E, BadInputGetsOneClearErrorAndChangesNothing) {
   EXPECT_EQ(code, 1);
   EXPECT_EQ(c.processes().processes_size(), 0);
   // An unreachable controller is one line too.
-  std::string cmd = kBin + " ps --controller 127.0.0.1:1 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  char buf[512] = {};
-  std::fread(buf, 1, sizeof buf - 1, p);
-  EXPECT_NE(::pclose(p), 0);
-  EXPECT_NE(std::string(buf).find("cannot reach the controller at 127.0.0.1:1"), std::string::npos) << buf;
+  std::tie(code, out) = c.sh(kBin + " ps --controller 127.0.0.1:1");
+  EXPECT_EQ(code, 1);
+  EXPECT_NE(out.find("cannot reach the controller at 127.0.0.1:1"), std::string::npos) << out;
 }
 
 TEST(ClusterE2E, PartitionedShimComesBackFencedAndStopsItsStaleCopies) {

@@ -65,12 +65,17 @@ class LocalCluster {
  public:
   explicit LocalCluster(std::string binary, ClusterOptions opt = {}) : bin_(std::move(binary)), opt_(opt) {
     ::prctl(PR_SET_CHILD_SUBREAPER, 1);  // orphaned monitors come back to us, and are reaped
+    // Reaps only children nobody else waits for (orphans of a killed node,
+    // reparented to us as init would get them). Daemons and CLI runs this
+    // harness starts are waited for by pid where they are started: a
+    // waitpid(-1) here would steal their exit status.
     reaper_ = std::thread([this] {
       while (!stop_reaper_) {
-        int pid;
-        while ((pid = ::waitpid(-1, nullptr, WNOHANG)) > 0) {
+        {
           std::lock_guard lock(reaped_mu_);
-          reaped_.insert(pid);
+          for (int pid : children()) {
+            if (!owned_.count(pid)) ::waitpid(pid, nullptr, WNOHANG);
+          }
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
       }
@@ -184,23 +189,58 @@ class LocalCluster {
   }
 
   // Runs the rackos binary with args; returns (exit code, stdout+stderr).
-  std::pair<int, std::string> cli(const std::string& args) {
-    std::string cmd = bin_ + " " + args + " --controller " + addr_ + " 2>&1";
-    FILE* p = ::popen(cmd.c_str(), "r");
+  std::pair<int, std::string> cli(const std::string& args) { return sh(bin_ + " " + args + " --controller " + addr_); }
+
+  // Runs a shell command; returns (exit code, stdout+stderr). Its exit status
+  // is ours alone: the child is marked owned before the reaper can see it.
+  std::pair<int, std::string> sh(const std::string& cmd) {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) return {-1, "pipe failed"};
+    pid_t pid;
+    {
+      std::lock_guard lock(reaped_mu_);
+      pid = ::fork();
+      if (pid == 0) {
+        ::dup2(fds[1], 1);
+        ::dup2(fds[1], 2);
+        ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+        ::_exit(127);
+      }
+      if (pid > 0) owned_.insert(pid);
+    }
+    ::close(fds[1]);
     std::string out;
     char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-    int st = ::pclose(p);
+    ssize_t n;
+    while ((n = ::read(fds[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR)) {
+      if (n > 0) out.append(buf, static_cast<size_t>(n));
+    }
+    ::close(fds[0]);
+    int st = 0;
+    if (pid < 0 || ::waitpid(pid, &st, 0) != pid) return {-1, out + "\n(waitpid failed)"};
+    std::lock_guard lock(reaped_mu_);
+    owned_.erase(pid);
     return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+  }
+
+  // A daemon this harness started has exited (reaps it if so).
+  bool exited(int pid) {
+    std::lock_guard lock(reaped_mu_);
+    if (reaped_.count(pid)) return true;
+    int r = ::waitpid(pid, nullptr, WNOHANG);
+    if (r == 0) return false;
+    reaped_.insert(pid);
+    return true;
   }
 
   void kill9_controller() {
     if (ctl_pid_ > 0 && !was_reaped(ctl_pid_)) {
       ::kill(ctl_pid_, SIGKILL);
       ::waitpid(ctl_pid_, nullptr, 0);
-      ctl_pid_ = 0;
+      std::lock_guard lock(reaped_mu_);
+      reaped_.insert(ctl_pid_);
     }
+    ctl_pid_ = 0;
   }
 
   std::string file(const std::string& path) {
@@ -239,8 +279,6 @@ class LocalCluster {
     stop_pid(ctl_pid_);
     for (auto& [i, pids] : shims_) shim::kill_recorded_processes(node_dir(i));
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    while (::waitpid(-1, nullptr, WNOHANG) > 0) {
-    }
     for (auto& [i, pids] : shims_) shim::remove_node_cgroups(node_name(i));
     std::filesystem::remove_all(state_root_);
     std::filesystem::remove_all(dir_);
@@ -248,9 +286,14 @@ class LocalCluster {
     if (reaper_.joinable()) reaper_.join();
   }
 
-  static int spawn(const std::vector<std::string>& argv, const std::string& log) {
+  // Starts a daemon; it is ours to wait for (never the reaper's).
+  int spawn(const std::vector<std::string>& argv, const std::string& log) {
+    std::lock_guard lock(reaped_mu_);
     pid_t pid = ::fork();
-    if (pid != 0) return pid;
+    if (pid != 0) {
+      if (pid > 0) owned_.insert(pid);
+      return pid;
+    }
     ::setpgid(0, 0);
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -268,15 +311,28 @@ class LocalCluster {
   // Stops a daemon we started, by pid; never signals a pid already reaped
   // (it may belong to someone else by now).
   void stop_pid(int pid) {
-    if (pid <= 0 || was_reaped(pid)) return;
+    if (pid <= 0 || exited(pid)) return;  // a zombie of ours still holds its pid: signalling it is safe
     ::kill(pid, SIGTERM);
     for (int i = 0; i < 150; ++i) {
-      if (::waitpid(pid, nullptr, WNOHANG) != 0) return;
+      if (exited(pid)) return;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    if (was_reaped(pid)) return;
     ::kill(pid, SIGKILL);
     ::waitpid(pid, nullptr, 0);
+    std::lock_guard lock(reaped_mu_);
+    reaped_.insert(pid);
+  }
+
+  // This process's children (every thread's), from /proc.
+  static std::vector<int> children() {
+    std::vector<int> out;
+    std::error_code ec;
+    for (const auto& t : std::filesystem::directory_iterator("/proc/self/task", ec)) {
+      std::ifstream in(t.path() / "children");
+      int pid;
+      while (in >> pid) out.push_back(pid);
+    }
+    return out;
   }
 
   bool was_reaped(int pid) {
@@ -296,7 +352,8 @@ class LocalCluster {
   std::atomic<bool> stop_reaper_{false};
   std::thread reaper_;
   std::mutex reaped_mu_;
-  std::set<int> reaped_;  // reaps orphans (a power-cut node's workloads) as init would
+  std::set<int> reaped_;  // daemons of ours already waited for (their pids may be reused)
+  std::set<int> owned_;   // children waited for by pid where they were started
 };
 
 }  // namespace rackos::testing
