@@ -20,6 +20,7 @@ void add_controller(CLI::App& app) {
     std::string grace = "2s";
     bool allow_faults = false;
     bool no_fsync = false;
+    bool adopt = false;
   };
   static Args a;
   auto* cmd = app.add_subcommand("controller", "Run the controller (the cluster's single writer)");
@@ -31,6 +32,9 @@ void add_controller(CLI::App& app) {
   cmd->add_option("--heartbeat", a.heartbeat, "Expected shim heartbeat period (3 missed: suspect)")->capture_default_str();
   cmd->add_option("--reconnect-grace", a.grace, "After a restart, how long nodes have to reconnect")->capture_default_str();
   cmd->add_flag("--allow-fault-injection", a.allow_faults, "Allow `rackos node kill` (tests and demos)");
+  cmd->add_flag("--adopt", a.adopt,
+                "Take over what nodes run even if their cluster id or store revision does not match this store "
+                "(after losing or restoring the store); without it such nodes are refused and keep their work");
   cmd->add_flag("--no-fsync", a.no_fsync, "Do not fsync each commit (survives a killed controller, not a power cut)");
   cmd->callback([] {
     auto die = [](const std::string& m) {
@@ -42,6 +46,7 @@ void add_controller(CLI::App& app) {
     cfg.http_listen = a.http;
     cfg.data_dir = a.data_dir;
     cfg.durable = !a.no_fsync;
+    cfg.controller.adopt = a.adopt;
     auto lease = parse_duration_ms(a.lease);
     auto hb = parse_duration_ms(a.heartbeat);
     auto grace = parse_duration_ms(a.grace);

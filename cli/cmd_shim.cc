@@ -30,6 +30,7 @@ struct ShimArgs {
   std::string monitor;
   std::string log_max = "10Mi";
   int log_keep = 3;
+  std::string retained_logs = "256Mi";
   bool no_enforce = false;
   std::string request;
   std::string binary;
@@ -78,6 +79,8 @@ void add_shim(CLI::App& app, int argc, char** argv) {
   cmd->add_option("--monitor", a.monitor, "Path of rackos-monitor (default: next to this binary)");
   cmd->add_option("--log-max", a.log_max, "Rotate a process's stdout/stderr log past this size")->capture_default_str();
   cmd->add_option("--log-keep", a.log_keep, "Rotated log files kept")->capture_default_str();
+  cmd->add_option("--retained-logs", a.retained_logs, "Logs of exited processes kept on the node (oldest dropped first)")
+      ->capture_default_str();
   cmd->add_flag("--no-enforce", a.no_enforce, "Do not use cgroups (enforcement off)");
   cmd->add_option("--controller", a.controller, "The controller to join (HOST:PORT); none: local API only");
   cmd->add_option("--token-file", a.token_file, "File holding the cluster's join token");
@@ -103,6 +106,7 @@ void add_shim(CLI::App& app, int argc, char** argv) {
     if (cfg.log_max_bytes < 1024) die("--log-max " + a.log_max + " is below 1Ki");
     if (a.log_keep < 0 || a.log_keep > 100) die("--log-keep " + std::to_string(a.log_keep) + " must be 0..100");
     cfg.log_keep = a.log_keep;
+    cfg.retained_log_bytes = must(parse_memory_bytes(a.retained_logs), "--retained-logs");
     std::string exe = self_exe();
     cfg.monitor_path = a.monitor.empty() ? dir_of(exe) + "/rackos-monitor" : a.monitor;
     if (::access(cfg.monitor_path.c_str(), X_OK) != 0) die("cannot run the monitor " + cfg.monitor_path);

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <random>
 #include <nlohmann/json.hpp>
 
 #include "core/quantity.h"
@@ -80,10 +81,42 @@ void ClusterController::send(ConnId conn, v1::ControllerMessage msg, bool close)
 
 // ---------------------------------------------------------------- load
 
+static std::string new_cluster_id() {
+  std::random_device rd;
+  std::string id;
+  const char* hex = "0123456789abcdef";
+  for (int i = 0; i < 16; ++i) id.push_back(hex[rd() % 16]);
+  return id;
+}
+
 Result<size_t> ClusterController::load(int64_t now_ms) {
   auto snap = store_->load();
   if (!snap) return snap.error();
   size_t processes = 0;
+  cluster_id_.clear();
+  for (const auto& rec : snap->records) {
+    if (rec.kind == "cluster" && rec.key == "identity") {
+      try {
+        cluster_id_ = json::parse(rec.value).at("id").get<std::string>();
+      } catch (const std::exception& e) {
+        return Error{std::string("store: the cluster identity record is not valid: ") + e.what()};
+      }
+    }
+  }
+  if (cluster_id_.empty()) {
+    // A new store (or one from before cluster ids): it gets an identity now.
+    // An EMPTY store is worth a loud word: nodes that belonged to a cluster
+    // will be refused (and keep their work) rather than emptied.
+    store_was_empty_ = snap->records.empty();
+    cluster_id_ = new_cluster_id();
+    cluster_dirty_ = true;
+    if (store_was_empty_) {
+      events_->add(now_ms, "store-empty", store_->name(),
+                   "the store is empty: starting cluster " + cluster_id_ +
+                       ". Nodes that belonged to another cluster are refused and keep their work" +
+                       (cfg_.adopt ? "; --adopt: what they run is taken over" : " (restore the store, or restart with --adopt)"));
+    }
+  }
   try {
     for (const auto& rec : snap->records) {
       if (rec.kind != "service") continue;
@@ -173,6 +206,22 @@ Result<size_t> ClusterController::load(int64_t now_ms) {
   return processes;
 }
 
+Result<size_t> ClusterController::reset_to_store(int64_t now_ms) {
+  const ControllerCounters counters = counters_;
+  const Histogram failover = failover_, store_latency = store_latency_;
+  std::vector<ConnId> conns;
+  for (const auto& [conn, node] : conn_node_) conns.push_back(conn);
+  *this = ClusterController(cfg_, store_, events_);
+  counters_ = counters;
+  failover_ = failover;
+  store_latency_ = store_latency;
+  auto r = load(now_ms);
+  for (ConnId conn : conns) send(conn, v1::ControllerMessage{}, /*close=*/true);
+  events_->add(now_ms, "store-reset", store_->name(),
+               "a commit failed: the changes since the last good one are undone; nodes register again");
+  return r;
+}
+
 // ---------------------------------------------------------------- node streams
 
 void ClusterController::on_shim_message(ConnId conn, const v1::ShimMessage& m, int64_t now_ms) {
@@ -220,6 +269,10 @@ void ClusterController::on_register(ConnId conn, const v1::Register& reg, int64_
                   ": the join token does not match this controller's (give the shim the token the controller was "
                   "started with, --token-file)");
   }
+  if (std::string why = identity_mismatch(reg); !why.empty()) {
+    if (!cfg_.adopt) return refuse(why);
+    events_->add(now_ms, "node-adopted", reg.node(), "--adopt: " + why + "; taking over what it runs");
+  }
   auto nid = state_.find_node(reg.node());
   if (!nid) {
     NodeSpec spec;
@@ -260,12 +313,26 @@ void ClusterController::on_register(ConnId conn, const v1::Register& reg, int64_
   std::set<std::string> on_shim;
   std::vector<std::string> stale;
   size_t adopted = 0;
+  std::map<std::string, const v1::StartProcess*> launches;
+  for (const auto& l : reg.launches()) launches[l.id()] = &l;
+  std::vector<std::string> forget;
+  size_t unadoptable = 0;
   for (const auto& p : reg.running()) {
     on_shim.insert(p.id());
     auto it = by_launch_.find(p.id());
-    const bool ours = it != by_launch_.end() && state_.process(it->second).node == node;
+    bool ours = it != by_launch_.end() && state_.process(it->second).node == node;
+    if (!ours && cfg_.adopt && it == by_launch_.end() && (p.state() != v1::EXITED || p.exit().fenced())) {
+      auto l = launches.find(p.id());
+      if (adopt_launch(node, p, l == launches.end() ? nullptr : l->second, now_ms)) {
+        if (p.state() != v1::EXITED) ++adopted;
+        continue;
+      }
+      if (p.state() != v1::EXITED) ++unadoptable;
+      continue;  // left running: the operator decides
+    }
     if (!ours) {
       if (p.state() != v1::EXITED) stale.push_back(p.id());
+      else if (!state_.find_service(p.service())) forget.push_back(p.id());  // its service is gone: so are its logs
       continue;
     }
     ProcessId id = it->second;
@@ -305,11 +372,115 @@ void ClusterController::on_register(ConnId conn, const v1::Register& reg, int64_
   r->set_wire_version(RACKOS_WIRE_VERSION);
   r->set_incarnation(state_.node(node).health.incarnation);
   for (const auto& s : stale) r->add_stop(s);
+  for (const auto& f : forget) r->add_forget(f);
+  r->set_cluster_id(cluster_id_);
+  r->set_store_revision(store_->revision());
+  if (unadoptable > 0) {
+    events_->add(now_ms, "warning", reg.node(),
+                 std::to_string(unadoptable) + " running processes could not be adopted (no launch record, or their "
+                 "spec is not valid here); left running, unmanaged");
+  }
   outbox_.insert(outbox_.begin() + static_cast<std::ptrdiff_t>(registered_at), Outgoing{conn, std::move(out), false});
   events_->add(now_ms, "node-registered", reg.node(),
                "incarnation " + std::to_string(state_.node(node).health.incarnation) + ", " + std::to_string(adopted) +
                    " processes adopted; " + link.enforcement);
   check_reconciled(node, now_ms);
+}
+
+std::string ClusterController::identity_mismatch(const v1::Register& reg) const {
+  size_t live = 0, unknown = 0;
+  for (const auto& p : reg.running()) {
+    if (p.state() == v1::EXITED) continue;
+    ++live;
+    unknown += by_launch_.count(p.id()) == 0;
+  }
+  const std::string keeps = "; the node keeps its " + std::to_string(live) +
+                            " processes running. Restore the controller's store and restart it, or restart it with "
+                            "--adopt to take over what the nodes run";
+  if (!reg.cluster_id().empty() && reg.cluster_id() != cluster_id_) {
+    return "node " + reg.node() + " belongs to cluster " + reg.cluster_id() + " (it saw store revision " +
+           std::to_string(reg.store_revision()) + "), but this controller's store " + store_->name() + " is cluster " +
+           cluster_id_ + (store_was_empty_ ? ", begun empty at this start" : "") +
+           ": the store was lost, replaced, or is another cluster's" + keeps;
+  }
+  if (!reg.cluster_id().empty() && reg.store_revision() > store_->revision()) {
+    return "node " + reg.node() + " saw store revision " + std::to_string(reg.store_revision()) + " of cluster " +
+           cluster_id_ + ", but the store " + store_->name() + " is at revision " + std::to_string(store_->revision()) +
+           ": it was restored from an older copy or lost its latest commits" + keeps;
+  }
+  if (reg.cluster_id().empty() && store_was_empty_ && unknown > 0) {
+    return "node " + reg.node() + " runs " + std::to_string(unknown) +
+           " processes that this controller's store (empty at this start) does not know" + keeps;
+  }
+  return {};
+}
+
+bool ClusterController::adopt_launch(NodeId node, const v1::ProcessInfo& p, const v1::StartProcess* launch, int64_t now_ms) {
+  // Launch ids are "<service>-<instance>.<launch>".
+  const std::string& id = p.id();
+  const size_t dot = id.rfind('.'), dash = id.rfind('-', dot);
+  if (dot == std::string::npos || dash == std::string::npos || dash + 1 >= dot) return false;
+  const std::string service = id.substr(0, dash);
+  uint32_t instance = 0, launch_no = 0;
+  try {
+    instance = static_cast<uint32_t>(std::stoul(id.substr(dash + 1, dot - dash - 1)));
+    launch_no = static_cast<uint32_t>(std::stoul(id.substr(dot + 1)));
+  } catch (const std::exception&) {
+    return false;
+  }
+  auto sid = state_.find_service(service);
+  if (!sid) {
+    if (launch == nullptr) return false;
+    ServiceSpec spec;
+    spec.name = service;
+    spec.command.assign(launch->argv().begin(), launch->argv().end());
+    for (const auto& [k, v] : launch->env()) {
+      if (k.rfind("RACKOS_", 0) != 0) spec.env.emplace_back(k, v);
+    }
+    std::sort(spec.env.begin(), spec.env.end());
+    spec.workdir = launch->workdir();
+    if (launch->has_uid()) spec.uid = launch->uid();
+    if (launch->has_gid()) spec.gid = launch->gid();
+    spec.envelope = from_proto(launch->envelope());
+    spec.priority = parse_priority_class(launch->priority()).value_or(PriorityClass::normal);
+    spec.on_partition = launch->on_partition() == "stop" ? OnPartition::stop : OnPartition::keep;
+    spec.instances = {1, 1};
+    if (!validate_service_spec(spec).empty()) return false;
+    auto r = state_.add_service(spec);
+    if (!r) return false;
+    sid = *r;
+    sx(*sid).desired = 1;
+    events_->add(now_ms, "service-adopted", service, "rebuilt from what node " + state_.node(node).name + " runs");
+  }
+  for (ProcessId other : state_.service(*sid).processes) {
+    if (state_.process(other).instance == instance) return false;  // that instance is known: this one is a copy
+  }
+  // One more instance of the service: instances grow to hold what is adopted.
+  ServiceSpec spec = state_.service(*sid).spec;
+  const uint32_t count = static_cast<uint32_t>(state_.service(*sid).processes.size()) + 1;
+  if (spec.instances.max < count) {
+    spec.instances = {count, count};
+    state_.replace_spec(*sid, spec);
+  }
+  sx(*sid).desired = std::max(sx(*sid).desired, count);
+  dirty_services_.insert(*sid);
+  ProcessId pid = state_.create_process(*sid, now_ms, instance);
+  auto& x = pextra_[pid.value];
+  x.launch = launch_no;
+  x.last_node = node;
+  if (p.state() == v1::EXITED) {
+    // Killed by fencing while no controller would have it: it runs again.
+    state_.set_state(pid, ProcessState::pending, now_ms);
+    waiting_.insert(pid.value);
+  } else {
+    state_.bind(pid, node);
+    state_.set_state(pid, ProcessState::starting, now_ms);
+    by_launch_[launch_id(pid)] = pid;
+    mark_running(pid, p.pid(), now_ms);
+  }
+  capacity_changed_ = true;
+  mark_dirty(pid);
+  return true;
 }
 
 void ClusterController::check_reconciled(NodeId node, int64_t now_ms) {
@@ -344,6 +515,7 @@ void ClusterController::on_heartbeat(ConnId conn, NodeId node, const v1::Heartbe
   v1::ControllerMessage ack;
   ack.mutable_ack()->set_seq(hb.seq());
   ack.mutable_ack()->set_sent_ms(hb.sent_ms());
+  ack.mutable_ack()->set_store_revision(store_->revision());
   send(conn, std::move(ack));
   NodeLink& link = links_[node];
   for (const auto& p : hb.processes()) {
@@ -499,6 +671,13 @@ void ClusterController::send_start(ProcessId id) {
   *s->mutable_envelope() = to_proto(spec.envelope);
   s->set_priority(std::string(to_string(spec.priority)));
   s->set_on_partition(std::string(to_string(spec.effective_on_partition())));
+  // Refused here rather than breaking the node's stream (a shim takes at most
+  // kMaxNodeMessageBytes a message); apply's limits keep specs well below it.
+  if (const size_t bytes = m.ByteSizeLong(); bytes > kMaxNodeMessageBytes) {
+    start_too_big_.emplace_back(id, "its start order is " + std::to_string(bytes) + " bytes; a node takes at most " +
+                                        std::to_string(kMaxNodeMessageBytes) + " (shorten its command or env)");
+    return;
+  }
   send(conn, std::move(m));
 }
 
@@ -508,6 +687,8 @@ void ClusterController::send_stop(ProcessId id, int64_t grace_ms) {
   v1::ControllerMessage m;
   m.mutable_stop()->set_id(launch_id(id));
   m.mutable_stop()->set_grace_ms(grace_ms);
+  // A service going away takes its retained logs on the node with it.
+  m.mutable_stop()->set_forget(sx(r.service).stopping);
   send(links_[r.node].conn, std::move(m));
 }
 
@@ -692,6 +873,12 @@ void ClusterController::reconcile_instances(ServiceId sid, int64_t now_ms) {
 }
 
 void ClusterController::settle(int64_t now_ms) {
+  for (auto& [id, why] : std::exchange(start_too_big_, {})) {
+    if (!state_.processes().find(id)) continue;
+    v1::ExitStatus st;
+    st.set_start_error(why);
+    handle_exit(id, st, now_ms);
+  }
   if (waiting_.empty()) return;
   const bool retry = capacity_changed_ || now_ms - last_retry_ms_ >= cfg_.retry_unplaceable_ms;
   std::vector<ProcessId> pending;
@@ -743,6 +930,12 @@ void ClusterController::settle(int64_t now_ms) {
     if (x.lost_at_ms >= 0) ++counters_.reschedules;
     send_start(pl.process);
     mark_dirty(pl.process);
+  }
+  for (auto& [id, why] : std::exchange(start_too_big_, {})) {
+    if (!state_.processes().find(id)) continue;
+    v1::ExitStatus st;
+    st.set_start_error(why);
+    handle_exit(id, st, now_ms);
   }
   for (const auto& u : plan.unplaceable) {
     auto& x = pextra_[u.process.value];
@@ -1038,10 +1231,11 @@ std::vector<Outgoing> ClusterController::take_outbox() { return std::exchange(ou
 // ---------------------------------------------------------------- store
 
 Result<uint64_t> ClusterController::commit() {
-  if (dirty_procs_.empty() && dirty_services_.empty() && dirty_nodes_.empty() && deletes_.empty()) {
+  if (dirty_procs_.empty() && dirty_services_.empty() && dirty_nodes_.empty() && deletes_.empty() && !cluster_dirty_) {
     return store_->revision();
   }
   StoreBatch b;
+  if (cluster_dirty_) b.puts.push_back({"cluster", "identity", json{{"id", cluster_id_}}.dump()});
   b.deletes = deletes_;
   for (uint64_t v : dirty_procs_) {
     ProcessId id{v};
@@ -1096,6 +1290,7 @@ Result<uint64_t> ClusterController::commit() {
     return r.error();
   }
   ++counters_.commits;
+  cluster_dirty_ = false;
   dirty_procs_.clear();
   dirty_services_.clear();
   dirty_nodes_.clear();

@@ -49,7 +49,16 @@ struct ControllerConfig {
   int64_t reconnect_grace_ms = 2'000;  // after a controller restart, nodes have this long to reconnect
   int64_t retry_unplaceable_ms = 1'000;
   int64_t scaling_every_ms = 1'000;
+  // Take over what nodes run even when their cluster id or store revision
+  // does not match the store (an empty, lost or restored store): rebuild the
+  // services from the launches the nodes report, and give the nodes this
+  // store's cluster id. Without it such nodes are refused and keep their work.
+  bool adopt = false;
 };
+
+// The largest message a node's stream carries (the shim's gRPC limit is
+// larger; this leaves room).
+inline constexpr size_t kMaxNodeMessageBytes = 4 << 20;
 
 struct Outgoing {
   ConnId conn = 0;
@@ -75,6 +84,11 @@ class ClusterController {
   // Loads what the store holds (a restart): services, nodes, processes.
   // Nodes get reconnect_grace_ms to come back before they are declared dead.
   Result<size_t> load(int64_t now_ms);
+  // After a failed commit: forget every change since the last good one and
+  // load the store again (counters kept). Every connected node is asked to
+  // register again (its stream closed), so what it reported meanwhile —
+  // starts, exits — is heard again rather than lost.
+  Result<size_t> reset_to_store(int64_t now_ms);
 
   // --- node streams ---
   void on_shim_message(ConnId conn, const v1::ShimMessage& m, int64_t now_ms);
@@ -119,6 +133,7 @@ class ClusterController {
   const ClusterState& state() const { return state_; }
   const ControllerCounters& counters() const { return counters_; }
   const Histogram& failover_histogram() const { return failover_; }
+  const std::string& cluster_id() const { return cluster_id_; }
   std::string process_name(ProcessId id) const;
   std::string launch_id(ProcessId id) const;
 
@@ -148,6 +163,13 @@ class ClusterController {
   };
 
   void on_register(ConnId conn, const v1::Register& reg, int64_t now_ms);
+  // Why this node must not join (another cluster's, or ahead of the store),
+  // or empty. Nodes refused so keep their work; --adopt takes them over.
+  std::string identity_mismatch(const v1::Register& reg) const;
+  // --adopt: a live launch the cluster does not know becomes one of its
+  // processes (its service rebuilt from the launch if needed). False when it
+  // cannot be adopted (then it is left running and reported).
+  bool adopt_launch(NodeId node, const v1::ProcessInfo& p, const v1::StartProcess* launch, int64_t now_ms);
   void on_heartbeat(ConnId conn, NodeId node, const v1::Heartbeat& hb, int64_t now_ms);
   void on_event(ConnId conn, NodeId node, const v1::ProcessEvent& ev, int64_t now_ms);
   void handle_exit(ProcessId id, const v1::ExitStatus& exit, int64_t now_ms);
@@ -177,6 +199,9 @@ class ClusterController {
   mutable std::unordered_map<ServiceId, std::pair<ServiceSpec, std::string>> yaml_cache_;
 
   ControllerConfig cfg_;
+  std::string cluster_id_;
+  bool cluster_dirty_ = false;  // the identity record is to be written
+  bool store_was_empty_ = false;
   Store* store_;
   EventLog* events_;
   ClusterState state_;
@@ -198,6 +223,7 @@ class ClusterController {
   std::vector<std::pair<std::string, std::string>> deletes_;
 
   std::vector<Outgoing> outbox_;
+  std::vector<std::pair<ProcessId, std::string>> start_too_big_;  // starts refused before sending
   std::vector<v1::LogData> log_data_;
   ControllerCounters counters_;
   Histogram failover_{{50, 100, 200, 300, 400, 500, 600, 700, 800, 900, 1000, 1500, 2000, 5000, 10000}};

@@ -16,6 +16,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "rackos/v1/cluster.grpc.pb.h"
@@ -46,33 +47,50 @@ struct ConnOut {
   bool done = false;
 };
 
-// The single writer loop: runs posted work in batches, then settles,
-// commits once, sends, and answers the waiting RPCs.
+// The single writer loop. Each turn takes what was posted and works it off
+// in three phases:
+//   1. node work (shim messages, disconnects) and the clock: settled and
+//      committed as one transaction; if the store fails, those facts stay
+//      pending and are retried next turn, and only acknowledgements and log
+//      reads go out meanwhile (they promise nothing durable), so a full disk
+//      does not fence every node.
+//   2. client writes: refused at once while the store is failing (nothing
+//      changed); otherwise run, settled and committed as one transaction. If
+//      that commit fails, the controller is reset to what the store holds
+//      (the writes undone, their orders never sent) and every node is asked
+//      to register again, so nothing it reported meanwhile is lost.
+//   3. reads: answered from the state as committed, whatever the store does.
 class Loop {
  public:
-  using Task = std::function<void(int64_t now)>;
+  enum class Kind { node, read, write };
   using Done = std::function<void(const Status& commit)>;
+  struct Task {
+    Kind kind = Kind::node;
+    std::function<void(int64_t now)> fn;
+    std::function<void(const Status&)> reject;  // writes refused without running
+  };
 
   Loop(ClusterController& ctl, int64_t tick_ms) : ctl_(ctl), tick_ms_(tick_ms) {}
 
-  void post(Task t) {
-    {
-      std::lock_guard lock(mu_);
-      if (stop_) return;
-      tasks_.push_back(std::move(t));
-    }
-    cv_.notify_one();
-  }
+  void post(std::function<void(int64_t now)> fn) { push(Task{Kind::node, std::move(fn), nullptr}); }
 
-  // Runs `fn` on the loop and waits for the commit of its batch: a change is
-  // answered only once it is durable.
-  Status run(std::function<Status(int64_t now)> fn) {
+  // Runs `fn` on the loop and waits for its answer; a write is answered only
+  // once its commit is durable (or with the commit's error).
+  Status run(std::function<Status(int64_t now)> fn, Kind kind) {
     auto promise = std::make_shared<std::promise<Status>>();
     auto fut = promise->get_future();
-    post([this, fn = std::move(fn), promise](int64_t now) {
+    Task t;
+    t.kind = kind;
+    t.fn = [this, fn = std::move(fn), promise, kind](int64_t now) {
       Status st = fn(now);
+      if (kind == Kind::read) {
+        promise->set_value(st);
+        return;
+      }
       done_.push_back([promise, st](const Status& commit) { promise->set_value(commit.ok() ? st : commit); });
-    });
+    };
+    t.reject = [promise](const Status& why) { promise->set_value(why); };
+    push(std::move(t));
     if (fut.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
       return Status(StatusCode::UNAVAILABLE, "the controller is shutting down or stuck");
     }
@@ -81,10 +99,12 @@ class Loop {
 
   void set_deliver(std::function<void(std::vector<Outgoing>)> d) { deliver_ = std::move(d); }
   void set_log_router(std::function<void(std::vector<v1::LogData>)> r) { route_logs_ = std::move(r); }
+  void set_after_turn(std::function<void()> f) { after_turn_ = std::move(f); }
 
   void loop() {
     auto next_tick = std::chrono::steady_clock::now();
     int64_t last_error_ms = 0;
+    std::string last_error;
     while (true) {
       std::vector<Task> batch;
       {
@@ -94,28 +114,67 @@ class Loop {
         batch.swap(tasks_);
       }
       const int64_t now = wall_ms();
-      for (auto& t : batch) t(now);
+      // 1. Node work and time.
+      for (auto& t : batch) {
+        if (t.kind == Kind::node) t.fn(now);
+      }
       if (std::chrono::steady_clock::now() >= next_tick) {
         ctl_.tick(now);
         next_tick = std::chrono::steady_clock::now() + std::chrono::milliseconds(tick_ms_);
       }
       ctl_.settle(now);
       auto c = ctl_.commit();
-      auto out = ctl_.take_outbox();
-      held_.insert(held_.end(), std::make_move_iterator(out.begin()), std::make_move_iterator(out.end()));
-      Status commit_status = Status::OK;
+      hold(ctl_.take_outbox());
       if (c) {
-        if (!held_.empty() && deliver_) deliver_(std::exchange(held_, {}));
+        store_error_.clear();
+        release(true);
       } else {
-        // Nothing reaches a shim that the store does not hold; retried next batch.
-        commit_status = Status(StatusCode::UNAVAILABLE, "store: " + c.error().message);
-        if (now - last_error_ms > 1000) {
-          say("store commit failed (retrying; shims hear nothing until it works): " + c.error().message);
+        store_error_ = c.error().message;
+        release(false);
+        if (now - last_error_ms > 1000 || last_error != store_error_) {
+          say("store commit failed (retrying; client changes refused, nodes hear only acknowledgements until it "
+              "works): " + store_error_);
           last_error_ms = now;
+          last_error = store_error_;
         }
       }
+      // 2. Client writes.
+      bool wrote = false;
+      for (auto& t : batch) {
+        if (t.kind != Kind::write) continue;
+        if (!store_error_.empty()) {
+          t.reject(Status(StatusCode::UNAVAILABLE, "store: " + store_error_ + "; nothing was changed"));
+          continue;
+        }
+        t.fn(now);
+        wrote = true;
+      }
+      if (wrote) {
+        ctl_.settle(now);
+        auto w = ctl_.commit();
+        Status st = Status::OK;
+        if (w) {
+          hold(ctl_.take_outbox());
+          release(true);
+        } else {
+          st = Status(StatusCode::UNAVAILABLE, "store: " + w.error().message + "; nothing was changed");
+          say("store commit failed: " + w.error().message + "; undoing this batch's client changes (reloading the store)");
+          ctl_.take_outbox();  // orders for changes that did not commit never leave
+          if (auto r = ctl_.reset_to_store(now); !r) {
+            say("FATAL: cannot reload the store after a failed commit: " + r.error().message);
+            std::abort();  // a supervisor (rackos up, systemd) restarts it; the store is the truth
+          }
+          hold(ctl_.take_outbox());
+          release(true);
+        }
+        for (auto& d : std::exchange(done_, {})) d(st);
+      }
       if (route_logs_) route_logs_(ctl_.take_log_data());
-      for (auto& d : std::exchange(done_, {})) d(commit_status);
+      // 3. Reads.
+      for (auto& t : batch) {
+        if (t.kind == Kind::read) t.fn(now);
+      }
+      if (after_turn_) after_turn_();
     }
     for (auto& d : std::exchange(done_, {})) d(Status(StatusCode::UNAVAILABLE, "the controller is shutting down"));
   }
@@ -129,16 +188,70 @@ class Loop {
   }
 
  private:
+  void push(Task t) {
+    {
+      std::lock_guard lock(mu_);
+      if (stop_) {
+        if (t.reject) t.reject(Status(StatusCode::UNAVAILABLE, "the controller is shutting down"));
+        return;
+      }
+      tasks_.push_back(std::move(t));
+    }
+    cv_.notify_one();
+  }
+  void hold(std::vector<Outgoing> out) {
+    held_.insert(held_.end(), std::make_move_iterator(out.begin()), std::make_move_iterator(out.end()));
+  }
+  // Sends what is held: everything once committed; otherwise only what
+  // promises nothing durable (acknowledgements, log reads).
+  void release(bool committed) {
+    if (held_.empty() || !deliver_) return;
+    if (committed) {
+      deliver_(std::exchange(held_, {}));
+      return;
+    }
+    std::vector<Outgoing> now, later;
+    for (auto& o : held_) (o.msg.has_ack() || o.msg.has_read_log() ? now : later).push_back(std::move(o));
+    held_ = std::move(later);
+    if (!now.empty()) deliver_(std::move(now));
+  }
+
   ClusterController& ctl_;
   int64_t tick_ms_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<Task> tasks_;
   bool stop_ = false;
+  std::string store_error_;  // the last commit's error; empty while the store works
   std::vector<Done> done_;
   std::vector<Outgoing> held_;
   std::function<void(std::vector<Outgoing>)> deliver_;
   std::function<void(std::vector<v1::LogData>)> route_logs_;
+  std::function<void()> after_turn_;
+};
+
+// Says on stderr what an operator must act on (a refused node, an empty or
+// foreign store, adoption), once per subject and message every 30 s.
+class LoudEvents {
+ public:
+  explicit LoudEvents(EventLog& log) : log_(log) {}
+  void operator()() {
+    for (const auto& e : log_.since(seq_)) {
+      seq_ = e.seq;
+      static const std::set<std::string> loud = {"shim-refused", "store-empty", "store-reset", "node-adopted",
+                                                 "service-adopted"};
+      if (!loud.count(e.kind)) continue;
+      auto& last = said_[e.subject + "\n" + e.message];
+      if (last != 0 && e.time_ms - last < 30'000) continue;
+      last = e.time_ms;
+      say((e.kind == "shim-refused" ? "ERROR: refused " : e.kind + ": ") + e.subject + ": " + e.message);
+    }
+  }
+
+ private:
+  EventLog& log_;
+  uint64_t seq_ = 0;
+  std::map<std::string, int64_t> said_;
 };
 
 Status failed(const Error& e) {
@@ -211,7 +324,7 @@ class Services final : public v1::NodeService::Service, public v1::ClusterServic
     return loop_.run([&](int64_t now) {
       *resp = ctl_.apply(req->yaml(), now);
       return Status::OK;
-    });
+    }, Loop::Kind::write);
   }
   Status Stop(ServerContext*, const v1::StopRequest* req, v1::StopResponse* resp) override {
     return loop_.run([&](int64_t now) {
@@ -219,31 +332,31 @@ class Services final : public v1::NodeService::Service, public v1::ClusterServic
       if (!r) return failed(r.error());
       resp->set_stopping(*r);
       return Status::OK;
-    });
+    }, Loop::Kind::write);
   }
   Status Scale(ServerContext*, const v1::ScaleRequest* req, v1::ScaleResponse*) override {
     return loop_.run([&](int64_t now) {
       auto r = ctl_.scale(req->service(), req->min(), req->max(), now);
       return r ? Status::OK : failed(r.error());
-    });
+    }, Loop::Kind::write);
   }
   Status ListServices(ServerContext*, const v1::ListRequest* req, v1::ListServicesResponse* resp) override {
     return loop_.run([&](int64_t) {
       *resp = ctl_.list_services(*req);
       return Status::OK;
-    });
+    }, Loop::Kind::read);
   }
   Status ListProcesses(ServerContext*, const v1::ListRequest* req, v1::ListProcessesResponse* resp) override {
     return loop_.run([&](int64_t) {
       *resp = ctl_.list_processes(*req);
       return Status::OK;
-    });
+    }, Loop::Kind::read);
   }
   Status ListNodes(ServerContext*, const v1::ListRequest* req, v1::ListNodesResponse* resp) override {
     return loop_.run([&](int64_t) {
       *resp = ctl_.list_nodes(*req);
       return Status::OK;
-    });
+    }, Loop::Kind::read);
   }
   Status Drain(ServerContext*, const v1::DrainRequest* req, v1::DrainResponse* resp) override {
     return loop_.run([&](int64_t now) {
@@ -251,7 +364,7 @@ class Services final : public v1::NodeService::Service, public v1::ClusterServic
       if (!r) return failed(r.error());
       resp->set_moving(*r);
       return Status::OK;
-    });
+    }, Loop::Kind::write);
   }
   Status KillNode(ServerContext*, const v1::DrainRequest* req, v1::DrainResponse* resp) override {
     return loop_.run([&](int64_t now) {
@@ -259,7 +372,7 @@ class Services final : public v1::NodeService::Service, public v1::ClusterServic
       if (!r) return failed(r.error());
       resp->set_moving(*r);
       return Status::OK;
-    });
+    }, Loop::Kind::write);
   }
 
   Status Logs(ServerContext* ctx, const v1::LogsRequest* req, grpc::ServerWriter<v1::LogChunk>* w) override {
@@ -269,7 +382,7 @@ class Services final : public v1::NodeService::Service, public v1::ClusterServic
       if (!r) return failed(r.error());
       sources = *r;
       return Status::OK;
-    });
+    }, Loop::Kind::read);
     if (!st.ok()) return st;
     if (sources.empty()) {
       return Status(StatusCode::FAILED_PRECONDITION,
@@ -424,10 +537,11 @@ int run_controller(const ServerConfig& cfg) {
     say("cannot load the cluster from " + (*store)->name() + ": " + loaded.error().message);
     return 1;
   }
-  say("store " + (*store)->name() + ": " + std::to_string(*loaded) + " processes loaded in " +
+  say("store " + (*store)->name() + " (cluster " + ctl.cluster_id() + "): " + std::to_string(*loaded) + " processes loaded in " +
       std::to_string(wall_ms() - t0) + " ms");
   Loop loop(ctl, cfg.tick_ms);
   Services services(ctl, loop, events);
+  loop.set_after_turn(LoudEvents(events));
   std::thread loop_thread([&] { loop.loop(); });
 
   grpc::ServerBuilder builder;
@@ -471,7 +585,7 @@ int run_controller(const ServerConfig& cfg) {
       loop.run([&](int64_t) {
         body = f();
         return Status::OK;
-      });
+      }, Loop::Kind::read);
       return body;
     };
     http.Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {

@@ -6,8 +6,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "proto/convert.h"
+#include "shim/cgroup_files.h"
 #include "rackos_version.h"
 
 namespace rackos::shim {
@@ -31,6 +33,7 @@ void fill_exit(const ManagedProcess& p, v1::ExitStatus* out) {
   out->set_start_error(p.exit->start_error);
   out->set_ended_ms(p.exit->ended_ms);
   out->set_stop_requested(p.stop_requested);
+  out->set_fenced(p.exit->fenced);
 }
 
 v1::ShimMessage event(const std::string& id, const std::string& kind, const std::string& message) {
@@ -75,8 +78,34 @@ v1::ShimMessage make_register(const NodeIdentity& id, const Supervisor& sup, con
   r->set_memory_bytes(id.memory_bytes);
   for (const auto& [k, v] : id.labels) (*r->mutable_labels())[k] = v;
   r->set_enforcement(status.enforcement);
-  for (const auto& [pid, p] : sup.processes()) *r->add_running() = process_info(p);
+  for (const auto& [pid, p] : sup.processes()) {
+    *r->add_running() = process_info(p);
+    if (p.state != ProcState::exited) {
+      if (auto l = launch_of(p)) *r->add_launches() = std::move(*l);
+    }
+  }
+  r->set_cluster_id(status.cluster_id);
+  r->set_store_revision(status.store_revision);
   return m;
+}
+
+std::optional<v1::StartProcess> launch_of(const ManagedProcess& p) {
+  auto text = read_file(p.dir + "/launch.json");
+  if (!text) return std::nullopt;
+  auto l = launch_from_json(*text);
+  if (!l) return std::nullopt;
+  v1::StartProcess s;
+  s.set_id(p.spec.id);
+  s.set_service(p.spec.service);
+  for (const auto& a : l->argv) s.add_argv(a);
+  for (const auto& [k, v] : l->env) (*s.mutable_env())[k] = v;
+  s.set_workdir(l->workdir);
+  if (l->uid) s.set_uid(*l->uid);
+  if (l->gid) s.set_gid(*l->gid);
+  *s.mutable_envelope() = to_proto(p.spec.envelope);
+  s.set_priority(std::string(to_string(p.spec.priority)));
+  s.set_on_partition(std::string(to_string(p.spec.on_partition)));
+  return s;
 }
 
 v1::ShimMessage make_heartbeat(const Supervisor& sup, const NodeStatus& status, uint64_t seq, int64_t sent_ms,
@@ -112,15 +141,26 @@ std::vector<v1::ShimMessage> handle_controller_message(const v1::ControllerMessa
   if (m.has_ack()) {
     const int64_t sent = std::min<int64_t>(m.ack().sent_ms(), now_ms);
     status.last_ack_ms = std::max(status.last_ack_ms, sent);
+    if (m.ack().store_revision() > status.store_revision) {
+      status.store_revision = m.ack().store_revision();
+      status.identity_dirty = true;
+    }
     if (status.fenced) {
       status.fenced = false;
       sup.emit("unfenced", "", "controller acknowledgements resumed");
     }
   } else if (m.has_registered()) {
+    const auto& reg = m.registered();
+    if (!reg.cluster_id().empty() && (reg.cluster_id() != status.cluster_id || reg.store_revision() != status.store_revision)) {
+      status.cluster_id = reg.cluster_id();
+      status.store_revision = reg.store_revision();
+      status.identity_dirty = true;
+    }
     // Stale copies of processes that run elsewhere now: at most one copy, so at once.
-    for (const auto& id : m.registered().stop()) {
+    for (const auto& id : reg.stop()) {
       if (auto r = sup.stop(id, 0, now_ms); !r) out.push_back(event(id, "warning", r.error().message));
     }
+    for (const auto& id : reg.forget()) sup.forget_when_exited(id);
   } else if (m.has_start()) {
     const auto& s = m.start();
     if (auto it = sup.processes().find(s.id()); it != sup.processes().end()) {
@@ -162,6 +202,8 @@ std::vector<v1::ShimMessage> handle_controller_message(const v1::ControllerMessa
       out.push_back(e);
     } else if (auto r = sup.stop(m.stop().id(), m.stop().grace_ms(), now_ms); !r) {
       out.push_back(event(m.stop().id(), "warning", r.error().message));
+    } else if (m.stop().forget()) {
+      sup.forget_when_exited(m.stop().id());
     }
   } else if (m.has_update()) {
     auto prio = parse_priority_class(m.update().priority()).value_or(PriorityClass::normal);

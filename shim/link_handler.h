@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,9 @@ v1::ShimMessage make_register(const NodeIdentity& id, const Supervisor& sup, con
 v1::ShimMessage make_heartbeat(const Supervisor& sup, const NodeStatus& status, uint64_t seq, int64_t sent_ms,
                                bool with_processes);
 v1::ProcessInfo process_info(const ManagedProcess& p);
+// How a process was launched (from its launch.json), as a controller's start
+// order: what a controller started with --adopt rebuilds its service from.
+std::optional<v1::StartProcess> launch_of(const ManagedProcess& p);
 // A supervisor event as the controller hears it (exits carry their status).
 v1::ShimMessage event_message(const ShimEvent& e, const Supervisor& sup);
 

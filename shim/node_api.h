@@ -32,6 +32,11 @@ struct NodeStatus {
   int64_t last_ack_ms = -1;  // monotonic; -1: no controller yet
   int64_t started_wall_ms = 0;
   std::string version;
+  // The cluster this node joined and the newest store revision it has seen
+  // (persisted in <state-dir>/cluster.json; presented when registering).
+  std::string cluster_id;
+  uint64_t store_revision = 0;
+  bool identity_dirty = false;  // changed since last written
 };
 
 // Handles one request against the supervisor. Pure of I/O except what the

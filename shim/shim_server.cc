@@ -135,7 +135,7 @@ int run_shim(const ShimConfig& cfg) {
     }
   }
   // Monitors fence a little before the controller can declare the node dead.
-  const int64_t lease_margin_ms = cfg.node_lease_ms / 10;
+  const int64_t lease_margin_ms = cfg.node_lease_ms / 5;
   Supervisor sup({.node = cfg.node,
                   .state_dir = cfg.state_dir,
                   .monitor_path = cfg.monitor_path,
@@ -143,12 +143,29 @@ int run_shim(const ShimConfig& cfg) {
                   .memory_bytes = cfg.memory_bytes,
                   .log_max_bytes = cfg.log_max_bytes,
                   .log_keep = cfg.log_keep,
+                  .retained_log_bytes = cfg.retained_log_bytes,
                   .lease_file = lease.valid() ? lease_path : std::string()},
                  detected.cgroups.get());
   NodeStatus status;
   status.enforcement = detected.description;
   status.version = RACKOS_VERSION;
   status.started_wall_ms = wall_ms();
+  // The cluster this node joined (kept across shim restarts and upgrades).
+  const std::string identity_path = cfg.state_dir + "/cluster.json";
+  if (auto text = read_file(identity_path)) {
+    try {
+      auto j = json::parse(*text);
+      status.cluster_id = j.value("cluster_id", "");
+      status.store_revision = j.value("store_revision", uint64_t{0});
+    } catch (const std::exception& e) {
+      say(cfg, "WARNING: " + identity_path + " is not valid JSON (" + e.what() + "); joining as a new node");
+    }
+  }
+  auto save_identity = [&] {
+    if (!status.identity_dirty) return;
+    status.identity_dirty = false;
+    write_atomic(identity_path, json{{"cluster_id", status.cluster_id}, {"store_revision", status.store_revision}}.dump());
+  };
   if (auto r = sup.init(); !r) {
     say(cfg, "cgroups: " + r.error().message + "; running with enforcement off");
     status.enforcement = "enforcement off: " + r.error().message;
@@ -333,7 +350,12 @@ int run_shim(const ShimConfig& cfg) {
     ::epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev);
     return true;
   };
+  int64_t next_identity_save = 0;
   auto on_tick = [&](int64_t now) {
+    if (now >= next_identity_save) {  // the revision moves with every commit: written at most once a second
+      save_identity();
+      next_identity_save = now + 1000;
+    }
     sup.flush_limits();
     sup.check(now);
     if (status.last_ack_ms >= 0) {

@@ -25,6 +25,7 @@ struct ShimConfig {
   int64_t node_lease_ms = 500;
   int64_t log_max_bytes = 10 << 20;  // per log file, before rotation
   int log_keep = 3;
+  int64_t retained_log_bytes = 256 << 20;  // logs of exited processes kept per node, oldest dropped first
   bool enforce = true;              // false: never touch cgroups (enforcement off)
   std::string monitor_path;
   EnforcerConfig enforcer;

@@ -58,6 +58,21 @@ int pidfd_signal(int pidfd, int sig) { return static_cast<int>(::syscall(SYS_pid
 
 bool file_exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
 
+// Bytes of the files in a process's dir (its logs, rotated ones included).
+int64_t dir_log_bytes(const std::string& dir) {
+  int64_t total = 0;
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (dirent* e = ::readdir(d)) {
+      struct stat st {};
+      if (e->d_name[0] != '.' && ::stat((dir + "/" + e->d_name).c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+        total += st.st_blocks * 512;
+      }
+    }
+    ::closedir(d);
+  }
+  return total;
+}
+
 void remove_tree(const std::string& dir) {
   if (DIR* d = ::opendir(dir.c_str())) {
     while (dirent* e = ::readdir(d)) {
@@ -526,10 +541,21 @@ Result<bool> Supervisor::forget(const std::string& id) {
   auto it = procs_.find(id);
   if (it == procs_.end()) return Error{"no process \"" + id + "\" on node " + cfg_.node};
   if (it->second.state != ProcState::exited) return Error{"process " + id + " is still " + std::string(to_string(it->second.state)) + "; stop it first"};
+  exited_log_bytes_ -= it->second.log_bytes;
   remove_tree(it->second.dir);
   procs_.erase(it);
   ++generation_;
   return true;
+}
+
+void Supervisor::forget_when_exited(const std::string& id) {
+  auto it = procs_.find(id);
+  if (it == procs_.end()) return;
+  if (it->second.state == ProcState::exited) {
+    forget(id);
+    return;
+  }
+  it->second.forget_on_exit = true;
 }
 
 Result<bool> Supervisor::update(const std::string& id, const Envelope& env, PriorityClass prio) {
@@ -608,21 +634,27 @@ void Supervisor::finish(ManagedProcess& p, int64_t now_ms) {
   else if (e.oom_killed) msg = "killed by the memory limit (OOM), signal 9";
   else if (e.signal > 0) msg = "killed by signal " + std::to_string(e.signal);
   else msg = "exit code " + std::to_string(e.exit_code);
+  if (e.fenced) msg = "fenced: the node's lease ran out, its monitor killed it (" + msg + ")";
   if (p.stop_requested) msg += " (stop requested)";
   emit("exited", p.spec.id, msg);
+  p.log_bytes = dir_log_bytes(p.dir);
+  exited_log_bytes_ += p.log_bytes;
+  if (p.forget_on_exit) forget_next_.push_back(p.spec.id);
   trim_exited();
 }
 
 void Supervisor::trim_exited() {
-  if (procs_.size() <= cfg_.exited_kept) return;  // cannot be over: no scan
+  const bool over_bytes = exited_log_bytes_ > cfg_.retained_log_bytes;
+  if (procs_.size() <= cfg_.exited_kept && !over_bytes) return;  // cannot be over: no scan
   size_t exited = 0;
   for (auto& [id, p] : procs_) exited += p.state == ProcState::exited;
-  while (exited > cfg_.exited_kept) {
+  while (exited > 0 && (exited > cfg_.exited_kept || exited_log_bytes_ > cfg_.retained_log_bytes)) {
     auto oldest = procs_.end();
     for (auto it = procs_.begin(); it != procs_.end(); ++it) {
       if (it->second.state != ProcState::exited) continue;
       if (oldest == procs_.end() || it->second.exit->ended_ms < oldest->second.exit->ended_ms) oldest = it;
     }
+    exited_log_bytes_ -= oldest->second.log_bytes;
     remove_tree(oldest->second.dir);
     procs_.erase(oldest);
     ++generation_;
@@ -655,6 +687,7 @@ void Supervisor::pidfd_ready(const std::string& id, int64_t now_ms) {
 }
 
 void Supervisor::check(int64_t now_ms) {
+  for (const auto& id : std::exchange(forget_next_, {})) forget(id);
   std::vector<ManagedProcess*> done;
   for (auto ait = attention_.begin(); ait != attention_.end();) {
     auto it = procs_.find(*ait);
@@ -731,6 +764,8 @@ size_t Supervisor::adopt_all(int64_t now_ms) {
           if (auto pr = pid_from_json(*pt)) p.pid = *pr;
         }
         p.state = ProcState::exited;
+        p.log_bytes = dir_log_bytes(p.dir);
+        exited_log_bytes_ += p.log_bytes;
         auto [it, _] = procs_.emplace(id, std::move(p));
         kill_cgroup_leftovers(it->second);
         if (it->second.cgroup && cgroups_ != nullptr && cgroups_->remove(*it->second.cgroup)) it->second.cgroup.reset();
@@ -783,6 +818,7 @@ size_t Supervisor::adopt_all(int64_t now_ms) {
     if (proc.cgroup) in_use.insert(proc.cgroup->dirs.at(0).substr(proc.cgroup->dirs.at(0).rfind('/') + 1));
   }
   remove_stale_slots(in_use);
+  trim_exited();
   return running;
 }
 

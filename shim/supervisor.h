@@ -33,6 +33,7 @@ struct SupervisorConfig {
   int64_t log_max_bytes = 10 << 20;
   int log_keep = 3;
   size_t exited_kept = 1000;     // exited records kept until forgotten (oldest dropped first)
+  int64_t retained_log_bytes = 256 << 20;  // and at most this many bytes of their logs
   // The node lease file (node_lease.h) that monitors of at-most-one workloads
   // enforce; empty: no controller, no lease, no fencing by monitors.
   std::string lease_file;
@@ -53,6 +54,8 @@ struct ManagedProcess {
   int64_t kill_at_ms = 0;              // monotonic: SIGKILL then, if still running
   int64_t exit_seen_ms = -1;           // monotonic: pidfd fired, waiting for exit.json (-1: not yet)
   bool adopted = false;                // found running by this shim, not started by it
+  bool forget_on_exit = false;         // its service is gone: drop the record and logs once exited
+  int64_t log_bytes = 0;               // exited: what its logs take on disk
   // An asynchronous start: the monitor's "ok PID" answer is awaited here.
   int reply_fd = -1;
   std::string reply;
@@ -117,6 +120,9 @@ class Supervisor {
   std::vector<int> take_closed_reply_fds() { return std::exchange(closed_reply_fds_, {}); }
   Result<bool> stop(const std::string& id, int64_t grace_ms, int64_t now_ms);
   Result<bool> forget(const std::string& id);  // drop an exited record and its files
+  // Drops the record and logs once it has exited (at once if it has).
+  void forget_when_exited(const std::string& id);
+  int64_t retained_log_bytes() const { return exited_log_bytes_; }
   // Changes a running process's envelope in place (no restart).
   Result<bool> update(const std::string& id, const Envelope& env, PriorityClass prio);
 
@@ -194,6 +200,8 @@ class Supervisor {
   bool slots_ok_ = true;    // false once a slot monitor failed to join its cgroup
   uint64_t slot_seq_ = 0;
   std::set<std::string> attention_;  // ids exiting or stopping
+  std::vector<std::string> forget_next_;  // exited with forget_on_exit: dropped on the next check (after the exit is told)
+  int64_t exited_log_bytes_ = 0;
   std::vector<std::string> pending_limits_;
   uint64_t generation_ = 0;
 
