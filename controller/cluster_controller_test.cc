@@ -343,5 +343,207 @@ TEST(ClusterController, StarvedServiceGrowsAndIdleOneShrinks) {
   EXPECT_EQ(h.c->list_processes({}).processes_size(), 1);
 }
 
+
+// A store that fails its commits on demand (a full disk).
+struct FlakyStore : Store {
+  Store* real;
+  bool fail = false;
+  explicit FlakyStore(Store* r) : real(r) {}
+  std::string name() const override { return "flaky " + real->name(); }
+  Result<StoreSnapshot> load() override { return real->load(); }
+  Result<uint64_t> commit(const StoreBatch& b) override {
+    if (fail) return Error{"database or disk is full"};
+    return real->commit(b);
+  }
+  uint64_t revision() const override { return real->revision(); }
+};
+
+v1::ProcessInfo running_info(const std::string& id, const std::string& service, int pid) {
+  v1::ProcessInfo p;
+  p.set_id(id);
+  p.set_service(service);
+  p.set_state(v1::RUNNING);
+  p.set_pid(pid);
+  return p;
+}
+
+const v1::Registered* registered_to(const std::vector<Outgoing>& out, ConnId conn) {
+  for (const auto& o : out) {
+    if (o.conn == conn && o.msg.has_registered()) return &o.msg.registered();
+  }
+  return nullptr;
+}
+
+std::string refusal_to(const std::vector<Outgoing>& out, ConnId conn) {
+  for (const auto& o : out) {
+    if (o.conn == conn && o.msg.has_refused()) return o.msg.refused();
+  }
+  return "";
+}
+
+TEST(ClusterController, AnEmptyStoreRefusesAnotherClustersNodesAndAdoptTakesThemOver) {
+  // A cluster runs web-0 and web-1 on n1.
+  Harness a(temp_db());
+  ASSERT_TRUE(a.c->load(0));
+  a.reg(1, "n1", 0);
+  auto out = a.step(0);
+  const std::string cluster = registered_to(out, 1)->cluster_id();
+  ASSERT_EQ(cluster.size(), 16u);
+  ASSERT_EQ(a.c->apply(kWeb, 10).errors_size(), 0);
+  out = a.step(10);
+  std::vector<v1::ProcessInfo> running;
+  std::vector<v1::StartProcess> launches;
+  for (const auto& o : out) {
+    if (!o.msg.has_start()) continue;
+    a.event(1, o.msg.start().id(), "started", 20);
+    running.push_back(running_info(o.msg.start().id(), "web", 100 + static_cast<int>(running.size())));
+    launches.push_back(o.msg.start());
+  }
+  ASSERT_EQ(running.size(), 2u);
+  a.step(20);
+  const uint64_t seen = a.store->revision();
+  auto reg_from_old_cluster = [&](Harness& h, ConnId conn) {
+    v1::ShimMessage m;
+    auto* r = m.mutable_register_();
+    r->set_wire_version(1);
+    r->set_node("n1");
+    r->set_cpu_millis(4000);
+    r->set_memory_bytes(8ll << 30);
+    r->set_cluster_id(cluster);
+    r->set_store_revision(seen);
+    for (const auto& p : running) *r->add_running() = p;
+    for (const auto& l : launches) *r->add_launches() = l;
+    h.c->on_shim_message(conn, m, 100);
+  };
+
+  // The controller restarts on an empty store: the node is refused, loudly,
+  // and told to stop nothing.
+  Harness empty(temp_db());
+  ASSERT_TRUE(empty.c->load(100));
+  reg_from_old_cluster(empty, 7);
+  out = empty.step(100);
+  const std::string why = refusal_to(out, 7);
+  EXPECT_NE(why.find("belongs to cluster " + cluster), std::string::npos) << why;
+  EXPECT_NE(why.find("keeps its 2 processes running"), std::string::npos) << why;
+  EXPECT_NE(why.find("--adopt"), std::string::npos) << why;
+  for (const auto& o : out) EXPECT_FALSE(o.msg.has_stop() || o.msg.has_registered()) << o.msg.DebugString();
+  EXPECT_EQ(empty.c->list_nodes({}).nodes_size(), 0);
+
+  // With --adopt: the services are rebuilt from the launches, nothing starts twice.
+  ControllerConfig adopt;
+  adopt.adopt = true;
+  Harness taker(temp_db(), adopt);
+  ASSERT_TRUE(taker.c->load(100));
+  reg_from_old_cluster(taker, 8);
+  out = taker.step(100);
+  ASSERT_NE(registered_to(out, 8), nullptr) << refusal_to(out, 8);
+  EXPECT_EQ(registered_to(out, 8)->stop_size(), 0);
+  EXPECT_EQ(registered_to(out, 8)->cluster_id(), taker.c->cluster_id());
+  EXPECT_TRUE(starts_to(out, 8).empty());
+  auto ps = taker.c->list_processes({});
+  ASSERT_EQ(ps.processes_size(), 2);
+  for (const auto& p : ps.processes()) {
+    EXPECT_EQ(p.state(), v1::RUNNING) << p.id();
+    EXPECT_GE(p.pid(), 100);
+    EXPECT_EQ(p.envelope().cpu_millis().min(), 500);
+  }
+  auto svcs = taker.c->list_services({});
+  ASSERT_EQ(svcs.services_size(), 1);
+  EXPECT_NE(svcs.services(0).spec_yaml().find("sleep"), std::string::npos) << svcs.services(0).spec_yaml();
+  EXPECT_TRUE(starts_to(taker.step(200), 8).empty());
+  EXPECT_EQ(taker.c->state().check_invariants(), "");
+}
+
+TEST(ClusterController, AStoreOlderThanANodeSawRefusesIt) {
+  Harness h(temp_db());
+  ASSERT_TRUE(h.c->load(0));
+  h.step(0);
+  v1::ShimMessage m;
+  auto* r = m.mutable_register_();
+  r->set_wire_version(1);
+  r->set_node("n1");
+  r->set_cpu_millis(4000);
+  r->set_memory_bytes(8ll << 30);
+  r->set_cluster_id(h.c->cluster_id());
+  r->set_store_revision(h.store->revision() + 50);
+  h.c->on_shim_message(1, m, 10);
+  const std::string why = refusal_to(h.step(10), 1);
+  EXPECT_NE(why.find("restored from an older copy"), std::string::npos) << why;
+}
+
+TEST(ClusterController, AFailedCommitIsUndoneAndNodesRegisterAgain) {
+  Harness h(temp_db());
+  FlakyStore flaky(h.store.get());
+  ClusterController c(ControllerConfig{}, &flaky, &h.events);
+  ASSERT_TRUE(c.load(0));
+  v1::ShimMessage m;
+  m.mutable_register_()->set_wire_version(1);
+  m.mutable_register_()->set_node("n1");
+  m.mutable_register_()->set_cpu_millis(4000);
+  m.mutable_register_()->set_memory_bytes(8ll << 30);
+  c.on_shim_message(1, m, 0);
+  ASSERT_EQ(c.apply(kWeb, 0).errors_size(), 0);
+  c.settle(0);
+  ASSERT_TRUE(c.commit());
+  c.take_outbox();
+  // The disk fills; a stop cannot commit.
+  flaky.fail = true;
+  ASSERT_TRUE(c.stop_service("web", 10));
+  c.settle(10);
+  ASSERT_FALSE(c.commit());
+  ASSERT_TRUE(c.reset_to_store(10));
+  auto out = c.take_outbox();
+  for (const auto& o : out) EXPECT_FALSE(o.msg.has_stop()) << "an order for a change that did not commit";
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_TRUE(out[0].close);  // the node registers again
+  auto svcs = c.list_services({});
+  ASSERT_EQ(svcs.services_size(), 1);  // the stop did not happen
+  EXPECT_EQ(svcs.services(0).processes(), 2u);
+  EXPECT_EQ(c.state().check_invariants(), "");
+}
+
+TEST(ClusterController, StartFailuresBackOffLikeCrashes) {
+  Harness h(temp_db());
+  h.reg(1, "n1", 0);
+  h.step(0);
+  ASSERT_EQ(h.c->apply("name: bad\ncommand: [/nonexistent/cmd]\ncpu: 100m:1\nmemory: 16Mi:32Mi\n", 0).errors_size(), 0);
+  int64_t now = 0;
+  std::vector<std::string> reasons;
+  for (int i = 0; i < 4; ++i) {
+    auto starts = starts_to(h.step(now), 1);
+    for (int spin = 0; starts.empty() && spin < 1000; ++spin) starts = starts_to(h.step(now += 10), 1);
+    ASSERT_EQ(starts.size(), 1u);
+    v1::ShimMessage m;
+    m.mutable_event()->set_id(starts[0]);
+    m.mutable_event()->set_kind("start_failed");
+    m.mutable_event()->set_message("cannot execute /nonexistent/cmd: No such file or directory");
+    h.c->on_shim_message(1, m, now);
+    const auto ps = h.c->list_processes({});
+    for (const auto& p : ps.processes()) reasons.push_back(p.reason());
+  }
+  ASSERT_EQ(reasons.size(), 4u);
+  EXPECT_NE(reasons[0].find("restart 1 in 100ms"), std::string::npos) << reasons[0];
+  EXPECT_NE(reasons[3].find("restart 4 in 800ms"), std::string::npos) << reasons[3];
+}
+
+TEST(ClusterController, ServiceStoppedCarriesItsTime) {
+  Harness h(temp_db());
+  h.reg(1, "n1", 0);
+  h.step(0);
+  ASSERT_EQ(h.c->apply(kWeb, 1000).errors_size(), 0);
+  auto out = h.step(1000);
+  ASSERT_TRUE(h.c->stop_service("web", 2000));
+  h.step(2000);
+  for (const auto& id : starts_to(out, 1)) h.event(1, id, "exited", 2500);
+  h.step(2500);
+  int64_t stopping = -1, stopped = -1;
+  for (const auto& e : h.events.since(0)) {
+    if (e.kind == "service-stopping") stopping = e.time_ms;
+    if (e.kind == "service-stopped") stopped = e.time_ms;
+  }
+  EXPECT_EQ(stopping, 2000);
+  EXPECT_EQ(stopped, 2500);
+}
+
 }  // namespace
 }  // namespace rackos::controller

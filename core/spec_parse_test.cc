@@ -153,5 +153,48 @@ TEST(SpecParse, Ranges) {
   EXPECT_FALSE(parse_constraint("a=x|"));
 }
 
+
+std::string parse_error(const std::string& yaml) {
+  auto r = parse_services_yaml(yaml);
+  return r ? std::string("(accepted)") : r.error().message;
+}
+
+TEST(SpecParse, DuplicateKeysAreRefusedWithBothLines) {
+  auto e = parse_error("name: dup\nname: dup2\ncommand: [sleep, '1']\ncpu: 100m:1\nmemory: 16Mi:32Mi\n");
+  EXPECT_NE(e.find("line 2: name is given twice (first on line 1)"), std::string::npos) << e;
+  e = parse_error("name: a\ncommand: [sleep, '1']\ncpu: 100m:1\nmemory: {min: 16Mi, max: 32Mi, max: 64Mi}\n");
+  EXPECT_NE(e.find("memory.max is given twice"), std::string::npos) << e;
+  e = parse_error("name: a\ncommand: [sleep, '1']\nenv: {A: '1', A: '2'}\ncpu: 100m:1\nmemory: 16Mi:32Mi\n");
+  EXPECT_NE(e.find("env.A is given twice"), std::string::npos) << e;
+}
+
+TEST(SpecParse, EnvelopesTooSmallToStartAProcessAreRefused) {
+  auto e = parse_error("name: a\ncommand: [sleep, '1']\ncpu: 100m:1\nmemory: 1:1\n");
+  EXPECT_NE(e.find("memory.max 1 is below the minimum 4Mi a process needs to start"), std::string::npos) << e;
+  e = parse_error("name: a\ncommand: [sleep, '1']\ncpu: 1m:1m\nmemory: 16Mi:32Mi\n");
+  EXPECT_NE(e.find("cpu.max 1m is below the minimum 10m"), std::string::npos) << e;
+  EXPECT_EQ(parse_error("name: a\ncommand: [sleep, '1']\ncpu: 0:10m\nmemory: 0:4Mi\n"), "(accepted)");
+}
+
+TEST(SpecParse, ErrorsQuoteTheValueGiven) {
+  auto e = parse_error("name: a\ncommand: [sleep, '1']\ncpu: 100m:1\nmemory: 16Mi:32Mi\ninstances: 1000000000\n");
+  EXPECT_NE(e.find("instances.max 1000000000 exceeds the limit 100000"), std::string::npos) << e;
+  e = parse_error("name: a\ncommand: [sleep, '1']\ncpu: 100m:1\nmemory: 16Mi:32Mi\ninstances: {min: 1, max: 200000}\n");
+  EXPECT_NE(e.find("instances.max 200000 exceeds the limit 100000"), std::string::npos) << e;
+}
+
+TEST(SpecParse, OversizeSpecsAreRefusedNamingTheFieldAndTheLimit) {
+  const std::string big(10 << 20, 'x');
+  auto e = parse_error("name: a\ncommand: [sleep, '1']\nenv: {BIG: '" + big + "'}\ncpu: 100m:1\nmemory: 16Mi:32Mi\n");
+  EXPECT_NE(e.find("the limit is 1048576 bytes"), std::string::npos) << e.substr(0, 200);
+  const std::string value(200 << 10, 'x');
+  e = parse_error("name: a\ncommand: [sleep, '1']\nenv: {BIG: '" + value + "'}\ncpu: 100m:1\nmemory: 16Mi:32Mi\n");
+  EXPECT_NE(e.find("env.BIG is 204800 bytes; the limit is 131072 bytes (128 KiB) per variable"), std::string::npos) << e;
+  std::string many;
+  for (int i = 0; i < 8; ++i) many += "V" + std::to_string(i) + ": '" + std::string(100 << 10, 'y') + "', ";
+  e = parse_error("name: a\ncommand: [sleep, '1']\nenv: {" + many + "}\ncpu: 100m:1\nmemory: 16Mi:32Mi\n");
+  EXPECT_NE(e.find("command, env and workdir together are"), std::string::npos) << e;
+}
+
 }  // namespace
 }  // namespace rackos

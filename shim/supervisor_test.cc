@@ -1,0 +1,175 @@
+// Supervisor tests with real monitors: a start handed to a monitor by a shim
+// that then died ends cancelled (never an unknown copy); monitors enforce the
+// node lease for at-most-one workloads themselves; retained logs are capped
+// per node, and a service's records can be forgotten once they exit.
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "shim/cgroup_files.h"
+#include "shim/launch_spec.h"
+#include "shim/node_lease.h"
+#include "shim/supervisor_fixture.h"
+
+extern char** environ;
+
+namespace rackos::shim {
+namespace {
+
+class SupervisorTest : public SupervisorFixture {
+ protected:
+  StartRequest request(const std::string& id, std::vector<std::string> argv, OnPartition op = OnPartition::keep) {
+    StartRequest r;
+    r.spec.id = id;
+    r.spec.service = "svc";
+    r.spec.envelope.cpu_millis = {100, 1000, 1000};
+    r.spec.envelope.memory_bytes = {16 << 20, 64 << 20, 64 << 20};
+    r.spec.on_partition = op;
+    r.argv = std::move(argv);
+    return r;
+  }
+  // Runs the loop's part until `id` has exited (or the time is up).
+  bool wait_exit(const std::string& id, int ms = 3000) {
+    for (int i = 0; i < ms / 10; ++i) {
+      auto it = sup_->processes().find(id);
+      if (it == sup_->processes().end() || it->second.state == ProcState::exited) return true;
+      sup_->pidfd_ready(id, monotonic_ms());
+      sup_->check(monotonic_ms());
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
+};
+
+// Live processes whose argv is exactly `argv`.
+std::vector<int> find_processes(const std::vector<std::string>& argv) {
+  std::string want;
+  for (const auto& a : argv) want += a + '\0';
+  std::vector<int> out;
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    const int pid = std::atoi(e.path().filename().c_str());
+    if (pid <= 0) continue;
+    std::ifstream in(e.path() / "cmdline", std::ios::binary);
+    std::string cmd((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (cmd == want && process_start_ticks(pid) != 0) out.push_back(pid);
+  }
+  return out;
+}
+
+TEST_F(SupervisorTest, AStartHandedToAStalledMonitorByADeadShimNeverRuns) {
+  // What a shim does before handing a launch to a spare monitor...
+  const std::string id = "t-0.1";
+  const std::string pdir = dir_ + "/procs/" + id;
+  ASSERT_TRUE(make_dir(pdir));
+  ProcessSpec spec;
+  spec.id = id;
+  spec.service = "t";
+  spec.envelope.cpu_millis = {100, 1000, 1000};
+  spec.envelope.memory_bytes = {16 << 20, 64 << 20, 64 << 20};
+  ASSERT_TRUE(write_atomic(pdir + "/spec.json", to_json(spec)));
+  const std::vector<std::string> argv{"sleep", std::to_string(800000 + ::getpid() % 100000)};
+  LaunchSpec launch;
+  launch.argv = argv;
+  ASSERT_TRUE(write_atomic(pdir + "/launch.json", to_json(launch)));
+  int in[2];
+  ASSERT_EQ(::pipe2(in, O_CLOEXEC), 0);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+  std::string mon = MONITOR_BINARY, spare = "--spare";
+  char* args[] = {mon.data(), spare.data(), nullptr};
+  pid_t mpid = 0;
+  ASSERT_EQ(posix_spawn(&mpid, args[0], &fa, nullptr, args, environ), 0);
+  posix_spawn_file_actions_destroy(&fa);
+  ::close(in[0]);
+  // ...the monitor stalls (a loaded machine) as the shim hands it the launch
+  // and dies.
+  ::kill(mpid, SIGSTOP);
+  const std::string line = pdir + "\n";
+  ASSERT_EQ(::write(in[1], line.data(), line.size()), static_cast<ssize_t>(line.size()));
+  ::close(in[1]);
+  // The next shim adopts: no pid.json, no exit.json.
+  Supervisor next(SupervisorConfig{.node = "test", .state_dir = dir_, .monitor_path = MONITOR_BINARY,
+                                   .cpu_millis = 2000, .memory_bytes = 1ll << 30},
+                  nullptr);
+  ASSERT_TRUE(next.init());
+  next.adopt_all(monotonic_ms());
+  ASSERT_EQ(next.processes().count(id), 1u);
+  EXPECT_EQ(next.processes().at(id).state, ProcState::exited);
+  // The monitor wakes up: it must not start what the node has given up on.
+  ::kill(mpid, SIGCONT);
+  int st = 0;
+  for (int i = 0; i < 300 && ::waitpid(mpid, &st, WNOHANG) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const auto running = find_processes(argv);
+  for (int pid : running) ::kill(pid, SIGKILL);
+  EXPECT_TRUE(running.empty()) << "a launch the node recorded as never run is running (pid " << running.front() << ")";
+  EXPECT_FALSE(std::filesystem::exists(pdir + "/pid.json"));
+}
+
+TEST_F(SupervisorTest, MonitorsKillAtMostOneWorkloadsWhenTheLeasePassesAndOnlyThose) {
+  const std::string lease_path = dir_ + "/lease";
+  NodeLease lease;
+  ASSERT_TRUE(NodeLease::open_writer(lease_path, lease));
+  lease.renew(lease_clock_ms() + 400);
+  sup_ = std::make_unique<Supervisor>(SupervisorConfig{.node = "test", .state_dir = dir_, .monitor_path = MONITOR_BINARY,
+                                                       .cpu_millis = 2000, .memory_bytes = 1ll << 30,
+                                                       .lease_file = lease_path},
+                                      nullptr);
+  ASSERT_TRUE(sup_->init());
+  ASSERT_TRUE(sup_->start(request("one", {"sleep", "600"}, OnPartition::stop), monotonic_ms()));
+  ASSERT_TRUE(sup_->start(request("many", {"sleep", "600"}, OnPartition::keep), monotonic_ms()));
+  // Renewed: both run on past the first deadline. Nothing here drives the
+  // supervisor's loop: the monitors act on their own.
+  for (int i = 0; i < 8; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    lease.renew(lease_clock_ms() + 400);
+  }
+  EXPECT_NE(process_start_ticks(sup_->processes().at("one").pid.pid), 0u);
+  // Not renewed (the shim is stalled): the at-most-one workload is killed by
+  // the deadline, the other keeps running.
+  const int one = sup_->processes().at("one").pid.pid;
+  const int64_t deadline = lease.deadline();
+  while (process_start_ticks(one) != 0 && lease_clock_ms() < deadline + 2000) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  const int64_t killed_at = lease_clock_ms();
+  EXPECT_EQ(process_start_ticks(one), 0u) << "the at-most-one workload outlived the lease";
+  EXPECT_LT(killed_at - deadline, 200) << "killed " << killed_at - deadline << " ms after the deadline";
+  EXPECT_NE(process_start_ticks(sup_->processes().at("many").pid.pid), 0u);
+  ASSERT_TRUE(wait_exit("one"));
+  const auto& ex = *sup_->processes().at("one").exit;
+  EXPECT_TRUE(ex.fenced);
+  EXPECT_EQ(ex.signal, SIGKILL);
+  EXPECT_NE(sup_->events().back().message.find("fenced"), std::string::npos) << sup_->events().back().message;
+}
+
+TEST_F(SupervisorTest, RetainedLogsAreCappedPerNodeAndForgottenRecordsGo) {
+  sup_ = std::make_unique<Supervisor>(SupervisorConfig{.node = "test", .state_dir = dir_, .monitor_path = MONITOR_BINARY,
+                                                       .cpu_millis = 2000, .memory_bytes = 1ll << 30,
+                                                       .retained_log_bytes = 300 << 10},
+                                      nullptr);
+  ASSERT_TRUE(sup_->init());
+  // Each writes 128 KiB and exits: three fit under 300 KiB, the fourth pushes the oldest out.
+  for (int i = 0; i < 4; ++i) {
+    const std::string id = "log-" + std::to_string(i);
+    ASSERT_TRUE(sup_->start(request(id, {"sh", "-c", "head -c 131072 /dev/zero"}), monotonic_ms()));
+    ASSERT_TRUE(wait_exit(id));
+  }
+  EXPECT_LE(sup_->retained_log_bytes(), 300 << 10);
+  EXPECT_EQ(sup_->processes().count("log-0"), 0u) << "the oldest exited record should have gone";
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/procs/log-0"));
+  EXPECT_EQ(sup_->processes().count("log-3"), 1u);
+  // A record marked to go (its service is gone) goes once it has exited.
+  ASSERT_TRUE(sup_->start(request("bye", {"sleep", "0.1"}), monotonic_ms()));
+  sup_->forget_when_exited("bye");
+  ASSERT_TRUE(wait_exit("bye"));
+  sup_->check(monotonic_ms());
+  EXPECT_EQ(sup_->processes().count("bye"), 0u);
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/procs/bye"));
+}
+
+}  // namespace
+}  // namespace rackos::shim
