@@ -111,6 +111,48 @@ std::string random_token() {
 
 volatile sig_atomic_t g_stop = 0;
 
+int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// A daemon `up` keeps running: restarted when it dies, with backoff (100 ms
+// doubling to 10 s; forgiven after 30 s of health), as systemd would.
+struct Daemon {
+  std::string name;  // "controller", "node-2 shim"
+  std::vector<std::string> argv;
+  std::string log;
+  pid_t pid = 0;
+  int restarts = 0;
+  int64_t started_ms = 0;
+  int64_t restart_at_ms = 0;
+};
+
+std::string exit_text(int status) {
+  if (WIFSIGNALED(status)) return "killed by signal " + std::to_string(WTERMSIG(status));
+  if (WIFEXITED(status)) return "exit code " + std::to_string(WEXITSTATUS(status));
+  return "gone";
+}
+
+// Checks one daemon: notices its death and restarts it when its backoff is up.
+void supervise(Daemon& d, int64_t now) {
+  if (d.pid > 0) {
+    int status = 0;
+    if (::waitpid(d.pid, &status, WNOHANG) == 0) return;
+    if (now - d.started_ms > 30'000) d.restarts = 0;
+    const int64_t delay = std::min<int64_t>(int64_t{100} << std::min(d.restarts, 7), 10'000);
+    d.restart_at_ms = now + delay;
+    say(d.name + " (pid " + std::to_string(d.pid) + ") " + exit_text(status) + "; restarting it in " + std::to_string(delay) +
+        " ms (workloads keep running)");
+    d.pid = 0;
+    ++d.restarts;
+    return;
+  }
+  if (now < d.restart_at_ms) return;
+  d.pid = spawn(d.argv, d.log);
+  d.started_ms = now;
+  say(d.name + " restarted (pid " + std::to_string(d.pid) + ", restart " + std::to_string(d.restarts) + ")");
+}
+
 }  // namespace
 
 void add_up(CLI::App& app) {
@@ -202,6 +244,17 @@ void add_up(CLI::App& app) {
       shutdown(1);
     }
     say("controller  " + addr + "  (store " + ctl_dir + "/state.db, log " + ctl_log + ")  " + since());
+    std::string http_now = a.http;
+    {
+      std::ifstream in(ctl_dir + "/http.addr");
+      std::getline(in, http_now);
+    }
+    // Restarted on the address the nodes know (the port it got, if it was 0).
+    Daemon ctl_daemon{"controller",
+                      {exe, "controller", "--listen", addr, "--http", http_now.empty() ? a.http : http_now, "--data-dir",
+                       ctl_dir, "--token-file", token_file, "--node-lease", a.lease, "--allow-fault-injection", "--no-fsync"},
+                      ctl_log, ctl, 0, steady_ms(), 0};
+    std::vector<Daemon> shim_daemons;
     std::vector<std::string> names;
     for (int i = 1; i <= a.nodes; ++i) {
       const std::string node = a.prefix + std::to_string(i);
@@ -214,7 +267,11 @@ void add_up(CLI::App& app) {
       fs::create_directories(node_state(node), ec);
       const std::string log = a.dir + "/nodes/" + node + ".log";
       shims.push_back(spawn(argv, log));
-      if (!a.no_standby) shims.push_back(spawn(argv, log));
+      shim_daemons.push_back({"node " + node + " shim", argv, log, shims.back(), 0, steady_ms(), 0});
+      if (!a.no_standby) {
+        shims.push_back(spawn(argv, log));
+        shim_daemons.push_back({"node " + node + " shim", argv, log, shims.back(), 0, steady_ms(), 0});
+      }
     }
     auto c = connect_controller(addr);
     int ready = 0;
@@ -284,26 +341,20 @@ void add_up(CLI::App& app) {
         "  curl http://" + http_addr + "/metrics    (and /state)\n"
         "Ctrl-C stops everything.");
 
-    // Wait for Ctrl-C; say when a daemon dies.
-    std::vector<bool> reported(shims.size(), false);
-    timespec every{0, 200'000'000};
+    // Wait for Ctrl-C, keeping every daemon running: a dead controller or
+    // shim is restarted with backoff (a shim that died makes its standby
+    // active; its replacement is the new standby). Workloads keep their pids.
+    timespec every{0, 100'000'000};
     while (true) {
       int sig = ::sigtimedwait(&sigs, nullptr, &every);
       if (sig == SIGINT || sig == SIGTERM) break;
-      if (!alive(ctl)) {
-        std::fprintf(stderr, "rackos: up: the controller exited:\n%s", tail(ctl_log, 10).c_str());
-        ctl = 0;
-        break;
-      }
-      for (size_t i = 0; i < shims.size(); ++i) {
-        if (!reported[i] && shims[i] > 0 && !alive(shims[i])) {
-          reported[i] = true;
-          const size_t per = a.no_standby ? 1 : 2;
-          say("node " + names[i / per] + ": a shim exited (pid " + std::to_string(shims[i]) + ")");
-          shims[i] = 0;
-        }
-      }
+      const int64_t now = steady_ms();
+      supervise(ctl_daemon, now);
+      for (auto& d : shim_daemons) supervise(d, now);
     }
+    ctl = ctl_daemon.pid;
+    shims.clear();
+    for (const auto& d : shim_daemons) shims.push_back(d.pid);
 
     // Clean stop: services (their processes), shims, controller, leftovers.
     say("\nstopping: services first");

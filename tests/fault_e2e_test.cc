@@ -5,10 +5,13 @@
 #include <gtest/gtest.h>
 
 #include <dirent.h>
+#include <fcntl.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <grpcpp/grpcpp.h>
+#include <map>
 
 #include "tests/cluster_harness.h"
 
@@ -111,6 +114,131 @@ TEST(FaultE2E, StoppedShimStillFencesItsSingleton) {
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   EXPECT_EQ(host_count(argv), 1);
   EXPECT_EQ(c.running("single"), 1);
+}
+
+// This process's children's children of `parent` whose cmdline holds every one of `words`.
+std::vector<int> children_of(int parent, const std::vector<std::string>& words) {
+  std::vector<int> out;
+  std::error_code ec;
+  for (const auto& t : std::filesystem::directory_iterator("/proc/" + std::to_string(parent) + "/task", ec)) {
+    std::ifstream in(t.path() / "children");
+    int pid;
+    while (in >> pid) {
+      std::ifstream cl("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
+      std::string cmd((std::istreambuf_iterator<char>(cl)), std::istreambuf_iterator<char>());
+      for (char& ch : cmd) ch = ch == '\0' ? ' ' : ch;
+      bool all = pid_alive(pid);
+      for (const auto& w : words) all = all && cmd.find(w) != std::string::npos;
+      if (all) out.push_back(pid);
+    }
+  }
+  return out;
+}
+
+// Item 5: `rackos up` supervises. kill -9 of its controller and of a node's
+// active shim: both are restarted (the shim as the new standby), and every
+// workload keeps its pid throughout.
+TEST(FaultE2E, UpRestartsItsControllerAndShimsAndWorkloadsKeepTheirPids) {
+  const std::string dir = "/tmp/rackos-up-e2e-" + std::to_string(::getpid());
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string secs = unique_seconds();
+  const std::vector<std::string> argv{"sleep", secs};
+  std::ofstream(dir + "/spec.yaml") << "name: sup\ncommand: [sleep, '" << secs << "']\ncpu: 10m:100m\nmemory: 8Mi:32Mi\ninstances: 3\n";
+  const std::string prefix = "up" + std::to_string(::getpid()) + "n";
+  pid_t up = ::fork();
+  if (up == 0) {
+    int fd = ::open((dir + "/up.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    ::execl(kBin.c_str(), kBin.c_str(), "up", "--nodes", "2", "--dir", dir.c_str(), "--listen", "127.0.0.1:0", "--http",
+            "127.0.0.1:0", "--node-prefix", prefix.c_str(), "-f", (dir + "/spec.yaml").c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ASSERT_GT(up, 0);
+  struct Stop {
+    pid_t pid;
+    ~Stop() {
+      if (pid <= 0) return;
+      ::kill(pid, SIGTERM);
+      for (int i = 0; i < 1500 && ::waitpid(pid, nullptr, WNOHANG) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  } stop{up};
+  auto log = [&] {
+    std::ifstream in(dir + "/up.log");
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  ASSERT_TRUE(wait_until(60000, [&] { return log().find("The cluster is up") != std::string::npos; }, 50)) << log();
+  std::string addr;
+  std::getline(std::ifstream(dir + "/controller/controller.addr"), addr);
+  auto stub = v1::ClusterService::NewStub(grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()));
+  auto pids = [&] {
+    std::map<std::string, int> out;
+    v1::ListRequest req;
+    req.set_service("sup");
+    v1::ListProcessesResponse r;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    if (!stub->ListProcesses(&ctx, req, &r).ok()) return out;
+    for (const auto& p : r.processes()) {
+      if (p.state() == v1::RUNNING) out[p.id()] = p.pid();
+    }
+    return out;
+  };
+  const auto before = pids();
+  ASSERT_EQ(before.size(), 3u) << log();
+  EXPECT_EQ(host_count(argv), 3);
+
+  // kill -9 of the controller.
+  auto ctl = children_of(up, {" controller ", "--data-dir " + dir + "/controller "});
+  ASSERT_EQ(ctl.size(), 1u) << log();
+  ::kill(ctl[0], SIGKILL);
+  ASSERT_TRUE(wait_until(20000, [&] {
+    auto now = children_of(up, {" controller ", "--data-dir " + dir + "/controller "});
+    return now.size() == 1 && now[0] != ctl[0] && pids() == before;
+  }, 50)) << log();
+
+  // kill -9 of node 1's active shim: the standby takes over, a new standby starts.
+  const std::string node = prefix + "1";
+  auto shims = children_of(up, {" shim ", "--node " + node + " "});
+  ASSERT_EQ(shims.size(), 2u) << log();
+  std::string state_dir;
+  {
+    std::ifstream cl("/proc/" + std::to_string(shims[0]) + "/cmdline", std::ios::binary);
+    std::string arg;
+    bool next = false;
+    while (std::getline(cl, arg, '\0')) {
+      if (next) state_dir = arg;
+      next = arg == "--state-dir";
+    }
+  }
+  ASSERT_FALSE(state_dir.empty());
+  std::string active;
+  std::getline(std::ifstream(state_dir + "/active.pid"), active);
+  ASSERT_FALSE(active.empty());
+  ::kill(std::stoi(active), SIGKILL);
+  ASSERT_TRUE(wait_until(20000, [&] {
+    auto now = children_of(up, {" shim ", "--node " + node + " "});
+    std::string act;
+    std::getline(std::ifstream(state_dir + "/active.pid"), act);
+    return now.size() == 2 && act != active && !act.empty() &&
+           std::find(now.begin(), now.end(), std::stoi(act)) != now.end();
+  }, 50)) << log();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(pids(), before) << "a workload was restarted\n" << log();
+  EXPECT_EQ(host_count(argv), 3);
+  EXPECT_NE(log().find("restarted"), std::string::npos) << log();
+
+  // Ctrl-C: everything stops cleanly.
+  ::kill(up, SIGTERM);
+  int st = 0;
+  ASSERT_TRUE(wait_until(30000, [&] { return ::waitpid(up, &st, WNOHANG) == up; }, 50)) << log();
+  stop.pid = 0;
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << log();
+  EXPECT_EQ(host_count(argv), 0);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
