@@ -112,8 +112,8 @@ Result<size_t> ClusterController::load(int64_t now_ms) {
     cluster_dirty_ = true;
     if (store_was_empty_) {
       events_->add(now_ms, "store-empty", store_->name(),
-                   "the store is empty: starting cluster " + cluster_id_ +
-                       ". Nodes that belonged to another cluster are refused and keep their work" +
+                   "the store was empty: a new cluster " + cluster_id_ +
+                       " begins. Nodes that belonged to another cluster are refused and keep their work" +
                        (cfg_.adopt ? "; --adopt: what they run is taken over" : " (restore the store, or restart with --adopt)"));
     }
   }

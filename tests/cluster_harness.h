@@ -59,6 +59,7 @@ struct ClusterOptions {
   bool standby = false;
   bool enforce = true;
   std::string lease = "500ms";
+  std::string data_dir;  // the controller's store dir (empty: <dir>/controller)
 };
 
 class LocalCluster {
@@ -106,14 +107,17 @@ class LocalCluster {
   std::vector<int>& shim_pids(int i) { return shims_[i]; }
 
   // Starts the controller (on `listen`; port 0 the first time) and waits for its address.
-  bool start_controller(const std::string& listen = "127.0.0.1:0") {
-    std::filesystem::remove(dir_ + "/controller/controller.addr");
+  std::string data_dir() const { return opt_.data_dir.empty() ? dir_ + "/controller" : opt_.data_dir; }
+
+  bool start_controller(const std::string& listen = "127.0.0.1:0", const std::vector<std::string>& extra = {}) {
+    std::filesystem::remove(data_dir() + "/controller.addr");
     std::vector<std::string> argv{bin_,          "controller", "--listen",     listen,       "--http",
-                                  "127.0.0.1:0", "--data-dir", dir_ + "/controller", "--token-file", dir_ + "/token",
+                                  "127.0.0.1:0", "--data-dir", data_dir(),   "--token-file", dir_ + "/token",
                                   "--node-lease", opt_.lease,  "--allow-fault-injection", "--no-fsync"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
     ctl_pid_ = spawn(argv, dir_ + "/controller.log");
     bool ok = wait_until(10000, [&] {
-      std::ifstream in(dir_ + "/controller/controller.addr");
+      std::ifstream in(data_dir() + "/controller.addr");
       std::string a;
       std::getline(in, a);
       if (a.empty()) return false;

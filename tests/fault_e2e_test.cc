@@ -11,6 +11,8 @@
 #include <filesystem>
 #include <fstream>
 #include <grpcpp/grpcpp.h>
+#include <httplib.h>
+#include <set>
 #include <map>
 
 #include "tests/cluster_harness.h"
@@ -239,6 +241,151 @@ TEST(FaultE2E, UpRestartsItsControllerAndShimsAndWorkloadsKeepTheirPids) {
   EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << log();
   EXPECT_EQ(host_count(argv), 0);
   std::filesystem::remove_all(dir);
+}
+
+
+// Item 3: the controller comes back on an empty store (a 0-byte state.db).
+// Nodes belong to another cluster now: refused, loudly, and they keep their
+// work; restarted with --adopt, it takes over what runs without restarting it.
+TEST(FaultE2E, AnEmptyStoreNeverStopsWhatNodesRunAndAdoptTakesItOver) {
+  LocalCluster c(kBin, {.nodes = 2});
+  ASSERT_TRUE(c.start()) << c.file(c.dir() + "/controller.log");
+  const std::string secs = unique_seconds();
+  const std::vector<std::string> argv{"sleep", secs};
+  ASSERT_EQ(c.apply("name: keepme\ncommand: [sleep, '" + secs + "']\ncpu: 10m:100m\nmemory: 8Mi:32Mi\ninstances: 3\n").errors_size(), 0);
+  ASSERT_TRUE(wait_until(10000, [&] { return c.running("keepme") == 3; }));
+  std::set<int> before;
+  for (const auto all_ = c.processes("keepme"); const auto& p : all_.processes()) before.insert(p.pid());
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // the nodes record the cluster id and revision
+  const std::string addr = c.addr();
+  c.kill9_controller();
+  for (const char* suffix : {"-wal", "-shm"}) std::filesystem::remove(c.data_dir() + "/state.db" + suffix);
+  std::ofstream(c.data_dir() + "/state.db", std::ios::trunc).close();
+  ASSERT_TRUE(c.start_controller(addr)) << c.file(c.dir() + "/controller.log");
+  ASSERT_TRUE(wait_until(10000, [&] {
+    return c.file(c.dir() + "/controller.log").find("belongs to cluster") != std::string::npos;
+  })) << c.file(c.dir() + "/controller.log");
+  std::this_thread::sleep_for(std::chrono::milliseconds(3000));  // longer than the reconnect grace
+  EXPECT_EQ(host_count(argv), 3) << c.file(c.dir() + "/controller.log");
+  for (int pid : before) EXPECT_TRUE(pid_alive(pid)) << pid;
+  EXPECT_NE(c.file(c.dir() + "/controller.log").find("ERROR: refused"), std::string::npos);
+  EXPECT_NE(c.file(c.node_log(1)).find("--adopt"), std::string::npos) << c.file(c.node_log(1));
+  EXPECT_EQ(c.ready_nodes(), 0);
+  // The operator chooses --adopt: the same processes, now the cluster's.
+  c.kill9_controller();
+  ASSERT_TRUE(c.start_controller(addr, {"--adopt"})) << c.file(c.dir() + "/controller.log");
+  ASSERT_TRUE(wait_until(15000, [&] { return c.ready_nodes() == 2 && c.running("keepme") == 3; }, 50))
+      << c.cli("events").second;
+  std::set<int> after;
+  for (const auto all_ = c.processes("keepme"); const auto& p : all_.processes()) after.insert(p.pid());
+  EXPECT_EQ(after, before);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(host_count(argv), 3);
+  auto [code, out] = c.cli("stop keepme");
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_TRUE(wait_until(10000, [&] { return host_count(argv) == 0; }, 50));
+}
+
+// Item 4: the controller's disk fills up. A change that did not commit shows
+// nowhere (not in ps, not in /state, not after a restart), reads keep working,
+// and nodes stay ready (acknowledgements still flow).
+TEST(FaultE2E, AFullDiskRefusesChangesButReadsAndNodesCarryOn) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to mount a small tmpfs";
+  const std::string mnt = "/tmp/rackos-fulldisk-" + std::to_string(::getpid());
+  std::filesystem::create_directories(mnt);
+  ASSERT_EQ(std::system(("mount -t tmpfs -o size=2m tmpfs " + mnt).c_str()), 0);
+  struct Unmount {
+    std::string at;
+    ~Unmount() {
+      std::system(("umount -l " + at + " 2>/dev/null").c_str());
+      std::filesystem::remove_all(at);
+    }
+  } unmount{mnt};
+  {
+    LocalCluster c(kBin, {.nodes = 2, .data_dir = mnt});
+    ASSERT_TRUE(c.start()) << c.file(c.dir() + "/controller.log");
+    std::string last_error;
+    int applied = 0;
+    for (int i = 0; i < 400 && last_error.empty(); ++i) {
+      auto [code, out] = c.sh(kBin + " run fill" + std::to_string(i) + " --controller " + c.addr() +
+                              " --cpu 0:10m --mem 0:4Mi --instances 200 --constraint nosuchlabel -- sleep 1");
+      if (code == 0) ++applied;
+      else last_error = out;
+    }
+    ASSERT_NE(last_error.find("full"), std::string::npos) << last_error;
+    ASSERT_GE(applied, 1);
+    std::printf("the store filled after %d services of 200 processes: %s", applied, last_error.c_str());
+    const int listed = c.processes().processes_size();
+    // Reads work.
+    auto [pcode, pout] = c.cli("ps");
+    EXPECT_EQ(pcode, 0) << pout;
+    auto [ncode, nout] = c.cli("nodes");
+    EXPECT_EQ(ncode, 0) << nout;
+    // A stop that cannot commit is refused and shows nowhere.
+    auto [scode, sout] = c.cli("stop fill0");
+    EXPECT_NE(scode, 0) << sout;
+    EXPECT_NE(sout.find("nothing was changed"), std::string::npos) << sout;
+    EXPECT_EQ(c.processes("fill0").processes_size(), 200);
+    std::string http;
+    std::getline(std::ifstream(c.data_dir() + "/http.addr"), http);
+    httplib::Client hc("http://" + http);
+    auto res = hc.Get("/state");
+    ASSERT_TRUE(res) << http;
+    EXPECT_NE(res->body.find("\"fill0\""), std::string::npos);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    EXPECT_EQ(c.ready_nodes(), 2) << "a full disk must not fence the nodes";
+    // After a restart (with room again), the store holds what was answered as applied.
+    ASSERT_EQ(std::system(("mount -o remount,size=256m " + mnt).c_str()), 0);
+    const std::string addr = c.addr();
+    c.kill9_controller();
+    ASSERT_TRUE(c.start_controller(addr)) << c.file(c.dir() + "/controller.log");
+    EXPECT_EQ(c.processes("fill0").processes_size(), 200);
+    EXPECT_EQ(c.processes().processes_size(), listed);
+    c.shutdown();
+  }
+}
+
+// Items 6, 7, 13 against a real cluster: an oversize spec is refused at
+// apply and the node is untouched; a command that cannot start backs off;
+// a stopped service's logs leave the node.
+TEST(FaultE2E, OversizeSpecsBadCommandsAndStoppedServicesLogs) {
+  LocalCluster c(kBin, {.nodes = 1});
+  ASSERT_TRUE(c.start()) << c.file(c.dir() + "/controller.log");
+  ASSERT_EQ(c.apply("name: other\ncommand: [sh, -c, 'head -c 300000 /dev/zero; sleep 600']\ncpu: 10m:100m\nmemory: 8Mi:32Mi\n").errors_size(), 0);
+  ASSERT_TRUE(wait_until(10000, [&] { return c.running("other") == 1; }));
+  const std::string big = c.dir() + "/big.yaml";
+  std::ofstream(big) << "name: big\ncommand: [sleep, '1']\ncpu: 10m:100m\nmemory: 8Mi:32Mi\nenv: {HUGE: '"
+                     << std::string(10 << 20, 'x') << "'}\n";
+  auto [code, out] = c.cli("apply -f " + big);
+  EXPECT_EQ(code, 1);
+  EXPECT_NE(out.find("limit is 1048576 bytes"), std::string::npos) << out.substr(0, 300);
+  const std::string mid = c.dir() + "/mid.yaml";
+  std::ofstream(mid) << "name: mid\ncommand: [sleep, '1']\ncpu: 10m:100m\nmemory: 8Mi:32Mi\nenv: {HUGE: '"
+                     << std::string(300 << 10, 'x') << "'}\n";
+  std::tie(code, out) = c.cli("apply -f " + mid);
+  EXPECT_EQ(code, 1);
+  EXPECT_NE(out.find("env.HUGE is 307200 bytes; the limit is 131072 bytes"), std::string::npos) << out;
+  EXPECT_EQ(c.ready_nodes(), 1);
+  // A command that cannot start: the restarts slow down.
+  std::tie(code, out) = c.sh(kBin + " run bad --controller " + c.addr() + " -- /nonexistent/cmd");
+  ASSERT_EQ(code, 0) << out;
+  std::this_thread::sleep_for(std::chrono::milliseconds(3000));
+  auto [ecode, events] = c.cli("events");
+  int restarts = 0;
+  for (size_t at = 0; (at = events.find(", restart ", at)) != std::string::npos; ++at) ++restarts;
+  EXPECT_LE(restarts, 6) << events;  // 100+200+400+800+1600 ms: 5 in 3 s (was ~27)
+  EXPECT_NE(events.find("/nonexistent/cmd"), std::string::npos) << events;
+  // A stopped service's logs go with it.
+  std::string launch_dir;
+  for (const auto all_ = c.processes("other"); const auto& p : all_.processes()) launch_dir = c.node_dir(1) + "/procs/" + p.launch();
+  ASSERT_TRUE(std::filesystem::exists(launch_dir + "/stdout.log")) << launch_dir;
+  std::tie(code, out) = c.cli("stop other");
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_TRUE(wait_until(10000, [&] { return !std::filesystem::exists(launch_dir); }, 50)) << launch_dir << " stays";
+  // The events come in order, with their times.
+  std::tie(code, events) = c.cli("events");
+  EXPECT_LT(events.find("service-stopping"), events.find("service-stopped")) << events;
+  EXPECT_EQ(events.find("00:00:00.000"), std::string::npos) << events;
 }
 
 }  // namespace
