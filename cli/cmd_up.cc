@@ -125,7 +125,11 @@ struct Daemon {
   int restarts = 0;
   int64_t started_ms = 0;
   int64_t restart_at_ms = 0;
+  std::string power_marker;  // a shim's: present when the node was power-cut (rackos node kill)
 };
+
+// A power-cut node stays down this long, as a real one would while it reboots.
+constexpr int64_t kRebootMs = 10'000;
 
 std::string exit_text(int status) {
   if (WIFSIGNALED(status)) return "killed by signal " + std::to_string(WTERMSIG(status));
@@ -139,15 +143,17 @@ void supervise(Daemon& d, int64_t now) {
     int status = 0;
     if (::waitpid(d.pid, &status, WNOHANG) == 0) return;
     if (now - d.started_ms > 30'000) d.restarts = 0;
-    const int64_t delay = std::min<int64_t>(int64_t{100} << std::min(d.restarts, 7), 10'000);
+    const bool power_cut = !d.power_marker.empty() && ::access(d.power_marker.c_str(), F_OK) == 0;
+    const int64_t delay = power_cut ? kRebootMs : std::min<int64_t>(int64_t{100} << std::min(d.restarts, 7), 10'000);
     d.restart_at_ms = now + delay;
     say(d.name + " (pid " + std::to_string(d.pid) + ") " + exit_text(status) + "; restarting it in " + std::to_string(delay) +
-        " ms (workloads keep running)");
+        " ms" + (power_cut ? " (the node was power-cut: it comes back as after a reboot)" : " (workloads keep running)"));
     d.pid = 0;
     ++d.restarts;
     return;
   }
   if (now < d.restart_at_ms) return;
+  if (!d.power_marker.empty()) ::unlink(d.power_marker.c_str());
   d.pid = spawn(d.argv, d.log);
   d.started_ms = now;
   say(d.name + " restarted (pid " + std::to_string(d.pid) + ", restart " + std::to_string(d.restarts) + ")");
@@ -267,10 +273,12 @@ void add_up(CLI::App& app) {
       fs::create_directories(node_state(node), ec);
       const std::string log = a.dir + "/nodes/" + node + ".log";
       shims.push_back(spawn(argv, log));
-      shim_daemons.push_back({"node " + node + " shim", argv, log, shims.back(), 0, steady_ms(), 0});
+      const std::string marker = node_state(node) + "/powered-off";
+      ::unlink(marker.c_str());
+      shim_daemons.push_back({"node " + node + " shim", argv, log, shims.back(), 0, steady_ms(), 0, marker});
       if (!a.no_standby) {
         shims.push_back(spawn(argv, log));
-        shim_daemons.push_back({"node " + node + " shim", argv, log, shims.back(), 0, steady_ms(), 0});
+        shim_daemons.push_back({"node " + node + " shim", argv, log, shims.back(), 0, steady_ms(), 0, marker});
       }
     }
     auto c = connect_controller(addr);

@@ -299,6 +299,8 @@ int run_shim(const ShimConfig& cfg) {
         }
         if (power_off) {
           say(cfg, "power cut injected by the controller: killing every workload, the standbys and this shim");
+          // For a supervisor (rackos up): this node lost power; it comes back as after a reboot, not at once.
+          write_atomic(cfg.state_dir + "/powered-off", std::to_string(wall_ms()));
           sup.power_off();
           for (int pid : standby_pids(cfg.state_dir)) ::kill(pid, SIGKILL);
           ::kill(::getpid(), SIGKILL);

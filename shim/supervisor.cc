@@ -41,7 +41,6 @@ std::string_view to_string(ProcState s) {
 namespace {
 
 constexpr int64_t kStartTimeoutMs = 5000;
-constexpr int64_t kMissingExitGraceMs = 2000;
 
 bool valid_id(const std::string& id) {
   if (id.empty() || id.size() > 128 || id[0] == '.') return false;  // dot names are the shim's (warm slots)
@@ -682,6 +681,12 @@ void Supervisor::reap_children() {
 void Supervisor::pidfd_ready(const std::string& id, int64_t now_ms) {
   auto it = procs_.find(id);
   if (it == procs_.end() || it->second.state == ProcState::exited) return;
+  // The loop's readiness may be stale (an fd number closed and reused within
+  // one epoll batch): believe only a pidfd that says so now.
+  if (it->second.pidfd >= 0) {
+    pollfd pfd{it->second.pidfd, POLLIN, 0};
+    if (::poll(&pfd, 1, 0) <= 0) return;
+  }
   if (it->second.exit_seen_ms < 0) it->second.exit_seen_ms = now_ms;
   attention_.insert(id);
 }
@@ -710,8 +715,20 @@ void Supervisor::check(int64_t now_ms) {
           continue;
         }
       }
-      bool monitor_alive = p.pid.monitor_pid > 0 && ::kill(p.pid.monitor_pid, 0) == 0;
-      if (!monitor_alive && now_ms - p.exit_seen_ms > kMissingExitGraceMs) {
+      // A monitor that is gone writes nothing more: its exit.json is there
+      // now (it wrote it, then left) or never will be — no need to wait. A
+      // live monitor is waited for: it writes exit.json once its workload ends.
+      bool monitor_alive = p.pid.monitor_pid > 0 && process_start_ticks(p.pid.monitor_pid) != 0;
+      if (!monitor_alive) {
+        if (auto text = read_file(p.dir + "/exit.json")) {
+          if (auto ex = exit_from_json(*text)) {
+            p.exit = *ex;
+            done.push_back(&p);
+            continue;
+          }
+        }
+      }
+      if (!monitor_alive) {
         p.exit = ExitRecord{-1, 0, false, "", wall_ms()};
         emit("warning", id, "its monitor died before recording the exit status; exit status unknown");
         done.push_back(&p);

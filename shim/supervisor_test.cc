@@ -111,6 +111,16 @@ TEST_F(SupervisorTest, AStartHandedToAStalledMonitorByADeadShimNeverRuns) {
   EXPECT_FALSE(std::filesystem::exists(pdir + "/pid.json"));
 }
 
+TEST_F(SupervisorTest, AStaleReadinessOfALiveProcessIsIgnored) {
+  // The loop may report a pidfd ready from an fd number closed and reused
+  // within one epoll batch: a live process must not be taken for exited.
+  ASSERT_TRUE(sup_->start(request("live", {"sleep", "600"}), monotonic_ms()));
+  sup_->pidfd_ready("live", monotonic_ms());
+  sup_->check(monotonic_ms());
+  EXPECT_EQ(sup_->processes().at("live").exit_seen_ms, -1);
+  EXPECT_EQ(sup_->processes().at("live").state, ProcState::running);
+}
+
 TEST_F(SupervisorTest, MonitorsKillAtMostOneWorkloadsWhenTheLeasePassesAndOnlyThose) {
   const std::string lease_path = dir_ + "/lease";
   NodeLease lease;
