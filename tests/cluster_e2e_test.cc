@@ -29,6 +29,17 @@ std::map<std::string, int> pids_by_name(LocalCluster& c, const std::string& serv
   return out;
 }
 
+// The harness reaps orphans in the background; it must never take the exit
+// status of a command a test is waiting for (it once did: waitpid(-1) raced
+// pclose, and a right answer came back with exit code -1).
+TEST(ClusterE2E, CommandExitCodesAreNeverLostToTheReaper) {
+  LocalCluster c(kBin, {.nodes = 1});
+  for (int i = 0; i < 300; ++i) {
+    auto [code, out] = c.sh("exit 3");
+    ASSERT_EQ(code, 3) << "run " << i << ": " << out;
+  }
+}
+
 TEST(ClusterE2E, DeployScaleAndPsJson) {
   LocalCluster c(kBin, {.nodes = 3});
   ASSERT_TRUE(c.start()) << c.file(c.dir() + "/controller.log");
