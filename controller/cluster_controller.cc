@@ -121,7 +121,7 @@ Result<size_t> ClusterController::load(int64_t now_ms) {
     for (const auto& rec : snap->records) {
       if (rec.kind != "service") continue;
       json j = json::parse(rec.value);
-      auto specs = parse_services_yaml(j.at("yaml").get<std::string>());
+      auto specs = parse_services_yaml(j.at("yaml").get<std::string>(), /*admit=*/false);
       if (!specs || specs->size() != 1) {
         return Error{"store: service " + rec.key + " does not parse: " + (specs ? "not one spec" : specs.error().message)};
       }

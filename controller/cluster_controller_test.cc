@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 namespace rackos::controller {
 namespace {
@@ -500,6 +501,19 @@ TEST(ClusterController, AFailedCommitIsUndoneAndNodesRegisterAgain) {
   ASSERT_EQ(svcs.services_size(), 1);  // the stop did not happen
   EXPECT_EQ(svcs.services(0).processes(), 2u);
   EXPECT_EQ(c.state().check_invariants(), "");
+}
+
+TEST(ClusterController, AStoreWrittenBeforeALimitExistedStillLoads) {
+  Harness h(temp_db());
+  // memory.max 1 byte: refused at apply today, but a store may hold it.
+  const std::string yaml = "name: tiny\ncommand: [sleep, '1']\ncpu: 1m:1m\nmemory: 1:1\n";
+  StoreBatch b;
+  b.puts.push_back({"service", "tiny", nlohmann::json{{"yaml", yaml}, {"desired", 1}}.dump()});
+  ASSERT_TRUE(h.store->commit(b));
+  auto loaded = h.c->load(0);
+  ASSERT_TRUE(loaded) << loaded.error().message;
+  EXPECT_EQ(h.c->list_services({}).services_size(), 1);
+  EXPECT_GT(h.c->apply(yaml, 0).errors_size(), 0);  // but not accepted anew
 }
 
 TEST(ClusterController, StartFailuresBackOffLikeCrashes) {

@@ -88,34 +88,6 @@ std::vector<Error> validate_service_spec(const ServiceSpec& spec) {
   }
   check_range("cpu", spec.envelope.cpu_millis, format_cpu_millis, errors);
   check_range("memory", spec.envelope.memory_bytes, format_memory_bytes, errors);
-  if (spec.envelope.cpu_millis.max > 0 && spec.envelope.cpu_millis.max < kMinCpuMaxMillis) {
-    errors.push_back({"cpu.max " + format_cpu_millis(spec.envelope.cpu_millis.max) + " is below the minimum " +
-                      format_cpu_millis(kMinCpuMaxMillis) + " (the kernel's smallest CPU quota)"});
-  }
-  if (spec.envelope.memory_bytes.max > 0 && spec.envelope.memory_bytes.max < kMinMemoryMaxBytes) {
-    errors.push_back({"memory.max " + format_memory_bytes(spec.envelope.memory_bytes.max) + " is below the minimum " +
-                      format_memory_bytes(kMinMemoryMaxBytes) + " a process needs to start"});
-  }
-  size_t launch_bytes = 0;
-  for (size_t i = 0; i < spec.command.size(); ++i) {
-    launch_bytes += spec.command[i].size() + 1;
-    if (spec.command[i].size() > kMaxArgBytes) {
-      errors.push_back({"command[" + std::to_string(i) + "] is " + std::to_string(spec.command[i].size()) +
-                        " bytes; the limit is " + std::to_string(kMaxArgBytes) + " bytes (128 KiB) per argument"});
-    }
-  }
-  for (const auto& [k, v] : spec.env) {
-    launch_bytes += k.size() + v.size() + 2;
-    if (k.size() + v.size() + 1 > kMaxArgBytes) {
-      errors.push_back({"env." + k + " is " + std::to_string(v.size()) + " bytes; the limit is " +
-                        std::to_string(kMaxArgBytes) + " bytes (128 KiB) per variable"});
-    }
-  }
-  launch_bytes += spec.workdir.size();
-  if (launch_bytes > kMaxLaunchBytes) {
-    errors.push_back({"command, env and workdir together are " + std::to_string(launch_bytes) + " bytes; the limit is " +
-                      std::to_string(kMaxLaunchBytes) + " bytes (512 KiB)"});
-  }
   for (const auto& [name, count] : spec.resources) {
     if (name == "cpu" || name == "memory") {
       errors.push_back({"resources." + name + " belongs in the envelope (cpu:/memory:), not in resources"});
@@ -150,6 +122,39 @@ std::vector<Error> validate_service_spec(const ServiceSpec& spec) {
     for (const auto& v : c.values) {
       if (!is_label_token(v)) errors.push_back({"constraints: \"" + to_string(c) + "\" has an invalid label value \"" + v + "\""});
     }
+  }
+  return errors;
+}
+
+std::vector<Error> admission_errors(const ServiceSpec& spec) {
+  std::vector<Error> errors;
+  if (spec.envelope.cpu_millis.max > 0 && spec.envelope.cpu_millis.max < kMinCpuMaxMillis) {
+    errors.push_back({"cpu.max " + format_cpu_millis(spec.envelope.cpu_millis.max) + " is below the minimum " +
+                      format_cpu_millis(kMinCpuMaxMillis) + " (the kernel's smallest CPU quota)"});
+  }
+  if (spec.envelope.memory_bytes.max > 0 && spec.envelope.memory_bytes.max < kMinMemoryMaxBytes) {
+    errors.push_back({"memory.max " + format_memory_bytes(spec.envelope.memory_bytes.max) + " is below the minimum " +
+                      format_memory_bytes(kMinMemoryMaxBytes) + " a process needs to start"});
+  }
+  size_t launch_bytes = 0;
+  for (size_t i = 0; i < spec.command.size(); ++i) {
+    launch_bytes += spec.command[i].size() + 1;
+    if (spec.command[i].size() > kMaxArgBytes) {
+      errors.push_back({"command[" + std::to_string(i) + "] is " + std::to_string(spec.command[i].size()) +
+                        " bytes; the limit is " + std::to_string(kMaxArgBytes) + " bytes (128 KiB) per argument"});
+    }
+  }
+  for (const auto& [k, v] : spec.env) {
+    launch_bytes += k.size() + v.size() + 2;
+    if (k.size() + v.size() + 1 > kMaxArgBytes) {
+      errors.push_back({"env." + k + " is " + std::to_string(v.size()) + " bytes; the limit is " +
+                        std::to_string(kMaxArgBytes) + " bytes (128 KiB) per variable"});
+    }
+  }
+  launch_bytes += spec.workdir.size();
+  if (launch_bytes > kMaxLaunchBytes) {
+    errors.push_back({"command, env and workdir together are " + std::to_string(launch_bytes) + " bytes; the limit is " +
+                      std::to_string(kMaxLaunchBytes) + " bytes (512 KiB)"});
   }
   return errors;
 }

@@ -100,5 +100,9 @@ struct ServiceSpec {
 // Every rule a spec breaks, one error each, naming field, value and rule
 // (e.g. "cpu.min 4 exceeds cpu.max 2"). Empty when the spec is valid.
 std::vector<Error> validate_service_spec(const ServiceSpec& spec);
+// The limits a NEW spec must also meet (sizes, the smallest envelope that can
+// start a process). Kept apart from validate_service_spec so that a store
+// written before a limit existed still loads.
+std::vector<Error> admission_errors(const ServiceSpec& spec);
 
 }  // namespace rackos

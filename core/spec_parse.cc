@@ -347,8 +347,8 @@ Result<Constraint> parse_constraint(std::string_view text) {
   return c;
 }
 
-Result<std::vector<ServiceSpec>> parse_services_yaml(std::string_view yaml_text) {
-  if (yaml_text.size() > kMaxSpecBytes) {
+Result<std::vector<ServiceSpec>> parse_services_yaml(std::string_view yaml_text, bool admit) {
+  if (admit && yaml_text.size() > kMaxSpecBytes) {
     return Error{"the spec is " + std::to_string(yaml_text.size()) + " bytes; the limit is " +
                  std::to_string(kMaxSpecBytes) + " bytes (" + std::to_string(kMaxSpecBytes >> 20) + " MiB)"};
   }
@@ -381,7 +381,12 @@ Result<std::vector<ServiceSpec>> parse_services_yaml(std::string_view yaml_text)
   for (const auto& node : service_nodes) {
     reader.failed_roots.clear();
     ServiceSpec spec = reader.service(node);
-    for (auto& e : validate_service_spec(spec)) {
+    auto problems = validate_service_spec(spec);
+    if (admit) {
+      auto more = admission_errors(spec);
+      problems.insert(problems.end(), more.begin(), more.end());
+    }
+    for (auto& e : problems) {
       std::string root = e.message.substr(0, e.message.find_first_of(" .:"));
       if (reader.failed_roots.count(root)) continue;
       const YAML::Node at = node.IsMap() && node[root] ? node[root] : node;
@@ -438,6 +443,7 @@ Result<ServiceSpec> parse_service_cli(const CliServiceArgs& args) {
     else spec.constraints.push_back(*r);
   }
   if (errors.empty()) errors = validate_service_spec(spec);
+  if (errors.empty()) errors = admission_errors(spec);
   if (!errors.empty()) return Error{join_errors(errors)};
   return spec;
 }

@@ -15,7 +15,9 @@ namespace rackos {
 
 // One or more services, as YAML documents separated by `---` (or one document
 // holding a `services:` list). Errors read "line 7: memory.max: ...".
-Result<std::vector<ServiceSpec>> parse_services_yaml(std::string_view yaml_text);
+// `admit`: also apply the admission limits (sizes, smallest envelope) — for
+// specs users submit; the controller reloading its own store passes false.
+Result<std::vector<ServiceSpec>> parse_services_yaml(std::string_view yaml_text, bool admit = true);
 
 // "500m:2:4" -> {500, 2000, 4000}; "1:2" -> burst = max; "2" -> min=max=burst.
 Result<Range> parse_cpu_range(std::string_view text);
