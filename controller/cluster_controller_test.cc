@@ -37,16 +37,21 @@ struct Harness {
     EXPECT_TRUE(c->commit().ok());
     return c->take_outbox();
   }
-  void reg(ConnId conn, const std::string& node, int64_t now, const std::vector<v1::ProcessInfo>& running = {},
-           const std::string& token = "") {
+  // A node of 4 cpu / 8 GiB registering.
+  static v1::ShimMessage register_message(const std::string& node) {
     v1::ShimMessage m;
     auto* r = m.mutable_register_();
     r->set_wire_version(1);
     r->set_node(node);
-    r->set_token(token);
     r->set_cpu_millis(4000);
     r->set_memory_bytes(8ll << 30);
-    for (const auto& p : running) *r->add_running() = p;
+    return m;
+  }
+  void reg(ConnId conn, const std::string& node, int64_t now, const std::vector<v1::ProcessInfo>& running = {},
+           const std::string& token = "") {
+    v1::ShimMessage m = register_message(node);
+    m.mutable_register_()->set_token(token);
+    for (const auto& p : running) *m.mutable_register_()->add_running() = p;
     c->on_shim_message(conn, m, now);
   }
   void heartbeat(ConnId conn, int64_t now) {
@@ -404,12 +409,8 @@ TEST(ClusterController, AnEmptyStoreRefusesAnotherClustersNodesAndAdoptTakesThem
   a.step(20);
   const uint64_t seen = a.store->revision();
   auto reg_from_old_cluster = [&](Harness& h, ConnId conn) {
-    v1::ShimMessage m;
+    v1::ShimMessage m = Harness::register_message("n1");
     auto* r = m.mutable_register_();
-    r->set_wire_version(1);
-    r->set_node("n1");
-    r->set_cpu_millis(4000);
-    r->set_memory_bytes(8ll << 30);
     r->set_cluster_id(cluster);
     r->set_store_revision(seen);
     for (const auto& p : running) *r->add_running() = p;
@@ -459,12 +460,8 @@ TEST(ClusterController, AStoreOlderThanANodeSawRefusesIt) {
   Harness h(temp_db());
   ASSERT_TRUE(h.c->load(0));
   h.step(0);
-  v1::ShimMessage m;
+  v1::ShimMessage m = Harness::register_message("n1");
   auto* r = m.mutable_register_();
-  r->set_wire_version(1);
-  r->set_node("n1");
-  r->set_cpu_millis(4000);
-  r->set_memory_bytes(8ll << 30);
   r->set_cluster_id(h.c->cluster_id());
   r->set_store_revision(h.store->revision() + 50);
   h.c->on_shim_message(1, m, 10);
@@ -477,12 +474,7 @@ TEST(ClusterController, AFailedCommitIsUndoneAndNodesRegisterAgain) {
   FlakyStore flaky(h.store.get());
   ClusterController c(ControllerConfig{}, &flaky, &h.events);
   ASSERT_TRUE(c.load(0));
-  v1::ShimMessage m;
-  m.mutable_register_()->set_wire_version(1);
-  m.mutable_register_()->set_node("n1");
-  m.mutable_register_()->set_cpu_millis(4000);
-  m.mutable_register_()->set_memory_bytes(8ll << 30);
-  c.on_shim_message(1, m, 0);
+  c.on_shim_message(1, Harness::register_message("n1"), 0);
   ASSERT_EQ(c.apply(kWeb, 0).errors_size(), 0);
   c.settle(0);
   ASSERT_TRUE(c.commit());
