@@ -111,6 +111,16 @@ TEST_F(SupervisorTest, AStartHandedToAStalledMonitorByADeadShimNeverRuns) {
   EXPECT_FALSE(std::filesystem::exists(pdir + "/pid.json"));
 }
 
+TEST_F(SupervisorTest, AMissingWorkdirIsNamedInTheStartError) {
+  StartRequest r = request("nowhere", {"sleep", "1"});
+  r.workdir = "/nonexistent/dir";
+  auto started = sup_->start(r, monotonic_ms());
+  ASSERT_FALSE(started);  // the monitor answers "error ..." at once
+  const std::string why = started.error().message;
+  EXPECT_NE(why.find("cannot enter its working directory /nonexistent/dir: No such file or directory"), std::string::npos)
+      << why;
+}
+
 TEST_F(SupervisorTest, AStaleReadinessOfALiveProcessIsIgnored) {
   // The loop may report a pidfd ready from an fd number closed and reused
   // within one epoll batch: a live process must not be taken for exited.
