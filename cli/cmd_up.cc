@@ -7,6 +7,7 @@
 // left behind is removed by pid and by path.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -216,6 +217,32 @@ void add_up(CLI::App& app) {
       state_root += "/rackos-up" + key;
     }
     auto node_state = [&](const std::string& node) { return state_root + "/" + node; };
+    // What an earlier run left on the nodes. A live shim there means another
+    // `up` is using this dir: stop. Otherwise, with a fresh store, its
+    // processes belong to a cluster that no longer exists: they are removed
+    // (by pid and path), rather than left for the new controller to refuse.
+    // With --keep-state the store and the nodes' processes are kept, and adopted.
+    {
+      size_t left = 0;
+      for (int i = 1; i <= a.nodes; ++i) {
+        const std::string node = a.prefix + std::to_string(i);
+        const std::string lock = node_state(node) + "/shim.lock";
+        int fd = ::open(lock.c_str(), O_RDWR | O_CLOEXEC);
+        if (fd >= 0) {
+          const bool busy = ::flock(fd, LOCK_EX | LOCK_NB) != 0;
+          ::close(fd);
+          if (busy) fail("up: node " + node + " is in use by a running shim (" + node_state(node) +
+                         "); is another `rackos up` using " + a.dir + "?");
+        }
+        if (a.keep_state) continue;
+        left += shim::kill_recorded_processes(node_state(node));
+        shim::remove_node_cgroups(node);
+        fs::remove_all(node_state(node), ec);
+      }
+      if (left > 0) {
+        say("removed " + std::to_string(left) + " processes an earlier run left on the nodes (--keep-state keeps and adopts them)");
+      }
+    }
     const std::string exe = self_exe();
     const auto t0 = std::chrono::steady_clock::now();
     auto since = [&] {
