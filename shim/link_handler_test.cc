@@ -116,15 +116,19 @@ TEST_F(LinkHandler, RegisterListsEveryProcessAndHeartbeatsOnlyLiveOnes) {
   finish_start("d.1");
   handle(start("e.1", {"/bin/true"}));
   finish_start("e.1");
-  ASSERT_TRUE([&] {
+  std::vector<std::pair<int, std::string>> pidfds;
+  auto e_exits = [&] {
     for (int i = 0; i < 200; ++i) {
-      for (auto& [fd, id] : sup_->take_new_pidfds()) sup_->pidfd_ready(id, 0);
+      // As the loop does: each pidfd is watched until it fires (once its process has exited).
+      for (auto& p : sup_->take_new_pidfds()) pidfds.push_back(p);
+      for (auto& [fd, id] : pidfds) sup_->pidfd_ready(id, 0);
       sup_->check(0);
       if (sup_->processes().at("e.1").state == ProcState::exited) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     return false;
-  }());
+  };
+  ASSERT_TRUE(e_exits());
   NodeIdentity id{"ln", "tok", 2000, 1ll << 30, {{"rack", "r1"}}};
   auto reg = make_register(id, *sup_, status_);
   EXPECT_EQ(reg.register_().token(), "tok");
