@@ -3,6 +3,7 @@
 // rescheduling, restarts with backoff, tokens, bad specs, and a restart of the
 // controller that adopts what runs instead of starting it twice.
 #include "controller/cluster_controller.h"
+#include "controller/memory_store.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -350,20 +351,6 @@ TEST(ClusterController, StarvedServiceGrowsAndIdleOneShrinks) {
 }
 
 
-// A store that fails its commits on demand (a full disk).
-struct FlakyStore : Store {
-  Store* real;
-  bool fail = false;
-  explicit FlakyStore(Store* r) : real(r) {}
-  std::string name() const override { return "flaky " + real->name(); }
-  Result<StoreSnapshot> load() override { return real->load(); }
-  Result<uint64_t> commit(const StoreBatch& b) override {
-    if (fail) return Error{"database or disk is full"};
-    return real->commit(b);
-  }
-  uint64_t revision() const override { return real->revision(); }
-};
-
 v1::ProcessInfo running_info(const std::string& id, const std::string& service, int pid) {
   v1::ProcessInfo p;
   p.set_id(id);
@@ -470,9 +457,10 @@ TEST(ClusterController, AStoreOlderThanANodeSawRefusesIt) {
 }
 
 TEST(ClusterController, AFailedCommitIsUndoneAndNodesRegisterAgain) {
-  Harness h(temp_db());
-  FlakyStore flaky(h.store.get());
-  ClusterController c(ControllerConfig{}, &flaky, &h.events);
+  auto disk = std::make_shared<MemoryStoreData>();
+  auto store = open_memory_store(disk);
+  EventLog events;
+  ClusterController c(ControllerConfig{}, store.get(), &events);
   ASSERT_TRUE(c.load(0));
   c.on_shim_message(1, Harness::register_message("n1"), 0);
   ASSERT_EQ(c.apply(kWeb, 0).errors_size(), 0);
@@ -480,7 +468,7 @@ TEST(ClusterController, AFailedCommitIsUndoneAndNodesRegisterAgain) {
   ASSERT_TRUE(c.commit());
   c.take_outbox();
   // The disk fills; a stop cannot commit.
-  flaky.fail = true;
+  disk->fail_commits = true;
   ASSERT_TRUE(c.stop_service("web", 10));
   c.settle(10);
   ASSERT_FALSE(c.commit());

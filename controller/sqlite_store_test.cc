@@ -1,6 +1,6 @@
-// Tests for the embedded SQLite store: one transaction per commit, revisions,
-// stale writers refused, nothing half-written, and a writer killed mid-stream
-// leaves a store that loads consistently.
+// Tests for what only the SQLite store has: a path that cannot be opened, and
+// a writer killed mid-stream leaving a store that loads consistently. The
+// rules every Store keeps are in store_conformance_test.cc.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -28,49 +28,6 @@ class SqliteStoreTest : public ::testing::Test {
   }
   std::string dir_, path_;
 };
-
-TEST_F(SqliteStoreTest, CommitLoadRevision) {
-  auto s = open();
-  EXPECT_EQ(s->revision(), 0u);
-  auto r1 = s->commit({{{"node", "n1", "{\"cpu\":4000}"}, {"service", "web", "{}"}}, {}, std::nullopt});
-  ASSERT_TRUE(r1) << r1.error().message;
-  EXPECT_EQ(*r1, 1u);
-  auto r2 = s->commit({{{"node", "n1", "{\"cpu\":8000}"}}, {{"service", "web"}}, 1});
-  ASSERT_TRUE(r2);
-  auto snap = s->load();
-  ASSERT_TRUE(snap);
-  EXPECT_EQ(snap->revision, 2u);
-  ASSERT_EQ(snap->records.size(), 1u);
-  EXPECT_EQ(snap->records[0], (StoreRecord{"node", "n1", "{\"cpu\":8000}"}));
-}
-
-TEST_F(SqliteStoreTest, ReopenedStoreHasEverything) {
-  {
-    auto s = open();
-    for (int i = 0; i < 50; ++i) ASSERT_TRUE(s->commit({{{"process", std::to_string(i), "{}"}}, {}, std::nullopt}));
-  }
-  auto s = open();
-  EXPECT_EQ(s->revision(), 50u);
-  EXPECT_EQ(s->load()->records.size(), 50u);
-}
-
-TEST_F(SqliteStoreTest, StaleWriterIsRefusedAndChangesNothing) {
-  auto a = open();
-  auto b = open();
-  ASSERT_TRUE(a->commit({{{"node", "n1", "{}"}}, {}, 0}));
-  auto stale = b->commit({{{"node", "n2", "{}"}}, {}, 0});
-  ASSERT_FALSE(stale);
-  EXPECT_NE(stale.error().message.find("another controller is writing"), std::string::npos) << stale.error().message;
-  EXPECT_EQ(a->load()->records.size(), 1u);
-}
-
-TEST_F(SqliteStoreTest, ABadRecordFailsTheWholeBatch) {
-  auto s = open();
-  auto r = s->commit({{{"node", "n1", "{}"}, {"node", "", "{}"}}, {}, std::nullopt});
-  ASSERT_FALSE(r);
-  EXPECT_EQ(s->load()->records.size(), 0u);
-  EXPECT_EQ(s->revision(), 0u);
-}
 
 TEST_F(SqliteStoreTest, UnopenablePathIsAClearError) {
   auto r = open_sqlite_store("/nonexistent/dir/state.db");
