@@ -1,5 +1,6 @@
 // The controller's decisions (see cluster_controller.h).
 #include "controller/cluster_controller.h"
+#include "controller/store_schema.h"
 
 #include <algorithm>
 #include <chrono>
@@ -18,14 +19,6 @@ namespace rackos::controller {
 using nlohmann::json;
 
 namespace {
-
-std::optional<ProcessState> parse_state(std::string_view s) {
-  for (auto st : {ProcessState::pending, ProcessState::starting, ProcessState::running, ProcessState::stopping,
-                  ProcessState::backoff, ProcessState::exited, ProcessState::lost}) {
-    if (to_string(st) == s) return st;
-  }
-  return std::nullopt;
-}
 
 std::vector<std::string> split_lines(const std::string& text) {
   std::vector<std::string> out;
@@ -59,7 +52,7 @@ std::string ClusterController::launch_id(ProcessId id) const {
 
 std::string ClusterController::process_key(ProcessId id) const {
   const auto& r = state_.process(id);
-  return state_.service(r.service).spec.name + "/" + std::to_string(r.instance);
+  return schema::process_key(state_.service(r.service).spec.name, r.instance);
 }
 
 ClusterController::ServiceExtra& ClusterController::sx(ServiceId id) { return sextra_[id]; }
@@ -95,12 +88,10 @@ Result<size_t> ClusterController::load(int64_t now_ms) {
   size_t processes = 0;
   cluster_id_.clear();
   for (const auto& rec : snap->records) {
-    if (rec.kind == "cluster" && rec.key == "identity") {
-      try {
-        cluster_id_ = json::parse(rec.value).at("id").get<std::string>();
-      } catch (const std::exception& e) {
-        return Error{std::string("store: the cluster identity record is not valid: ") + e.what()};
-      }
+    if (rec.kind == schema::kCluster && rec.key == schema::kClusterKey) {
+      auto row = schema::cluster_from_json(rec.value);
+      if (!row) return row.error();
+      cluster_id_ = row->id;
     }
   }
   if (cluster_id_.empty()) {
@@ -117,84 +108,81 @@ Result<size_t> ClusterController::load(int64_t now_ms) {
                        (cfg_.adopt ? "; --adopt: what they run is taken over" : " (restore the store, or restart with --adopt)"));
     }
   }
-  try {
-    for (const auto& rec : snap->records) {
-      if (rec.kind != "service") continue;
-      json j = json::parse(rec.value);
-      auto specs = parse_services_yaml(j.at("yaml").get<std::string>(), /*admit=*/false);
-      if (!specs || specs->size() != 1) {
-        return Error{"store: service " + rec.key + " does not parse: " + (specs ? "not one spec" : specs.error().message)};
-      }
-      auto sid = state_.add_service((*specs)[0]);
-      if (!sid) return Error{"store: service " + rec.key + ": " + sid.error().message};
-      auto& e = sx(*sid);
-      e.desired = j.value("desired", (*specs)[0].instances.min);
-      e.stopping = j.value("stopping", false);
+  for (const auto& rec : snap->records) {
+    if (rec.kind != schema::kService) continue;
+    auto row = schema::service_from_json(rec.key, rec.value);
+    if (!row) return row.error();
+    auto specs = parse_services_yaml(row->yaml, /*admit=*/false);
+    if (!specs || specs->size() != 1) {
+      return Error{"store: service " + rec.key + " does not parse: " + (specs ? "not one spec" : specs.error().message)};
     }
-    for (const auto& rec : snap->records) {
-      if (rec.kind != "node") continue;
-      json j = json::parse(rec.value);
-      NodeSpec spec;
-      spec.name = rec.key;
-      spec.cpu_millis = j.at("cpu_millis").get<int64_t>();
-      spec.memory_bytes = j.at("memory_bytes").get<int64_t>();
-      spec.resources = j.value("resources", std::map<std::string, int64_t>{});
-      spec.labels = j.value("labels", std::map<std::string, std::string>{});
-      auto nid = state_.add_node(spec, now_ms);
-      if (!nid) return Error{"store: node " + rec.key + ": " + nid.error().message};
-      NodeHealth h = state_.node(*nid).health;
-      h.draining = j.value("draining", false);
-      h.incarnation = j.value("incarnation", uint64_t{1});
-      h.state_since_ms = now_ms;
-      if (j.value("dead", false)) {
-        h.liveness = NodeState::dead;
-      } else {
-        // Its shim has until then to reconnect before it is declared dead.
-        h.liveness = NodeState::ready;
-        h.last_heartbeat_ms = now_ms + cfg_.reconnect_grace_ms - cfg_.health.node_lease_ms;
-      }
-      set_health(*nid, h);
-      links_[*nid];
+    auto sid = state_.add_service((*specs)[0]);
+    if (!sid) return Error{"store: service " + rec.key + ": " + sid.error().message};
+    auto& e = sx(*sid);
+    e.desired = row->desired == 0 ? (*specs)[0].instances.min : row->desired;  // 0: a record from before "desired"
+    e.stopping = row->stopping;
+  }
+  for (const auto& rec : snap->records) {
+    if (rec.kind != schema::kNode) continue;
+    auto row = schema::node_from_json(rec.key, rec.value);
+    if (!row) return row.error();
+    NodeSpec spec;
+    spec.name = rec.key;
+    spec.cpu_millis = row->cpu_millis;
+    spec.memory_bytes = row->memory_bytes;
+    spec.resources = row->resources;
+    spec.labels = row->labels;
+    auto nid = state_.add_node(spec, now_ms);
+    if (!nid) return Error{"store: node " + rec.key + ": " + nid.error().message};
+    NodeHealth h = state_.node(*nid).health;
+    h.draining = row->draining;
+    h.incarnation = row->incarnation;
+    h.state_since_ms = now_ms;
+    if (row->dead) {
+      h.liveness = NodeState::dead;
+    } else {
+      // Its shim has until then to reconnect before it is declared dead.
+      h.liveness = NodeState::ready;
+      h.last_heartbeat_ms = now_ms + cfg_.reconnect_grace_ms - cfg_.health.node_lease_ms;
     }
-    for (const auto& rec : snap->records) {
-      if (rec.kind != "process") continue;
-      json j = json::parse(rec.value);
-      auto sid = state_.find_service(j.at("service").get<std::string>());
-      if (!sid) return Error{"store: process " + rec.key + " names a service that is not stored"};
-      ProcessId id = state_.create_process(*sid, j.value("created_ms", int64_t{0}), j.at("instance").get<uint32_t>());
-      ++processes;
-      auto& r = state_.process(id);
-      auto& x = pextra_[id.value];
-      auto st = parse_state(j.value("state", "pending"));
-      r.restart_count = j.value("restarts", uint16_t{0});
-      r.next_start_ms = j.value("next_start_ms", int64_t{0});
-      r.exit_code = j.value("exit_code", 0);
-      r.started_ms = j.value("started_ms", int64_t{0});
-      x.launch = j.value("launch", 0u);
-      x.stop_wanted = j.value("stop", false);
-      x.reason = j.value("reason", "");
-      std::string node = j.value("node", "");
-      if (auto ln = state_.find_node(j.value("last_node", ""))) x.last_node = *ln;
-      auto nid = node.empty() ? std::nullopt : state_.find_node(node);
-      if (nid && state_.node(*nid).health.liveness != NodeState::dead) {
-        state_.bind(id, *nid);
-        state_.set_state(id, st.value_or(ProcessState::starting), r.created_ms);
-        by_launch_[launch_id(id)] = id;
-      } else if (x.stop_wanted) {
-        remove_process(id, now_ms);  // its stop was asked for and its node is gone: done
-        continue;
-      } else {
-        ProcessState s = st.value_or(ProcessState::pending);
-        if (s == ProcessState::starting || s == ProcessState::running || s == ProcessState::stopping) {
-          s = ProcessState::pending;
-          mark_dirty(id);
-        }
-        state_.set_state(id, s, r.created_ms);
-        if (s != ProcessState::exited) waiting_.insert(id.value);
+    set_health(*nid, h);
+    links_[*nid];
+  }
+  for (const auto& rec : snap->records) {
+    if (rec.kind != schema::kProcess) continue;
+    auto row = schema::process_from_json(rec.key, rec.value);
+    if (!row) return row.error();
+    auto sid = state_.find_service(row->service);
+    if (!sid) return Error{"store: process " + rec.key + " names a service that is not stored"};
+    ProcessId id = state_.create_process(*sid, row->created_ms, row->instance);
+    ++processes;
+    auto& r = state_.process(id);
+    auto& x = pextra_[id.value];
+    r.restart_count = row->restarts;
+    r.next_start_ms = row->next_start_ms;
+    r.exit_code = row->exit_code;
+    r.started_ms = row->started_ms;
+    x.launch = row->launch;
+    x.stop_wanted = row->stop;
+    x.reason = row->reason;
+    if (auto ln = state_.find_node(row->last_node)) x.last_node = *ln;
+    auto nid = row->node.empty() ? std::nullopt : state_.find_node(row->node);
+    if (nid && state_.node(*nid).health.liveness != NodeState::dead) {
+      state_.bind(id, *nid);
+      state_.set_state(id, row->state, r.created_ms);
+      by_launch_[launch_id(id)] = id;
+    } else if (x.stop_wanted) {
+      remove_process(id, now_ms);  // its stop was asked for and its node is gone: done
+      continue;
+    } else {
+      ProcessState st = row->state;
+      if (st == ProcessState::starting || st == ProcessState::running || st == ProcessState::stopping) {
+        st = ProcessState::pending;
+        mark_dirty(id);
       }
+      state_.set_state(id, st, r.created_ms);
+      if (st != ProcessState::exited) waiting_.insert(id.value);
     }
-  } catch (const std::exception& e) {
-    return Error{std::string("store: a record is not valid JSON for this version: ") + e.what()};
   }
   for (ServiceId sid = 0; sid < state_.service_count(); ++sid) {
     if (!state_.service(sid).removed && sx(sid).stopping) finish_stopping(sid, now_ms);
@@ -719,7 +707,7 @@ void ClusterController::stop_for_good(ProcessId id, int64_t now_ms) {
 
 void ClusterController::remove_process(ProcessId id, int64_t now_ms) {
   const ServiceId sid = state_.process(id).service;
-  deletes_.emplace_back("process", process_key(id));
+  deletes_.emplace_back(schema::kProcess, process_key(id));
   dirty_procs_.erase(id.value);
   auto it = by_launch_.find(launch_id(id));
   if (it != by_launch_.end() && it->second == id) by_launch_.erase(it);
@@ -735,7 +723,7 @@ void ClusterController::remove_process(ProcessId id, int64_t now_ms) {
 void ClusterController::finish_stopping(ServiceId sid, int64_t now_ms) {
   const Service& s = state_.service(sid);
   if (s.removed || !s.processes.empty()) return;
-  deletes_.emplace_back("service", s.spec.name);
+  deletes_.emplace_back(schema::kService, s.spec.name);
   dirty_services_.erase(sid);
   events_->add(now_ms, "service-stopped", s.spec.name, "every process stopped; the service is gone");
   state_.mark_service_removed(sid);
@@ -1235,52 +1223,49 @@ Result<uint64_t> ClusterController::commit() {
     return store_->revision();
   }
   StoreBatch b;
-  if (cluster_dirty_) b.puts.push_back({"cluster", "identity", json{{"id", cluster_id_}}.dump()});
+  if (cluster_dirty_) b.puts.push_back({schema::kCluster, schema::kClusterKey, schema::to_json(schema::ClusterRow{cluster_id_})});
   b.deletes = deletes_;
   for (uint64_t v : dirty_procs_) {
     ProcessId id{v};
     const auto* r = state_.processes().find(id);
     if (!r) continue;
     const auto& x = pextra_[v];
-    json j{{"service", state_.service(r->service).spec.name},
-           {"instance", r->instance},
-           {"node", r->node == kNoNode ? "" : state_.node(r->node).name},
-           {"last_node", x.last_node == kNoNode ? "" : state_.node(x.last_node).name},
-           {"state", std::string(to_string(r->state))},
-           {"launch", x.launch},
-           {"restarts", r->restart_count},
-           {"next_start_ms", r->next_start_ms},
-           {"exit_code", r->exit_code},
-           {"created_ms", r->created_ms},
-           {"started_ms", r->started_ms},
-           {"stop", x.stop_wanted},
-           {"reason", x.reason}};
-    b.puts.push_back({"process", process_key(id), j.dump()});
+    schema::ProcessRow row;
+    row.service = state_.service(r->service).spec.name;
+    row.instance = r->instance;
+    row.node = r->node == kNoNode ? "" : state_.node(r->node).name;
+    row.last_node = x.last_node == kNoNode ? "" : state_.node(x.last_node).name;
+    row.state = r->state;
+    row.launch = x.launch;
+    row.restarts = r->restart_count;
+    row.next_start_ms = r->next_start_ms;
+    row.exit_code = r->exit_code;
+    row.created_ms = r->created_ms;
+    row.started_ms = r->started_ms;
+    row.stop = x.stop_wanted;
+    row.reason = x.reason;
+    b.puts.push_back({schema::kProcess, process_key(id), schema::to_json(row)});
   }
   for (ServiceId sid : dirty_services_) {
     const Service& s = state_.service(sid);
     if (s.removed) continue;
     const auto& e = sextra_[sid];
-    json j{{"yaml", yaml_of(sid)}, {"desired", e.desired}, {"stopping", e.stopping}};
-    b.puts.push_back({"service", s.spec.name, j.dump()});
+    b.puts.push_back({schema::kService, s.spec.name, schema::to_json(schema::ServiceRow{yaml_of(sid), e.desired, e.stopping})});
   }
   for (NodeId nid : dirty_nodes_) {
     const Node& n = state_.node(nid);
-    json labels = json::object();
-    for (const auto& [k, v] : n.labels) labels[k] = v;
-    json res = json::object();
+    schema::NodeRow row;
+    row.cpu_millis = n.capacity.cpu_millis;
+    row.memory_bytes = n.capacity.memory_bytes;
+    row.labels = std::map<std::string, std::string>(n.labels.begin(), n.labels.end());
     for (int i = 0; i < state_.resource_names().size(); ++i) {
       const int64_t v = n.capacity.extended[static_cast<size_t>(i)];
-      if (v != 0) res[state_.resource_names().name(i)] = v;
+      if (v != 0) row.resources[state_.resource_names().name(i)] = v;
     }
-    json j{{"cpu_millis", n.capacity.cpu_millis},
-           {"memory_bytes", n.capacity.memory_bytes},
-           {"labels", labels},
-           {"resources", res},
-           {"draining", n.health.draining},
-           {"incarnation", n.health.incarnation},
-           {"dead", n.health.liveness == NodeState::dead}};
-    b.puts.push_back({"node", n.name, j.dump()});
+    row.draining = n.health.draining;
+    row.incarnation = n.health.incarnation;
+    row.dead = n.health.liveness == NodeState::dead;
+    b.puts.push_back({schema::kNode, n.name, schema::to_json(row)});
   }
   const auto t0 = std::chrono::steady_clock::now();
   auto r = store_->commit(b);
