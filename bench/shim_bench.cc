@@ -55,7 +55,7 @@ struct Node {
   int shim_pid = 0;
 
   void start(const std::string& memory) {
-    make_dir(dir);
+    if (auto r = make_dir(dir); !r) throw std::runtime_error(r.error().message);
     auto pid = spawn_detached({RACKOS_BINARY, "shim", "--node", name, "--cpu", std::to_string(sysconf(_SC_NPROCESSORS_ONLN)),
                                "--memory", memory, "--state-dir", dir},
                               dir + "/shim.log");

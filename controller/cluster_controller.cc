@@ -1025,7 +1025,7 @@ v1::ApplyResponse ClusterController::apply(const std::string& yaml, int64_t now_
 
 Result<uint32_t> ClusterController::stop_service(const std::string& name, int64_t now_ms) {
   auto sid = state_.find_service(name);
-  if (!sid) return Error{"no service \"" + name + "\" (see `rackos ps`)"};
+  if (!sid) return not_found("no service \"" + name + "\" (see `rackos ps`)");
   auto& e = sx(*sid);
   e.stopping = true;
   dirty_services_.insert(*sid);
@@ -1042,8 +1042,8 @@ Result<uint32_t> ClusterController::stop_service(const std::string& name, int64_
 
 Result<bool> ClusterController::scale(const std::string& name, uint32_t min, uint32_t max, int64_t now_ms) {
   auto sid = state_.find_service(name);
-  if (!sid) return Error{"no service \"" + name + "\" (see `rackos ps`)"};
-  if (sx(*sid).stopping) return Error{"service " + name + " is stopping"};
+  if (!sid) return not_found("no service \"" + name + "\" (see `rackos ps`)");
+  if (sx(*sid).stopping) return Error{"service " + name + " is stopping", ErrorCode::conflict};
   ServiceSpec spec = state_.service(*sid).spec;
   spec.instances = {min, max};
   if (auto errs = validate_service_spec(spec); !errs.empty()) return Error{join_errors(errs, "; ")};
@@ -1060,7 +1060,7 @@ Result<uint32_t> ClusterController::drain(const std::string& name, bool undo, in
   if (!nid) {
     std::string known;
     for (const auto& n : state_.nodes()) known += (known.empty() ? "" : ", ") + n.name;
-    return Error{"no node \"" + name + "\" (nodes: " + (known.empty() ? "none" : known) + ")"};
+    return not_found("no node \"" + name + "\" (nodes: " + (known.empty() ? "none" : known) + ")");
   }
   NodeHealth h = state_.node(*nid).health;
   h.draining = !undo;
@@ -1087,9 +1087,9 @@ Result<uint32_t> ClusterController::kill_node(const std::string& name, int64_t n
                  "--allow-fault-injection; `rackos up` does)"};
   }
   auto nid = state_.find_node(name);
-  if (!nid) return Error{"no node \"" + name + "\""};
+  if (!nid) return not_found("no node \"" + name + "\"");
   const ConnId conn = links_[*nid].conn;
-  if (conn == 0) return Error{"node " + name + " has no shim connected"};
+  if (conn == 0) return Error{"node " + name + " has no shim connected", ErrorCode::unavailable};
   v1::ControllerMessage m;
   m.mutable_power_off()->set_reason("rackos node kill " + name);
   send(conn, std::move(m));
@@ -1189,10 +1189,10 @@ Result<std::vector<ClusterController::LogSource>> ClusterController::log_sources
         if (process_name(id) == process) ids.push_back(id);
       }
     }
-    if (ids.empty()) return Error{"no process \"" + process + "\" (see `rackos ps`)"};
+    if (ids.empty()) return not_found("no process \"" + process + "\" (see `rackos ps`)");
   } else {
     auto sid = state_.find_service(service);
-    if (!sid) return Error{"no service \"" + service + "\" (see `rackos ps`)"};
+    if (!sid) return not_found("no service \"" + service + "\" (see `rackos ps`)");
     ids = state_.service(*sid).processes;
   }
   std::vector<LogSource> out;

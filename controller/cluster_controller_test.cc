@@ -496,6 +496,21 @@ TEST(ClusterController, AStoreWrittenBeforeALimitExistedStillLoads) {
   EXPECT_GT(h.c->apply(yaml, 0).errors_size(), 0);  // but not accepted anew
 }
 
+TEST(ClusterController, ErrorsSayWhatKindTheyAre) {
+  Harness h(temp_db());
+  EXPECT_EQ(h.c->stop_service("ghost", 0).error().code, ErrorCode::not_found);
+  EXPECT_EQ(h.c->scale("ghost", 1, 2, 0).error().code, ErrorCode::not_found);
+  EXPECT_EQ(h.c->drain("nowhere", false, 0).error().code, ErrorCode::not_found);
+  h.reg(1, "n1", 0);
+  ASSERT_EQ(h.c->apply(kWeb, 0).errors_size(), 0);
+  h.step(0);
+  ASSERT_TRUE(h.c->stop_service("web", 0));  // its processes are stopping on n1
+  auto again = h.c->scale("web", 1, 2, 0);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, ErrorCode::conflict);
+  EXPECT_EQ(h.c->scale("web", 0, 0, 0).error().code, ErrorCode::conflict);  // stopping comes first
+}
+
 TEST(ClusterController, StartFailuresBackOffLikeCrashes) {
   Harness h(temp_db());
   h.reg(1, "n1", 0);

@@ -254,9 +254,15 @@ class LoudEvents {
   std::map<std::string, int64_t> said_;
 };
 
+// The status follows the error's kind (never its wording).
 Status failed(const Error& e) {
-  const bool not_found = e.message.rfind("no ", 0) == 0;
-  return Status(not_found ? StatusCode::NOT_FOUND : StatusCode::FAILED_PRECONDITION, e.message);
+  switch (e.code) {
+    case ErrorCode::not_found: return Status(StatusCode::NOT_FOUND, e.message);
+    case ErrorCode::unavailable: return Status(StatusCode::UNAVAILABLE, e.message);
+    case ErrorCode::conflict:
+    case ErrorCode::invalid: break;
+  }
+  return Status(StatusCode::FAILED_PRECONDITION, e.message);
 }
 
 class Services final : public v1::NodeService::Service, public v1::ClusterService::Service {

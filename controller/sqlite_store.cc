@@ -42,13 +42,13 @@ class SqliteStore final : public Store {
     if (auto r = exec("BEGIN"); !r) return r.error();
     auto rev = read_revision();
     if (!rev) {
-      exec("ROLLBACK");
+      (void)exec("ROLLBACK");  // the error that led here is the one to report
       return rev.error();
     }
     snap.revision = *rev;
     sqlite3_stmt* st = nullptr;
     if (sqlite3_prepare_v2(db_, "SELECT kind, key, value FROM records ORDER BY kind, key", -1, &st, nullptr) != SQLITE_OK) {
-      exec("ROLLBACK");
+      (void)exec("ROLLBACK");  // the error that led here is the one to report
       return Error{err("load")};
     }
     int rc;
@@ -56,7 +56,7 @@ class SqliteStore final : public Store {
       snap.records.push_back({text(st, 0), text(st, 1), text(st, 2)});
     }
     sqlite3_finalize(st);
-    exec("COMMIT");
+    (void)exec("COMMIT");  // a read-only transaction: nothing to lose
     if (rc != SQLITE_DONE) return Error{err("load")};
     revision_ = snap.revision;
     return snap;
@@ -65,7 +65,7 @@ class SqliteStore final : public Store {
   Result<uint64_t> commit(const StoreBatch& batch) override {
     if (auto r = exec("BEGIN IMMEDIATE"); !r) return r.error();
     auto fail = [&](const std::string& what) -> Result<uint64_t> {
-      exec("ROLLBACK");
+      (void)exec("ROLLBACK");  // the error that led here is the one to report
       return Error{what};
     };
     auto rev = read_revision();

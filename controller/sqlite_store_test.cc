@@ -39,17 +39,27 @@ TEST_F(SqliteStoreTest, WriterKilledAtAnyPointLeavesAConsistentStore) {
   // Each commit adds one record and moves the revision by one: after a kill,
   // the count of records must equal the revision (no half commits).
   for (int round = 0; round < 3; ++round) {
+    // The child says when it has committed a few (however slow the machine),
+    // then is killed a varying moment later, mid-stream.
+    int ready[2];
+    ASSERT_EQ(::pipe(ready), 0);
     pid_t child = ::fork();
     ASSERT_GE(child, 0);
     if (child == 0) {
+      ::close(ready[0]);
       auto s = open_sqlite_store(path_, false);
       if (!s) ::_exit(2);
       for (int i = 0;; ++i) {
         std::string key = std::to_string(round) + "-" + std::to_string(i);
         if (!(*s)->commit({{{"process", key, "{\"i\":" + std::to_string(i) + "}"}}, {}, std::nullopt})) ::_exit(3);
+        if (i == 10 && ::write(ready[1], "x", 1) != 1) ::_exit(4);
       }
     }
-    ::usleep(static_cast<useconds_t>(50'000 + round * 30'000));
+    ::close(ready[1]);
+    char x = 0;
+    ASSERT_EQ(::read(ready[0], &x, 1), 1) << "the writer died before committing";
+    ::close(ready[0]);
+    ::usleep(static_cast<useconds_t>(round * 15'000));
     ::kill(child, SIGKILL);
     ::waitpid(child, nullptr, 0);
     auto s = open();

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cassert>
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <variant>
@@ -10,10 +11,22 @@
 
 namespace rackos {
 
+// What kind of problem: lets a server pick its status from the kind, never
+// from the wording (not_found → gRPC NOT_FOUND, unavailable → UNAVAILABLE, ...).
+enum class ErrorCode : uint8_t {
+  invalid,      // the input breaks a rule (the default)
+  not_found,    // it names something that does not exist
+  conflict,     // valid, but not now (a service that is stopping, a stale writer)
+  unavailable,  // a dependency failed (the store, a node's stream); retry may work
+};
+
 // One problem, said once: which field, what value, which rule.
 struct Error {
   std::string message;
+  ErrorCode code = ErrorCode::invalid;
 };
+
+inline Error not_found(std::string message) { return Error{std::move(message), ErrorCode::not_found}; }
 
 // Several problems found in one input (e.g. every invalid field of a spec).
 inline std::string join_errors(const std::vector<Error>& errors, const char* sep = "\n") {
@@ -26,7 +39,7 @@ inline std::string join_errors(const std::vector<Error>& errors, const char* sep
 }
 
 template <class T>
-class Result {
+class [[nodiscard]] Result {
  public:
   Result(T value) : v_(std::move(value)) {}            // NOLINT: implicit by design
   Result(Error error) : v_(std::move(error)) {}        // NOLINT: implicit by design

@@ -62,7 +62,7 @@ class CgroupV1 final : public Cgroups {
       // The kernel wants burst ≤ quota at every step: clear burst, set quota, set burst.
       int64_t quota_us = l.cpu_quota_millis < 0 ? -1 : std::max<int64_t>(1000, l.cpu_quota_millis * kCfsPeriodUs / 1000);
       int64_t burst_us = quota_us < 0 ? 0 : std::min(quota_us, l.cpu_burst_millis * kCfsPeriodUs / 1000);
-      if (has_burst_) write_file(cpu + "/cpu.cfs_burst_us", "0");
+      if (has_burst_) (void)write_file(cpu + "/cpu.cfs_burst_us", "0");  // best effort: a fresh cgroup has 0
       if (auto r = write_file(cpu + "/cpu.cfs_quota_us", std::to_string(quota_us)); !r) return r;
       if (has_burst_ && burst_us > 0) {
         if (auto r = write_file(cpu + "/cpu.cfs_burst_us", std::to_string(burst_us)); !r) has_burst_ = false;

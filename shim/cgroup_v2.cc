@@ -54,9 +54,9 @@ class CgroupV2 final : public Cgroups {
     if (changed(&CgroupLimits::cpu_quota_millis) || changed(&CgroupLimits::cpu_burst_millis)) {
       int64_t quota_us = l.cpu_quota_millis < 0 ? -1 : std::max<int64_t>(1000, l.cpu_quota_millis * kCfsPeriodUs / 1000);
       int64_t burst_us = quota_us < 0 ? 0 : std::min(quota_us, l.cpu_burst_millis * kCfsPeriodUs / 1000);
-      write_file(d + "/cpu.max.burst", "0");
+      (void)write_file(d + "/cpu.max.burst", "0");  // optional (kernels before 5.14 lack it)
       if (auto r = write_file(d + "/cpu.max", max_or(quota_us) + " " + std::to_string(kCfsPeriodUs)); !r) return r;
-      if (burst_us > 0) write_file(d + "/cpu.max.burst", std::to_string(burst_us));
+      if (burst_us > 0) (void)write_file(d + "/cpu.max.burst", std::to_string(burst_us));  // optional, as above
     }
     if (changed(&CgroupLimits::memory_low_bytes)) {
       if (auto r = write_file(d + "/memory.low", std::to_string(l.memory_low_bytes)); !r) return r;

@@ -17,7 +17,7 @@ const char* kFiles[] = {"cgroup.procs", "cgroup.subtree_control", "cpu.weight", 
                         "memory.low", "memory.high", "memory.max"};
 
 void touch_cgroup(const std::string& dir) {
-  make_dir(dir);
+  ASSERT_TRUE(make_dir(dir));
   for (const char* f : kFiles) std::ofstream(dir + "/" + f) << "";
 }
 

@@ -322,8 +322,8 @@ int start_failed(const std::string& dir, const std::string& what) {
   ex.exit_code = 127;
   ex.start_error = what;
   ex.ended_ms = wall_ms();
-  write_atomic(dir + "/exit.json", to_json(ex));
-  report("error " + what);
+  if (auto w = write_atomic(dir + "/exit.json", to_json(ex)); !w) std::fprintf(stderr, "%s\n", w.error().message.c_str());
+  report("error " + what);  // the shim hears it either way
   return 0;
 }
 

@@ -56,8 +56,9 @@ int acquire_lock(const ShimConfig& cfg) {
   }
   if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return fd;
   const std::string standby = cfg.state_dir + "/standby/" + std::to_string(::getpid());
-  make_dir(cfg.state_dir + "/standby");
-  write_atomic(standby, std::to_string(::getpid()));
+  // The mark lets an upgrade count standbys; without it this standby still takes over.
+  if (auto r = make_dir(cfg.state_dir + "/standby"); !r) say(cfg, "standby mark: " + r.error().message);
+  if (auto w = write_atomic(standby, std::to_string(::getpid())); !w) say(cfg, "standby mark: " + w.error().message);
   // A standby asked to stop removes its mark first (an upgrade counts them).
   std::snprintf(g_standby_mark, sizeof g_standby_mark, "%s", standby.c_str());
   struct sigaction sa {};
@@ -164,7 +165,11 @@ int run_shim(const ShimConfig& cfg) {
   auto save_identity = [&] {
     if (!status.identity_dirty) return;
     status.identity_dirty = false;
-    write_atomic(identity_path, json{{"cluster_id", status.cluster_id}, {"store_revision", status.store_revision}}.dump());
+    if (auto w = write_atomic(identity_path, json{{"cluster_id", status.cluster_id}, {"store_revision", status.store_revision}}.dump());
+        !w) {
+      status.identity_dirty = true;  // tried again next second
+      say(cfg, "cannot record the cluster identity: " + w.error().message);
+    }
   };
   if (auto r = sup.init(); !r) {
     say(cfg, "cgroups: " + r.error().message + "; running with enforcement off");
@@ -184,8 +189,9 @@ int run_shim(const ShimConfig& cfg) {
                                  " running processes in " + std::to_string(takeover_ms) + " ms");
   }
   say(cfg, "active: " + std::to_string(adopted) + " running processes re-adopted in " + std::to_string(takeover_ms) + " ms");
-  write_atomic(cfg.state_dir + "/active.pid", std::to_string(::getpid()));
-  write_atomic(cfg.state_dir + "/shim.args", json(cfg.argv).dump());
+  for (auto [file, text] : {std::pair{"/active.pid", std::to_string(::getpid())}, std::pair{"/shim.args", json(cfg.argv).dump()}}) {
+    if (auto w = write_atomic(cfg.state_dir + file, text); !w) say(cfg, "WARNING: " + w.error().message + " (upgrades need it)");
+  }
 
   int listen_fd = listen_socket(cfg);
   if (listen_fd < 0) return 1;
@@ -300,7 +306,7 @@ int run_shim(const ShimConfig& cfg) {
         if (power_off) {
           say(cfg, "power cut injected by the controller: killing every workload, the standbys and this shim");
           // For a supervisor (rackos up): this node lost power; it comes back as after a reboot, not at once.
-          write_atomic(cfg.state_dir + "/powered-off", std::to_string(wall_ms()));
+          (void)write_atomic(cfg.state_dir + "/powered-off", std::to_string(wall_ms()));  // a courtesy to `up`
           sup.power_off();
           for (int pid : standby_pids(cfg.state_dir)) ::kill(pid, SIGKILL);
           ::kill(::getpid(), SIGKILL);
@@ -367,7 +373,7 @@ int run_shim(const ShimConfig& cfg) {
         size_t stopped = 0;
         for (auto& [id, p] : sup.processes()) {
           if (p.state == ProcState::running && p.spec.on_partition == OnPartition::stop) {
-            sup.stop(id, 0, now);
+            (void)sup.stop(id, 0, now);  // running and known: cannot fail
             ++stopped;
           }
         }

@@ -106,7 +106,7 @@ Supervisor::~Supervisor() {
   }
   for (Spare& sp : spares_) drop(sp);
   if (cgroups_ != nullptr) {
-    for (const auto& [cg, limits] : recycled_) cgroups_->remove(cg);
+    for (const auto& [cg, limits] : recycled_) (void)cgroups_->remove(cg);  // best effort; a new shim removes stale slots
   }
 }
 
@@ -134,7 +134,7 @@ Result<const ManagedProcess*> Supervisor::start(const StartRequest& req, int64_t
   if (req.argv.empty() || req.argv[0].empty()) return Error{"process " + spec.id + ": command is empty"};
   if (auto it = procs_.find(spec.id); it != procs_.end()) {
     if (it->second.state != ProcState::exited) return Error{"process " + spec.id + " is already running (pid " + std::to_string(it->second.pid.pid) + ")"};
-    forget(spec.id);
+    (void)forget(spec.id);  // exited: cannot fail
   }
   const Range& c = spec.envelope.cpu_millis;
   const Range& m = spec.envelope.memory_bytes;
@@ -207,7 +207,7 @@ Result<const ManagedProcess*> Supervisor::start(const StartRequest& req, int64_t
     CgroupLimits mem_first = held;
     mem_first.memory_max_bytes = l.memory_max_bytes;
     if (auto r = cgroups_->apply(*p.cgroup, mem_first, held); !r) {
-      cgroups_->remove(*p.cgroup);
+      (void)cgroups_->remove(*p.cgroup);  // best effort: a stale slot is removed on the next adoption
       return Error{"process " + spec.id + ": " + r.error().message};
     }
     p.applied = mem_first;
@@ -398,7 +398,7 @@ void Supervisor::ensure_spare() {
         spares_.push_back(slot);
         return;
       }
-      cgroups_->remove(*cg);
+      (void)cgroups_->remove(*cg);  // best effort, as above
     }
     slots_ok_ = false;
   }
@@ -493,7 +493,14 @@ bool Supervisor::settle_interrupted_start(const ManagedProcess& p) {
   if (::flock(fd, LOCK_EX | LOCK_NB) == 0) {
     // No monitor holds it: none has started this launch, and any that still
     // gets it (a warm slot the dead shim handed it to) will find it cancelled.
-    write_atomic(p.dir + "/cancelled", "{}");
+    if (auto w = write_atomic(p.dir + "/cancelled", "{}"); !w) {
+      // Cannot leave the mark (a full disk): keep the lock instead, for this
+      // shim's life — a monitor that was handed the launch then waits on it
+      // and never starts it.
+      held_locks_.push_back(fd);
+      emit("warning", p.spec.id, "cannot mark the launch cancelled (" + w.error().message + "); holding its lock instead");
+      return false;
+    }
     ::close(fd);
     return file_exists(p.dir + "/pid.json") || file_exists(p.dir + "/exit.json");
   }
@@ -529,7 +536,9 @@ Result<bool> Supervisor::stop(const std::string& id, int64_t grace_ms, int64_t n
   if (p.state == ProcState::running) {
     p.state = ProcState::stopping;
     p.kill_at_ms = now_ms + std::max<int64_t>(grace_ms, 0);
-    write_atomic(p.dir + "/stop.json", "{\"kill_at_wall_ms\":" + std::to_string(wall_ms() + grace_ms) + "}");
+    if (auto w = write_atomic(p.dir + "/stop.json", "{\"kill_at_wall_ms\":" + std::to_string(wall_ms() + grace_ms) + "}"); !w) {
+      emit("warning", id, "the stop is not recorded (" + w.error().message + "): a shim restarting now would not carry it on");
+    }
     attention_.insert(id);
     kill_group(p, grace_ms <= 0 ? SIGKILL : SIGTERM);
   }
@@ -551,7 +560,7 @@ void Supervisor::forget_when_exited(const std::string& id) {
   auto it = procs_.find(id);
   if (it == procs_.end()) return;
   if (it->second.state == ProcState::exited) {
-    forget(id);
+    (void)forget(id);  // exited: cannot fail
     return;
   }
   it->second.forget_on_exit = true;
@@ -692,7 +701,7 @@ void Supervisor::pidfd_ready(const std::string& id, int64_t now_ms) {
 }
 
 void Supervisor::check(int64_t now_ms) {
-  for (const auto& id : std::exchange(forget_next_, {})) forget(id);
+  for (const auto& id : std::exchange(forget_next_, {})) (void)forget(id);  // gone already: nothing to do
   std::vector<ManagedProcess*> done;
   for (auto ait = attention_.begin(); ait != attention_.end();) {
     auto it = procs_.find(*ait);

@@ -200,7 +200,8 @@ class Supervisor {
   bool slots_ok_ = true;    // false once a slot monitor failed to join its cgroup
   uint64_t slot_seq_ = 0;
   std::set<std::string> attention_;  // ids exiting or stopping
-  std::vector<std::string> forget_next_;  // exited with forget_on_exit: dropped on the next check (after the exit is told)
+  std::vector<std::string> forget_next_;
+  std::vector<int> held_locks_;  // launch locks kept when "cancelled" could not be written  // exited with forget_on_exit: dropped on the next check (after the exit is told)
   int64_t exited_log_bytes_ = 0;
   std::vector<std::string> pending_limits_;
   uint64_t generation_ = 0;

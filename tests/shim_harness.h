@@ -72,7 +72,7 @@ class ShimNode {
     ::prctl(PR_SET_CHILD_SUBREAPER, 1);  // orphaned monitors come to us, and we reap them
     node_ = "t" + std::to_string(::getpid()) + "-" + std::to_string(++counter);
     dir_ = "/tmp/rackos-test/" + node_;
-    shim::make_dir(dir_);
+    EXPECT_TRUE(shim::make_dir(dir_));
   }
   ~ShimNode() { cleanup(); }
 
