@@ -840,22 +840,9 @@ void ClusterController::reconcile_instances(ServiceId sid, int64_t now_ms) {
     live.push_back(id);
   }
   if (live.size() > e.desired) {
-    auto rank = [&](ProcessId id) {
-      switch (state_.process(id).state) {
-        case ProcessState::exited: return 0;
-        case ProcessState::pending:
-        case ProcessState::lost:
-        case ProcessState::backoff: return 1;
-        case ProcessState::starting: return 2;
-        default: return 3;
-      }
-    };
-    std::sort(live.begin(), live.end(), [&](ProcessId a, ProcessId b) {
-      if (rank(a) != rank(b)) return rank(a) < rank(b);
-      return state_.process(a).instance > state_.process(b).instance;
-    });
-    const size_t extra = live.size() - e.desired;
-    for (size_t i = 0; i < extra; ++i) stop_for_good(live[i], now_ms);
+    std::vector<InstanceState> states;
+    for (ProcessId id : live) states.push_back({id, state_.process(id).state, state_.process(id).instance});
+    for (ProcessId id : choose_surplus(std::move(states), live.size() - e.desired)) stop_for_good(id, now_ms);
   }
   dirty_services_.insert(sid);
 }
@@ -998,8 +985,8 @@ v1::ApplyResponse ClusterController::apply(const std::string& yaml, int64_t now_
     const ServiceSpec old = state_.service(*sid).spec;
     resp.add_services(spec.name);
     if (old == spec) continue;
-    const bool replace = old.command != spec.command || old.env != spec.env || old.workdir != spec.workdir ||
-                         old.uid != spec.uid || old.gid != spec.gid || old.resources != spec.resources;
+    const SpecChange change = classify_change(old, spec);
+    const bool replace = change == SpecChange::replace;
     state_.replace_spec(*sid, spec);
     capacity_changed_ = true;
     std::vector<ProcessId> procs = state_.service(*sid).processes;
@@ -1008,7 +995,7 @@ v1::ApplyResponse ClusterController::apply(const std::string& yaml, int64_t now_
       if (pextra_[id.value].stop_wanted) continue;
       if (replace) {
         stop_for_good(id, now_ms);
-      } else if (r.node != kNoNode && (old.envelope != spec.envelope || old.priority != spec.priority)) {
+      } else if (r.node != kNoNode && change == SpecChange::in_place) {
         v1::ControllerMessage m;
         m.mutable_update()->set_id(launch_id(id));
         *m.mutable_update()->mutable_envelope() = to_proto(spec.envelope);

@@ -1,6 +1,8 @@
 // The elastic instance rule (see instance_scaling.h).
 #include "core/instance_scaling.h"
 
+#include <algorithm>
+
 #include "core/quantity.h"
 
 namespace rackos {
@@ -97,6 +99,26 @@ ScalingDecision decide_scaling(const ServiceSpec& spec, std::span<const Instance
     st.idle_since_ms = -1;
   }
   return d;
+}
+
+std::vector<ProcessId> choose_surplus(std::vector<InstanceState> live, size_t extra) {
+  auto rank = [](ProcessState st) {
+    switch (st) {
+      case ProcessState::exited: return 0;
+      case ProcessState::pending:
+      case ProcessState::lost:
+      case ProcessState::backoff: return 1;
+      case ProcessState::starting: return 2;
+      default: return 3;
+    }
+  };
+  std::sort(live.begin(), live.end(), [&](const InstanceState& a, const InstanceState& b) {
+    if (rank(a.state) != rank(b.state)) return rank(a.state) < rank(b.state);
+    return a.instance > b.instance;
+  });
+  std::vector<ProcessId> out;
+  for (size_t i = 0; i < extra && i < live.size(); ++i) out.push_back(live[i].id);
+  return out;
 }
 
 }  // namespace rackos

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "core/service_spec.h"
 
@@ -46,5 +47,16 @@ struct ScalingDecision {
 
 ScalingDecision decide_scaling(const ServiceSpec& spec, std::span<const InstanceLoad> instances, ScalingState& state,
                                int64_t now_ms, const ScalingConfig& cfg);
+
+// Instance reconciliation: which of a service's live instances go when it has
+// `extra` too many — those doing least first (exited, then waiting: pending,
+// lost or backing off, then starting, then running), and within each the
+// highest instance number, so the instances kept are the oldest names.
+struct InstanceState {
+  ProcessId id;
+  ProcessState state = ProcessState::pending;
+  uint32_t instance = 0;
+};
+std::vector<ProcessId> choose_surplus(std::vector<InstanceState> live, size_t extra);
 
 }  // namespace rackos

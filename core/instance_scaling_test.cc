@@ -82,5 +82,21 @@ TEST(InstanceScaling, IdleLongEnoughRemovesNewest) {
   EXPECT_EQ(decide_scaling(spec(2, 4), two, st2, cfg.down_after_ms * 2, cfg).action, ScalingAction::none);
 }
 
+
+TEST(InstanceReconciliation, SurplusGoesLeastBusyFirstThenHighestInstance) {
+  std::vector<InstanceState> live = {{ProcessId{1}, ProcessState::running, 0},  {ProcessId{2}, ProcessState::running, 1},
+                                     {ProcessId{3}, ProcessState::starting, 2}, {ProcessId{4}, ProcessState::backoff, 3},
+                                     {ProcessId{5}, ProcessState::exited, 4},   {ProcessId{6}, ProcessState::pending, 5}};
+  auto out = choose_surplus(live, 4);
+  ASSERT_EQ(out.size(), 4u);
+  EXPECT_EQ(out[0], ProcessId{5});  // exited
+  EXPECT_EQ(out[1], ProcessId{6});  // waiting, highest instance first
+  EXPECT_EQ(out[2], ProcessId{4});
+  EXPECT_EQ(out[3], ProcessId{3});  // starting
+  EXPECT_EQ(choose_surplus(live, 6).back(), ProcessId{1});  // running instance 0 goes last
+  EXPECT_EQ(choose_surplus(live, 9).size(), 6u);
+  EXPECT_TRUE(choose_surplus(live, 0).empty());
+}
+
 }  // namespace
 }  // namespace rackos

@@ -5,7 +5,7 @@
 
 namespace rackos {
 
-void order_for_reschedule(const ClusterState& state, std::vector<ProcessId>& lost) {
+void order_for_placement(const ClusterState& state, std::vector<ProcessId>& lost) {
   std::sort(lost.begin(), lost.end(), [&](ProcessId a, ProcessId b) {
     const auto& ra = state.process(a);
     const auto& rb = state.process(b);
@@ -23,7 +23,7 @@ std::vector<ProcessId> take_lost_processes(ClusterState& state, NodeId node, int
     state.unbind(p);
     state.set_state(p, ProcessState::lost, now_ms);
   }
-  order_for_reschedule(state, lost);
+  order_for_placement(state, lost);
   return lost;
 }
 

@@ -1,5 +1,7 @@
-// The order in which lost processes (their node died) are placed again:
-// highest priority class first, then the oldest, then by id. Pure.
+// The order in which waiting processes are placed — new ones, restarted ones,
+// and lost ones (their node died): highest priority class first, then the
+// oldest, then by id. The scheduler and the rescheduling of a dead node's
+// processes both use this one rule. Pure.
 #pragma once
 
 #include <vector>
@@ -8,8 +10,8 @@
 
 namespace rackos {
 
-// Sorts `lost` in place into rescheduling order.
-void order_for_reschedule(const ClusterState& state, std::vector<ProcessId>& lost);
+// Sorts `ids` in place into placement order.
+void order_for_placement(const ClusterState& state, std::vector<ProcessId>& ids);
 
 // Marks every process bound to `node` lost and unbinds it (Σmin freed), and
 // returns them in rescheduling order. Called when the node is declared dead.

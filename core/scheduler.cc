@@ -8,6 +8,8 @@
 #include <tuple>
 #include <unordered_map>
 
+#include "core/reschedule_order.h"
+
 namespace rackos {
 namespace {
 
@@ -79,17 +81,7 @@ class Planner {
   }
 
  private:
-  void sort_queue(std::vector<ProcessId>& q) const {
-    std::sort(q.begin(), q.end(), [&](ProcessId a, ProcessId b) {
-      const auto& ra = st_.process(a);
-      const auto& rb = st_.process(b);
-      auto pa = st_.service(ra.service).spec.priority;
-      auto pb = st_.service(rb.service).spec.priority;
-      if (pa != pb) return pa > pb;
-      if (ra.created_ms != rb.created_ms) return ra.created_ms < rb.created_ms;
-      return a < b;
-    });
-  }
+  void sort_queue(std::vector<ProcessId>& q) const { order_for_placement(st_, q); }
 
   void place(ProcessId p, std::vector<ProcessId>& evicted) {
     const ProcessRecord& r = st_.process(p);

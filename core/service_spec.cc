@@ -126,6 +126,15 @@ std::vector<Error> validate_service_spec(const ServiceSpec& spec) {
   return errors;
 }
 
+SpecChange classify_change(const ServiceSpec& old, const ServiceSpec& next) {
+  if (old.command != next.command || old.env != next.env || old.workdir != next.workdir || old.uid != next.uid ||
+      old.gid != next.gid || old.resources != next.resources) {
+    return SpecChange::replace;
+  }
+  if (old.envelope != next.envelope || old.priority != next.priority) return SpecChange::in_place;
+  return SpecChange::none;
+}
+
 std::vector<Error> admission_errors(const ServiceSpec& spec) {
   std::vector<Error> errors;
   if (spec.envelope.cpu_millis.max > 0 && spec.envelope.cpu_millis.max < kMinCpuMaxMillis) {

@@ -105,4 +105,12 @@ std::vector<Error> validate_service_spec(const ServiceSpec& spec);
 // written before a limit existed still loads.
 std::vector<Error> admission_errors(const ServiceSpec& spec);
 
+// What changing a service's spec from `old` to `next` means for the processes
+// it runs: nothing; an update of each in place (envelope, priority — no
+// restart); or replacing them (what a process was started with changed:
+// command, env, workdir, user, countable resources). Instances, restart
+// policy and constraints change the service, not its running processes.
+enum class SpecChange : uint8_t { none, in_place, replace };
+SpecChange classify_change(const ServiceSpec& old, const ServiceSpec& next);
+
 }  // namespace rackos

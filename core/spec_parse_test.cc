@@ -196,5 +196,33 @@ TEST(SpecParse, OversizeSpecsAreRefusedNamingTheFieldAndTheLimit) {
   EXPECT_NE(e.find("command, env and workdir together are"), std::string::npos) << e;
 }
 
+
+TEST(ServiceSpec, WhatAChangeMeansForRunningProcesses) {
+  auto base = parse_services_yaml(kWeb).value()[0];
+  EXPECT_EQ(classify_change(base, base), SpecChange::none);
+  auto s = base;
+  s.instances = {1, 9};
+  s.restart.backoff_initial_ms = 1;
+  s.constraints.clear();
+  EXPECT_EQ(classify_change(base, s), SpecChange::none);
+  s = base;
+  s.envelope.cpu_millis.max = 3000;
+  EXPECT_EQ(classify_change(base, s), SpecChange::in_place);
+  s = base;
+  s.priority = PriorityClass::batch;
+  EXPECT_EQ(classify_change(base, s), SpecChange::in_place);
+  for (int field = 0; field < 6; ++field) {
+    s = base;
+    s.envelope.cpu_millis.max = 3000;  // a replace wins over an in-place change
+    if (field == 0) s.command.push_back("--more");
+    if (field == 1) s.env.emplace_back("NEW", "1");
+    if (field == 2) s.workdir = "/srv";
+    if (field == 3) s.uid = 1000;
+    if (field == 4) s.gid = 1000;
+    if (field == 5) s.resources["gpu"] = 2;
+    EXPECT_EQ(classify_change(base, s), SpecChange::replace) << "field " << field;
+  }
+}
+
 }  // namespace
 }  // namespace rackos
