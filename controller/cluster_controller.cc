@@ -431,7 +431,7 @@ bool ClusterController::adopt_launch(NodeId node, const v1::ProcessInfo& p, cons
     if (launch->has_gid()) spec.gid = launch->gid();
     spec.envelope = from_proto(launch->envelope());
     spec.priority = parse_priority_class(launch->priority()).value_or(PriorityClass::normal);
-    spec.on_partition = launch->on_partition() == "stop" ? OnPartition::stop : OnPartition::keep;
+    spec.on_partition = parse_on_partition(launch->on_partition()).value_or(OnPartition::keep);
     spec.instances = {1, 1};
     if (!validate_service_spec(spec).empty()) return false;
     auto r = state_.add_service(spec);

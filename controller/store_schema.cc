@@ -19,10 +19,7 @@ auto parse(const std::string& what, const std::string& text, F f) -> Result<decl
 }
 
 ProcessState state_from(const std::string& s) {
-  for (auto st : {ProcessState::pending, ProcessState::starting, ProcessState::running, ProcessState::stopping,
-                  ProcessState::backoff, ProcessState::exited, ProcessState::lost}) {
-    if (to_string(st) == s) return st;
-  }
+  if (auto st = parse_process_state(s)) return *st;
   throw std::runtime_error("unknown process state \"" + s + "\"");
 }
 

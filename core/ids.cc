@@ -55,6 +55,21 @@ std::string_view to_string(ProcessState s) {
   return "?";
 }
 
+std::optional<OnPartition> parse_on_partition(std::string_view s) {
+  for (auto p : {OnPartition::stop, OnPartition::keep}) {
+    if (to_string(p) == s) return p;
+  }
+  return std::nullopt;
+}
+
+std::optional<ProcessState> parse_process_state(std::string_view s) {
+  for (auto st : {ProcessState::pending, ProcessState::starting, ProcessState::running, ProcessState::stopping,
+                  ProcessState::backoff, ProcessState::exited, ProcessState::lost}) {
+    if (to_string(st) == s) return st;
+  }
+  return std::nullopt;
+}
+
 std::string_view to_string(OnPartition p) {
   return p == OnPartition::stop ? "stop" : "keep";
 }

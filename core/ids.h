@@ -64,5 +64,7 @@ std::string_view to_string(ProcessState s);
 //   keep      keep running; a second copy may run elsewhere for a while
 enum class OnPartition : uint8_t { stop, keep };
 std::string_view to_string(OnPartition p);
+std::optional<OnPartition> parse_on_partition(std::string_view s);
+std::optional<ProcessState> parse_process_state(std::string_view s);
 
 }  // namespace rackos

@@ -279,8 +279,7 @@ struct YamlReader {
       } else if (key == "on_partition") {
         std::string s;
         if (!scalar(v, "on_partition", s)) continue;
-        if (s == "stop") spec.on_partition = OnPartition::stop;
-        else if (s == "keep") spec.on_partition = OnPartition::keep;
+        if (auto p = parse_on_partition(s)) spec.on_partition = *p;
         else fail(v, "on_partition: \"" + s + "\" is not allowed (allowed: stop, keep)");
       } else {
         fail(kv.first, "unknown field \"" + key +

@@ -81,7 +81,7 @@ Result<ProcessSpec> process_spec_from_json(const std::string& text) {
     s.envelope.cpu_millis = range_from(j.at("cpu_millis"));
     s.envelope.memory_bytes = range_from(j.at("memory_bytes"));
     s.priority = parse_priority_class(j.value("priority", "normal")).value_or(PriorityClass::normal);
-    s.on_partition = j.value("on_partition", "keep") == "stop" ? OnPartition::stop : OnPartition::keep;
+    s.on_partition = parse_on_partition(j.value("on_partition", "keep")).value_or(OnPartition::keep);
     s.created_ms = j.value("created_ms", int64_t{0});
     s.cgroup = j.value("cgroup", "");
     return s;

@@ -179,7 +179,7 @@ std::vector<v1::ShimMessage> handle_controller_message(const v1::ControllerMessa
     sr.spec.service = s.service();
     sr.spec.envelope = from_proto(s.envelope());
     sr.spec.priority = parse_priority_class(s.priority()).value_or(PriorityClass::normal);
-    sr.spec.on_partition = s.on_partition() == "stop" ? OnPartition::stop : OnPartition::keep;
+    sr.spec.on_partition = parse_on_partition(s.on_partition()).value_or(OnPartition::keep);
     sr.spec.created_ms = wall_ms();
     sr.argv.assign(s.argv().begin(), s.argv().end());
     for (const auto& [k, v] : s.env()) sr.env.emplace_back(k, v);

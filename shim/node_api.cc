@@ -108,8 +108,9 @@ json handle_request(const json& req, Supervisor& sup, NodeStatus& status, int64_
       if (!prio) return fail("priority: \"" + str(req, "priority") + "\" is not a priority class (allowed: system, high, normal, batch)");
       sr.spec.priority = *prio;
       std::string part = str(req, "on_partition", "keep");
-      if (part != "stop" && part != "keep") return fail("on_partition: \"" + part + "\" is not allowed (allowed: stop, keep)");
-      sr.spec.on_partition = part == "stop" ? OnPartition::stop : OnPartition::keep;
+      auto on_partition = parse_on_partition(part);
+      if (!on_partition) return fail("on_partition: \"" + part + "\" is not allowed (allowed: stop, keep)");
+      sr.spec.on_partition = *on_partition;
       sr.spec.created_ms = wall_ms();
       if (!req.contains("argv") || !req["argv"].is_array()) return fail("argv: expected a list of strings");
       sr.argv = req["argv"].get<std::vector<std::string>>();
