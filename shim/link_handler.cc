@@ -10,6 +10,7 @@
 
 #include "proto/convert.h"
 #include "shim/cgroup_files.h"
+#include "shim/fencing.h"
 #include "rackos_version.h"
 
 namespace rackos::shim {
@@ -139,15 +140,10 @@ std::vector<v1::ShimMessage> handle_controller_message(const v1::ControllerMessa
                                                        NodeStatus& status, int64_t now_ms, bool& power_off) {
   std::vector<v1::ShimMessage> out;
   if (m.has_ack()) {
-    const int64_t sent = std::min<int64_t>(m.ack().sent_ms(), now_ms);
-    status.last_ack_ms = std::max(status.last_ack_ms, sent);
+    on_ack(status, sup, m.ack().sent_ms(), now_ms);
     if (m.ack().store_revision() > status.store_revision) {
       status.store_revision = m.ack().store_revision();
       status.identity_dirty = true;
-    }
-    if (status.fenced) {
-      status.fenced = false;
-      sup.emit("unfenced", "", "controller acknowledgements resumed");
     }
   } else if (m.has_registered()) {
     const auto& reg = m.registered();
@@ -187,8 +183,8 @@ std::vector<v1::ShimMessage> handle_controller_message(const v1::ControllerMessa
     sr.workdir = s.workdir();
     if (s.has_uid()) sr.uid = s.uid();
     if (s.has_gid()) sr.gid = s.gid();
-    if (status.fenced && sr.spec.on_partition == OnPartition::stop) {
-      out.push_back(event(s.id(), "start_failed", "node " + sup.config().node + " is fenced (no word from its controller)"));
+    if (auto why = refuse_start(status, sup, sr.spec)) {
+      out.push_back(event(s.id(), "start_failed", *why));
       return out;
     }
     // Asynchronous: "started" (with the pid) or "start_failed" follows as an event.

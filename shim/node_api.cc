@@ -7,6 +7,7 @@
 
 #include "core/quantity.h"
 #include "core/spec_parse.h"
+#include "shim/fencing.h"
 
 namespace rackos::shim {
 
@@ -120,9 +121,7 @@ json handle_request(const json& req, Supervisor& sup, NodeStatus& status, int64_
       sr.workdir = str(req, "workdir");
       if (req.contains("uid")) sr.uid = req["uid"].get<uint32_t>();
       if (req.contains("gid")) sr.gid = req["gid"].get<uint32_t>();
-      if (status.fenced && sr.spec.on_partition == OnPartition::stop) {
-        return fail("node " + sup.config().node + " is fenced (no word from its controller): not starting " + sr.spec.id);
-      }
+      if (auto why = refuse_start(status, sup, sr.spec)) return fail(*why);
       auto r = sup.start(sr, now_ms);
       if (!r) return fail(r.error().message);
       return {{"ok", true}, {"id", sr.spec.id}, {"pid", (*r)->pid.pid}};
@@ -167,13 +166,7 @@ json handle_request(const json& req, Supervisor& sup, NodeStatus& status, int64_
       // The lease counts from when the acknowledged heartbeat was sent (the
       // shim's own clock, echoed back), so the shim fences no later than the
       // controller, counting from receipt, declares the node dead.
-      int64_t sent = req.value("sent_ms", now_ms);
-      if (sent > now_ms) sent = now_ms;
-      status.last_ack_ms = std::max(status.last_ack_ms, sent);
-      if (status.fenced) {
-        status.fenced = false;
-        sup.emit("unfenced", "", "controller acknowledgements resumed");
-      }
+      on_ack(status, sup, req.value("sent_ms", now_ms), now_ms);
       return {{"ok", true}, {"fenced", status.fenced}};
     }
     if (op == "handover") {

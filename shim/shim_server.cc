@@ -24,6 +24,7 @@
 #include "rackos_version.h"
 #include "shim/cgroup_files.h"
 #include "shim/controller_link.h"
+#include "shim/fencing.h"
 #include "shim/link_handler.h"
 #include "shim/node_api.h"
 #include "shim/node_lease.h"
@@ -135,8 +136,6 @@ int run_shim(const ShimConfig& cfg) {
       lease.unarm_if_after(lease_clock_ms() + cfg.node_lease_ms);
     }
   }
-  // Monitors fence a little before the controller can declare the node dead.
-  const int64_t lease_margin_ms = cfg.node_lease_ms / 5;
   Supervisor sup({.node = cfg.node,
                   .state_dir = cfg.state_dir,
                   .monitor_path = cfg.monitor_path,
@@ -273,7 +272,7 @@ int run_shim(const ShimConfig& cfg) {
         // Acknowledgements jump the queue: the lease must not wait behind a burst of starts.
         bool unused = false;
         handle_controller_message(item.msg, sup, status, monotonic_ms(), unused);
-        lease.renew(status.last_ack_ms + cfg.node_lease_ms - lease_margin_ms);
+        lease.renew(monitor_deadline(status, cfg.node_lease_ms));
         continue;
       }
       link_pending.push_back(std::move(item));
@@ -366,21 +365,8 @@ int run_shim(const ShimConfig& cfg) {
     }
     sup.flush_limits();
     sup.check(now);
-    if (status.last_ack_ms >= 0) {
-      bool silent = shim_should_self_fence(status.last_ack_ms, now, health);
-      if (silent && !status.fenced) {
-        status.fenced = true;
-        size_t stopped = 0;
-        for (auto& [id, p] : sup.processes()) {
-          if (p.state == ProcState::running && p.spec.on_partition == OnPartition::stop) {
-            (void)sup.stop(id, 0, now);  // running and known: cannot fail
-            ++stopped;
-          }
-        }
-        sup.emit("fenced", "", "no acknowledgement from the controller for " + std::to_string(now - status.last_ack_ms) +
-                                   " ms; stopped " + std::to_string(stopped) + " at-most-one processes");
-        say(cfg, "self-fenced: controller silent; stopped " + std::to_string(stopped) + " on_partition=stop processes");
-      }
+    if (auto stopped = fence_if_silent(status, sup, now, health)) {
+      say(cfg, "self-fenced: controller silent; stopped " + std::to_string(*stopped) + " on_partition=stop processes");
     }
     enforcer.tick(sup, now);
     sync_pidfds();

@@ -1,0 +1,63 @@
+// The fencing rules in one place: no fence before the first acknowledgement;
+// a lease of silence fences and stops only at-most-one workloads; a fenced
+// node refuses at-most-one starts; an acknowledgement lifts the fence; the
+// monitors' deadline sits a fifth of the lease before the controller's.
+#include "shim/fencing.h"
+
+#include "shim/supervisor_fixture.h"
+
+namespace rackos::shim {
+namespace {
+
+class Fencing : public SupervisorFixture {
+ protected:
+  StartRequest request(const std::string& id, OnPartition op) {
+    StartRequest r;
+    r.spec.id = id;
+    r.spec.service = "svc";
+    r.spec.envelope.cpu_millis = {100, 1000, 1000};
+    r.spec.envelope.memory_bytes = {16 << 20, 64 << 20, 64 << 20};
+    r.spec.on_partition = op;
+    r.argv = {"sleep", "600"};
+    return r;
+  }
+  HealthConfig health_;  // lease 500 ms
+};
+
+TEST_F(Fencing, SilenceFencesAtMostOneWorkOnlyAndAnAckLiftsIt) {
+  ASSERT_TRUE(sup_->start(request("one", OnPartition::stop), 0));
+  ASSERT_TRUE(sup_->start(request("many", OnPartition::keep), 0));
+  EXPECT_FALSE(fence_if_silent(status_, *sup_, 1'000'000, health_)) << "never acknowledged: never fenced";
+  on_ack(status_, *sup_, 1000, 1010);
+  EXPECT_EQ(status_.last_ack_ms, 1000);
+  EXPECT_FALSE(fence_if_silent(status_, *sup_, 1499, health_));
+  auto stopped = fence_if_silent(status_, *sup_, 1500, health_);
+  ASSERT_TRUE(stopped);
+  EXPECT_EQ(*stopped, 1u);
+  EXPECT_TRUE(status_.fenced);
+  EXPECT_EQ(sup_->processes().at("one").state, ProcState::stopping);
+  EXPECT_EQ(sup_->processes().at("many").state, ProcState::running);
+  EXPECT_FALSE(fence_if_silent(status_, *sup_, 1600, health_)) << "fenced once, not again";
+  // Fenced: at-most-one starts are refused, others are not.
+  auto why = refuse_start(status_, *sup_, request("two", OnPartition::stop).spec);
+  ASSERT_TRUE(why);
+  EXPECT_NE(why->find("is fenced"), std::string::npos);
+  EXPECT_FALSE(refuse_start(status_, *sup_, request("more", OnPartition::keep).spec));
+  // An acknowledgement lifts it; an echo from the future counts as now.
+  on_ack(status_, *sup_, 99'999, 1700);
+  EXPECT_FALSE(status_.fenced);
+  EXPECT_EQ(status_.last_ack_ms, 1700);
+  EXPECT_EQ(sup_->events().back().kind, "unfenced");
+  EXPECT_FALSE(refuse_start(status_, *sup_, request("two", OnPartition::stop).spec));
+}
+
+TEST_F(Fencing, MonitorsFenceAFifthOfTheLeaseEarly) {
+  EXPECT_EQ(monitor_deadline(status_, 500), 0) << "unarmed before the first acknowledgement";
+  on_ack(status_, *sup_, 1000, 1000);
+  EXPECT_EQ(monitor_deadline(status_, 500), 1400);
+  on_ack(status_, *sup_, 900, 1100);  // an older echo never moves it back
+  EXPECT_EQ(monitor_deadline(status_, 500), 1400);
+}
+
+}  // namespace
+}  // namespace rackos::shim
