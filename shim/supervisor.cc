@@ -98,15 +98,14 @@ CgroupLimits initial_limits(const ProcessSpec& s) {
 
 }  // namespace
 
-Supervisor::Supervisor(SupervisorConfig cfg, Cgroups* cgroups) : cfg_(std::move(cfg)), cgroups_(cgroups) {}
+Supervisor::Supervisor(SupervisorConfig cfg, Cgroups* cgroups)
+    : cfg_(std::move(cfg)), cgroups_(cgroups), pool_(cfg_.monitor_path, cgroups, [this](std::string msg) {
+        emit("warning", "", std::move(msg));
+      }) {}
 
 Supervisor::~Supervisor() {
   for (auto& [id, p] : procs_) {
     if (p.pidfd >= 0) ::close(p.pidfd);
-  }
-  for (Spare& sp : spares_) drop(sp);
-  if (cgroups_ != nullptr) {
-    for (const auto& [cg, limits] : recycled_) (void)cgroups_->remove(cg);  // best effort; a new shim removes stale slots
   }
 }
 
@@ -116,6 +115,7 @@ Result<bool> Supervisor::init() {
     auto cg = cgroups_->create_node(cfg_.node, cfg_.cpu_millis, cfg_.memory_bytes);
     if (!cg) return cg.error();
     node_cg_ = *cg;
+    pool_.set_node_cgroup(node_cg_);
   }
   return true;
 }
@@ -173,7 +173,7 @@ Result<const ManagedProcess*> Supervisor::start(const StartRequest& req, int64_t
   launch.log_keep = cfg_.log_keep;
   if (spec.on_partition == OnPartition::stop) launch.lease_file = cfg_.lease_file;
   // A warm slot brings its cgroup, child already inside.
-  Spare mon = take_spare();
+  Monitor mon = pool_.take();
   bool in_slot = false;
   if (mon.cgroup && cgroups_ != nullptr) {
     // The process keeps the slot's cgroup under the slot's name (recorded in
@@ -187,7 +187,7 @@ Result<const ManagedProcess*> Supervisor::start(const StartRequest& req, int64_t
     if (!in_slot) {
       // Named like a slot (unique, and cleaned up like one if a shim dies):
       // a cgroup may serve several processes in turn.
-      const std::string name = ".slot-" + std::to_string(::getpid()) + "-" + std::to_string(++slot_seq_);
+      const std::string name = pool_.next_slot_name();
       auto cg = cgroups_->create_child(*node_cg_, name);
       if (!cg) return cg.error();
       p.cgroup = *cg;
@@ -221,7 +221,7 @@ Result<const ManagedProcess*> Supervisor::start(const StartRequest& req, int64_t
     if (mon.pid > 0) {  // a slot's monitor and child leave on EOF
       ::close(mon.to_fd);
       ::close(mon.from_fd);
-      mon = Spare{};
+      mon = Monitor{};
     }
     if (p.cgroup) {
       for (int i = 0; i < 100 && !cgroups_->remove(*p.cgroup); ++i) ::usleep(1000);
@@ -237,12 +237,12 @@ Result<const ManagedProcess*> Supervisor::start(const StartRequest& req, int64_t
     std::string msg = p.dir + "\n";
     if (::write(mon.to_fd, msg.data(), msg.size()) != static_cast<ssize_t>(msg.size())) {
       ::close(mon.from_fd);
-      mon = Spare{};
+      mon = Monitor{};
     }
     ::close(mon.to_fd);
   }
   if (mon.pid <= 0) {
-    auto fresh = spawn_monitor({cfg_.monitor_path, p.dir});
+    auto fresh = MonitorPool::spawn({cfg_.monitor_path, p.dir});
     if (!fresh) return fail(fresh.error().message);
     mon = *fresh;
   }
@@ -335,156 +335,6 @@ void Supervisor::on_reply(const std::string& id, int64_t now_ms) {
   if (p.stop_requested && p.pidfd >= 0) kill_group(p, SIGTERM);  // stopped while it was starting
 }
 
-Result<Supervisor::Spare> Supervisor::spawn_monitor(const std::vector<std::string>& args) {
-  int out[2], in[2] = {-1, -1};
-  const bool spare = args.size() >= 2 && (args[1] == "--spare" || args[1] == "--slot");  // waits for its dir on stdin
-  if (::pipe2(out, O_CLOEXEC) != 0) return Error{std::string("pipe: ") + std::strerror(errno)};
-  if (spare && ::pipe2(in, O_CLOEXEC) != 0) {
-    ::close(out[0]);
-    ::close(out[1]);
-    return Error{std::string("pipe: ") + std::strerror(errno)};
-  }
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO);
-  if (spare) posix_spawn_file_actions_adddup2(&fa, in[0], STDIN_FILENO);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none, all;
-  sigemptyset(&none);
-  sigfillset(&all);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
-  std::vector<std::string> copy = args;
-  std::vector<char*> argv;
-  for (auto& a : copy) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  int rc = posix_spawn(&pid, argv[0], &fa, &attr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
-  ::close(out[1]);
-  if (spare) ::close(in[0]);
-  if (rc != 0) {
-    ::close(out[0]);
-    if (spare) ::close(in[1]);
-    return Error{"cannot start the monitor " + args[0] + ": " + std::strerror(rc)};
-  }
-  return Spare{pid, spare ? in[1] : -1, out[0]};
-}
-
-// Keeps a few spares (warm slots where cgroups allow) ready; spawns at most
-// one per call so the loop never stalls on it.
-void Supervisor::ensure_spare() {
-  if (spares_.size() >= spare_target_) return;
-  if (cgroups_ != nullptr && node_cg_ && slots_ok_) {
-    Result<CgroupPath> cg = Error{""};
-    std::optional<CgroupLimits> held;
-    if (!recycled_.empty()) {
-      cg = recycled_.back().first;
-      held = recycled_.back().second;
-      recycled_.pop_back();
-    } else {
-      cg = cgroups_->create_child(*node_cg_, ".slot-" + std::to_string(::getpid()) + "-" + std::to_string(++slot_seq_));
-    }
-    if (cg) {
-      std::vector<std::string> args = {cfg_.monitor_path, "--slot"};
-      for (const auto& f : cgroups_->procs_files(*cg)) args.push_back(f);
-      if (auto sp = spawn_monitor(args)) {
-        Spare slot = *sp;
-        slot.cgroup = *cg;
-        slot.limits = held;
-        spares_.push_back(slot);
-        return;
-      }
-      (void)cgroups_->remove(*cg);  // best effort, as above
-    }
-    slots_ok_ = false;
-  }
-  if (auto sp = spawn_monitor({cfg_.monitor_path, "--spare"})) {
-    Spare plain = *sp;
-    plain.ready = true;  // a plain spare needs no handshake
-    spares_.push_back(plain);
-  }
-}
-
-// The first spare that is ready, taken out of the pool; none: pid 0.
-Supervisor::Spare Supervisor::take_spare() {
-  for (size_t i = 0; i < spares_.size(); ++i) {
-    if (!slot_ready(spares_[i])) continue;
-    Spare s = spares_[i];
-    spares_.erase(spares_.begin() + static_cast<std::ptrdiff_t>(i));
-    return s;
-  }
-  spares_.erase(std::remove_if(spares_.begin(), spares_.end(), [](const Spare& x) { return x.pid <= 0; }), spares_.end());
-  return Spare{};
-}
-
-// A slot is ready once its monitor has said "ready" (the child sits in the
-// cgroup). Never waits: a slot not ready yet is left for a later start.
-bool Supervisor::slot_ready(Spare& slot) {
-  if (slot.pid <= 0) return false;
-  if (slot.ready) return true;
-  pollfd pfd{slot.from_fd, POLLIN, 0};
-  if (::poll(&pfd, 1, 0) <= 0) return false;
-  std::string line;
-  char c;
-  while (line.size() < 64 && ::read(slot.from_fd, &c, 1) == 1 && c != '\n') line.push_back(c);
-  if (line == "ready") {
-    slot.ready = true;
-    return true;
-  }
-  // It failed to join; let it go and stop using slots.
-  slots_ok_ = false;
-  emit("warning", "", "warm slots off: " + (line.empty() ? std::string("the slot monitor exited") : line));
-  drop(slot);
-  return false;
-}
-
-void Supervisor::drop(Spare& spare) {
-  if (spare.pid <= 0) return;
-  ::close(spare.to_fd);  // EOF: the monitor lets its child go and exits
-  ::close(spare.from_fd);
-  if (spare.cgroup && cgroups_ != nullptr) {
-    for (int i = 0; i < 100 && !cgroups_->remove(*spare.cgroup); ++i) ::usleep(1000);
-  }
-  spare = Spare{};
-}
-
-bool Supervisor::recycle(const CgroupPath& cg, const std::optional<CgroupLimits>& applied) {
-  if (!slots_ok_ || !applied || recycled_.size() >= kMaxRecycled) return false;
-  auto procs = read_file(cgroups_->procs_files(cg)[0]);
-  if (!procs || procs->find_first_not_of(" \n") != std::string::npos) return false;
-  auto stats = cgroups_->read_stats(cg);
-  if (!stats || stats->memory_bytes > (4 << 20)) return false;  // its page cache would count against the next
-  recycled_.push_back({cg, *applied});  // name and limits stay; the next start writes only what differs
-  return true;
-}
-
-// Slots left by a shim that died: their monitors saw EOF and left; remove
-// the empty cgroups (killing anything still inside first).
-void Supervisor::remove_stale_slots(const std::set<std::string>& in_use) {
-  if (cgroups_ == nullptr || !node_cg_) return;
-  const std::string& base = node_cg_->dirs.at(0);
-  DIR* d = ::opendir(base.c_str());
-  if (d == nullptr) return;
-  std::vector<std::string> slots;
-  while (dirent* e = ::readdir(d)) {
-    if (std::string(e->d_name).rfind(".slot-", 0) == 0 && !in_use.count(e->d_name)) slots.push_back(e->d_name);
-  }
-  ::closedir(d);
-  for (const auto& name : slots) {
-    CgroupPath cg;
-    for (const auto& dir : node_cg_->dirs) cg.dirs.push_back(dir + "/" + name);
-    if (auto text = read_file(cgroups_->procs_files(cg)[0])) {
-      std::istringstream in(*text);
-      int pid;
-      while (in >> pid) ::kill(pid, SIGKILL);
-    }
-    for (int i = 0; i < 100 && !cgroups_->remove(cg); ++i) ::usleep(1000);
-  }
-}
 
 bool Supervisor::settle_interrupted_start(const ManagedProcess& p) {
   const std::string lock_path = p.dir + "/monitor.lock";
@@ -584,9 +434,7 @@ void Supervisor::power_off() {
     kill_group(p, SIGKILL);
     if (p.pid.monitor_pid > 0 && process_start_ticks(p.pid.monitor_pid) != 0) ::kill(p.pid.monitor_pid, SIGKILL);
   }
-  for (Spare& sp : spares_) {
-    if (sp.pid > 0) ::kill(sp.pid, SIGKILL);
-  }
+  pool_.kill_all();
 }
 
 void Supervisor::kill_group(const ManagedProcess& p, int sig) {
@@ -630,7 +478,7 @@ void Supervisor::finish(ManagedProcess& p, int64_t now_ms) {
   ++generation_;
   kill_cgroup_leftovers(p);
   if (p.cgroup && cgroups_ != nullptr) {
-    if (recycle(*p.cgroup, p.applied)) {
+    if (pool_.recycle(*p.cgroup, p.applied)) {
       p.cgroup.reset();
     } else if (auto r = cgroups_->remove(*p.cgroup); r) {
       p.cgroup.reset();
@@ -843,7 +691,7 @@ size_t Supervisor::adopt_all(int64_t now_ms) {
   for (const auto& [pid, proc] : procs_) {
     if (proc.cgroup) in_use.insert(proc.cgroup->dirs.at(0).substr(proc.cgroup->dirs.at(0).rfind('/') + 1));
   }
-  remove_stale_slots(in_use);
+  pool_.remove_stale_slots(in_use);
   trim_exited();
   return running;
 }

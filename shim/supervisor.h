@@ -21,6 +21,7 @@
 #include "core/result.h"
 #include "shim/cgroups.h"
 #include "shim/launch_spec.h"
+#include "shim/monitor_pool.h"
 
 namespace rackos::shim {
 
@@ -104,6 +105,7 @@ class Supervisor {
   void disable_enforcement() {
     cgroups_ = nullptr;
     node_cg_.reset();
+    pool_.disable_cgroups();
   }
   // Re-adopts every process found in the state dir (then removes the slots a
   // dead shim left that no adopted process lives in); returns how many run.
@@ -159,49 +161,20 @@ class Supervisor {
   void kill_group(const ManagedProcess& p, int sig);
   void kill_cgroup_leftovers(const ManagedProcess& p);
   void trim_exited();
-  // A monitor exec'd ahead of need (see monitor_main.cc), or none. With
-  // cgroups it is a warm slot: its child already sits in `cgroup`, which the
-  // process keeps, so a start neither creates a cgroup nor migrates a task.
-  struct Spare {
-    int pid = 0;
-    int to_fd = -1;    // its stdin: we write the state dir here
-    int from_fd = -1;  // its stdout: it answers "ok PID" here
-    std::optional<CgroupPath> cgroup;
-    std::optional<CgroupLimits> limits;  // a recycled cgroup's limits, as written (none: kernel defaults)
-    bool ready = false;  // a slot whose child has joined its cgroup
-  };
-  bool slot_ready(Spare& slot);
-  // An exited process's empty cgroup, under its (slot) name and with its
-  // limits as they are, kept for the next spare: no mkdir/rmdir in three hierarchies
-  // per short-lived process. False when it cannot be reused (not empty, still
-  // holding memory, pool full): then it is removed as before.
-  bool recycle(const CgroupPath& cg, const std::optional<CgroupLimits>& applied);
-  std::vector<std::pair<CgroupPath, CgroupLimits>> recycled_;
-  static constexpr size_t kMaxRecycled = 64;  // per node; an empty cgroup costs the kernel little
-  Spare take_spare();
-  void drop(Spare& spare);
-  Result<Spare> spawn_monitor(const std::vector<std::string>& args);
-  void remove_stale_slots(const std::set<std::string>& in_use);
   // A launch found with neither pid.json nor exit.json: settles whether a
   // monitor is starting it (then waits for its pid.json) or none ever will
   // (then makes sure none does). True when pid.json or exit.json now exists.
   bool settle_interrupted_start(const ManagedProcess& p);
  public:
   // Keeps spare monitors ready (called by the loop off the start path).
-  void ensure_spare();
-  // How many to keep: 3 normally; more while a burst of starts is queued, so
-  // each start finds one already exec'd instead of waiting for one.
-  void set_spare_target(size_t n) { spare_target_ = std::clamp<size_t>(n, kSpares, kMaxSpares); }
+  void ensure_spare() { pool_.ensure(); }
+  // How many to keep: more while a burst of starts is queued, so each start
+  // finds one already exec'd instead of waiting for one.
+  void set_spare_target(size_t n) { pool_.set_target(n); }
  private:
-  static constexpr size_t kSpares = 3;
-  static constexpr size_t kMaxSpares = 16;
-  size_t spare_target_ = kSpares;
-  std::vector<Spare> spares_;
-  bool slots_ok_ = true;    // false once a slot monitor failed to join its cgroup
-  uint64_t slot_seq_ = 0;
   std::set<std::string> attention_;  // ids exiting or stopping
-  std::vector<std::string> forget_next_;
-  std::vector<int> held_locks_;  // launch locks kept when "cancelled" could not be written  // exited with forget_on_exit: dropped on the next check (after the exit is told)
+  std::vector<std::string> forget_next_;  // exited with forget_on_exit: dropped on the next check (after the exit is told)
+  std::vector<int> held_locks_;           // launch locks kept when "cancelled" could not be written
   int64_t exited_log_bytes_ = 0;
   std::vector<std::string> pending_limits_;
   uint64_t generation_ = 0;
@@ -209,6 +182,7 @@ class Supervisor {
   SupervisorConfig cfg_;
   Cgroups* cgroups_;
   std::optional<CgroupPath> node_cg_;
+  MonitorPool pool_;
   std::map<std::string, ManagedProcess> procs_;
   std::deque<ShimEvent> events_;
   uint64_t next_seq_ = 1;
