@@ -102,240 +102,404 @@ int listen_socket(const ShimConfig& cfg) {
   return fd;
 }
 
-}  // namespace
-
-int run_shim(const ShimConfig& cfg) {
-  if (auto r = make_dir(cfg.state_dir); !r) {
-    say(cfg, r.error().message);
-    return 1;
+// The active shim, one named step at a time. become_active() takes the node
+// (the lock, cgroups, the lease, the cluster identity, adoption); open_loop()
+// sets up the fds the loop waits on; run() turns the loop: on_tick (checks,
+// fencing, enforcement, heartbeats), on_link (the controller's orders, acks
+// first, worked off in slices), on_client (the local API), exits and replies
+// of workloads. Workloads never stop because this object does.
+class ShimDaemon {
+ public:
+  explicit ShimDaemon(const ShimConfig& cfg)
+      : cfg_(cfg),
+        lease_path_(cfg.state_dir + "/lease"),
+        identity_path_(cfg.state_dir + "/cluster.json"),
+        enforcer_(cfg.enforcer),
+        ident_{cfg.node, cfg.token, cfg.cpu_millis, cfg.memory_bytes, cfg.labels} {
+    health_.node_lease_ms = cfg.node_lease_ms;
   }
-  int lock_fd = acquire_lock(cfg);
-  if (lock_fd < 0) return 1;
-  // A pidfd per workload and a few open cgroup files each: use the hard limit.
-  rlimit nofile{};
-  if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
-    nofile.rlim_cur = nofile.rlim_max;
-    ::setrlimit(RLIMIT_NOFILE, &nofile);
-  }
-  const int64_t t_active = monotonic_ms();
-
-  DetectedCgroups detected;
-  if (cfg.enforce) {
-    detected = detect_cgroups();
-  } else {
-    detected.description = "enforcement off: disabled by --no-enforce; processes run without envelope limits";
-  }
-  // The node lease the monitors of at-most-one workloads enforce (when there
-  // is a controller to grant it).
-  NodeLease lease;
-  const std::string lease_path = cfg.state_dir + "/lease";
-  if (!cfg.controller.empty()) {
-    if (auto r = NodeLease::open_writer(lease_path, lease); !r) {
-      say(cfg, r.error().message + "; at-most-one workloads are fenced by this shim only");
-    } else {
-      lease.unarm_if_after(lease_clock_ms() + cfg.node_lease_ms);
+  ~ShimDaemon() {
+    link_.reset();
+    for (auto& [fd, c] : clients_) ::close(fd);
+    for (int fd : {listen_fd_, ep_, sig_fd_, timer_fd_}) {
+      if (fd >= 0) ::close(fd);
     }
+    if (lock_fd_ >= 0) ::close(lock_fd_);  // the standby wakes now
   }
-  Supervisor sup({.node = cfg.node,
-                  .state_dir = cfg.state_dir,
-                  .monitor_path = cfg.monitor_path,
-                  .cpu_millis = cfg.cpu_millis,
-                  .memory_bytes = cfg.memory_bytes,
-                  .log_max_bytes = cfg.log_max_bytes,
-                  .log_keep = cfg.log_keep,
-                  .retained_log_bytes = cfg.retained_log_bytes,
-                  .lease_file = lease.valid() ? lease_path : std::string()},
-                 detected.cgroups.get());
-  NodeStatus status;
-  status.enforcement = detected.description;
-  status.version = RACKOS_VERSION;
-  status.started_wall_ms = wall_ms();
+
+  int run() {
+    if (!become_active() || !open_loop()) return 1;
+    connect_controller();
+    epoll_event events[64];
+    while (running_) {
+      int n = ::epoll_wait(ep_, events, 64, link_pending_.empty() ? -1 : 0);
+      if (n < 0 && errno != EINTR) break;
+      const int64_t now = monotonic_ms();
+      bool ticked = false;
+      for (int i = 0; i < n; ++i) {
+        const int fd = events[i].data.fd;
+        if (fd == timer_fd_) {
+          uint64_t expirations;
+          while (::read(timer_fd_, &expirations, sizeof expirations) > 0) {
+          }
+          if (!ticked) on_tick(now);
+          ticked = true;
+        } else if (fd == sig_fd_) {
+          on_signals();
+        } else if (link_ && fd == link_->event_fd()) {
+          on_link(now);
+          sync_fds();
+          sup_->flush_limits();
+          sup_->ensure_spare();
+        } else if (fd == listen_fd_) {
+          accept_clients();
+        } else if (auto rit = reply_fds_.find(fd); rit != reply_fds_.end()) {
+          sup_->on_reply(rit->second, now);
+          sync_fds();
+        } else if (auto pit = pidfds_.find(fd); pit != pidfds_.end()) {
+          sup_->pidfd_ready(pit->second, now);
+          sup_->check(now);
+          sync_fds();
+        } else if (clients_.count(fd)) {
+          on_client(fd, events[i].events);
+        }
+      }
+      if (link_ && !link_pending_.empty()) {
+        on_link(monotonic_ms());
+        sync_fds();
+        sup_->flush_limits();
+      }
+      if (link_) forward_events();
+    }
+    return 0;
+  }
+
+ private:
+  // ---- becoming the node's active shim
+
+  bool become_active() {
+    if (auto r = make_dir(cfg_.state_dir); !r) {
+      say(cfg_, r.error().message);
+      return false;
+    }
+    lock_fd_ = acquire_lock(cfg_);
+    if (lock_fd_ < 0) return false;
+    // A pidfd per workload and a few open cgroup files each: use the hard limit.
+    rlimit nofile{};
+    if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+      nofile.rlim_cur = nofile.rlim_max;
+      ::setrlimit(RLIMIT_NOFILE, &nofile);
+    }
+    const int64_t t_active = monotonic_ms();
+    if (cfg_.enforce) {
+      detected_ = detect_cgroups();
+    } else {
+      detected_.description = "enforcement off: disabled by --no-enforce; processes run without envelope limits";
+    }
+    // The node lease the monitors of at-most-one workloads enforce (when
+    // there is a controller to grant it).
+    if (!cfg_.controller.empty()) {
+      if (auto r = NodeLease::open_writer(lease_path_, lease_); !r) {
+        say(cfg_, r.error().message + "; at-most-one workloads are fenced by this shim only");
+      } else {
+        lease_.unarm_if_after(lease_clock_ms() + cfg_.node_lease_ms);
+      }
+    }
+    sup_ = std::make_unique<Supervisor>(SupervisorConfig{.node = cfg_.node,
+                                                         .state_dir = cfg_.state_dir,
+                                                         .monitor_path = cfg_.monitor_path,
+                                                         .cpu_millis = cfg_.cpu_millis,
+                                                         .memory_bytes = cfg_.memory_bytes,
+                                                         .log_max_bytes = cfg_.log_max_bytes,
+                                                         .log_keep = cfg_.log_keep,
+                                                         .retained_log_bytes = cfg_.retained_log_bytes,
+                                                         .lease_file = lease_.valid() ? lease_path_ : std::string()},
+                                        detected_.cgroups.get());
+    status_.enforcement = detected_.description;
+    status_.version = RACKOS_VERSION;
+    status_.started_wall_ms = wall_ms();
+    load_identity();
+    if (auto r = sup_->init(); !r) {
+      say(cfg_, "cgroups: " + r.error().message + "; running with enforcement off");
+      status_.enforcement = "enforcement off: " + r.error().message;
+      sup_->disable_enforcement();
+      if (auto again = sup_->init(); !again) {
+        say(cfg_, again.error().message);
+        return false;
+      }
+    }
+    say(cfg_, (status_.enforcement.rfind("enforcement off", 0) == 0 ? "WARNING: " : "enforcement: ") + status_.enforcement);
+    const size_t adopted = sup_->adopt_all(monotonic_ms());
+    const int64_t takeover_ms = monotonic_ms() - t_active;
+    if (adopted > 0 || !sup_->processes().empty()) {
+      sup_->emit("takeover", "", "shim pid " + std::to_string(::getpid()) + " active; re-adopted " + std::to_string(adopted) +
+                                     " running processes in " + std::to_string(takeover_ms) + " ms");
+    }
+    say(cfg_, "active: " + std::to_string(adopted) + " running processes re-adopted in " + std::to_string(takeover_ms) + " ms");
+    for (auto [file, text] : {std::pair{"/active.pid", std::to_string(::getpid())}, std::pair{"/shim.args", json(cfg_.argv).dump()}}) {
+      if (auto w = write_atomic(cfg_.state_dir + file, text); !w) say(cfg_, "WARNING: " + w.error().message + " (upgrades need it)");
+    }
+    return true;
+  }
+
   // The cluster this node joined (kept across shim restarts and upgrades).
-  const std::string identity_path = cfg.state_dir + "/cluster.json";
-  if (auto text = read_file(identity_path)) {
+  void load_identity() {
+    auto text = read_file(identity_path_);
+    if (!text) return;
     try {
       auto j = json::parse(*text);
-      status.cluster_id = j.value("cluster_id", "");
-      status.store_revision = j.value("store_revision", uint64_t{0});
+      status_.cluster_id = j.value("cluster_id", "");
+      status_.store_revision = j.value("store_revision", uint64_t{0});
     } catch (const std::exception& e) {
-      say(cfg, "WARNING: " + identity_path + " is not valid JSON (" + e.what() + "); joining as a new node");
+      say(cfg_, "WARNING: " + identity_path_ + " is not valid JSON (" + e.what() + "); joining as a new node");
     }
-  }
-  auto save_identity = [&] {
-    if (!status.identity_dirty) return;
-    status.identity_dirty = false;
-    if (auto w = write_atomic(identity_path, json{{"cluster_id", status.cluster_id}, {"store_revision", status.store_revision}}.dump());
-        !w) {
-      status.identity_dirty = true;  // tried again next second
-      say(cfg, "cannot record the cluster identity: " + w.error().message);
-    }
-  };
-  if (auto r = sup.init(); !r) {
-    say(cfg, "cgroups: " + r.error().message + "; running with enforcement off");
-    status.enforcement = "enforcement off: " + r.error().message;
-    sup.disable_enforcement();
-    if (auto again = sup.init(); !again) {
-      say(cfg, again.error().message);
-      return 1;
-    }
-  }
-  say(cfg, (status.enforcement.rfind("enforcement off", 0) == 0 ? "WARNING: " : "enforcement: ") + status.enforcement);
-  const int64_t now0 = monotonic_ms();
-  size_t adopted = sup.adopt_all(now0);
-  const int64_t takeover_ms = monotonic_ms() - t_active;
-  if (adopted > 0 || !sup.processes().empty()) {
-    sup.emit("takeover", "", "shim pid " + std::to_string(::getpid()) + " active; re-adopted " + std::to_string(adopted) +
-                                 " running processes in " + std::to_string(takeover_ms) + " ms");
-  }
-  say(cfg, "active: " + std::to_string(adopted) + " running processes re-adopted in " + std::to_string(takeover_ms) + " ms");
-  for (auto [file, text] : {std::pair{"/active.pid", std::to_string(::getpid())}, std::pair{"/shim.args", json(cfg.argv).dump()}}) {
-    if (auto w = write_atomic(cfg.state_dir + file, text); !w) say(cfg, "WARNING: " + w.error().message + " (upgrades need it)");
   }
 
-  int listen_fd = listen_socket(cfg);
-  if (listen_fd < 0) return 1;
-  sigset_t sigs;
-  sigemptyset(&sigs);
-  sigaddset(&sigs, SIGTERM);
-  sigaddset(&sigs, SIGINT);
-  sigaddset(&sigs, SIGCHLD);
-  ::sigprocmask(SIG_BLOCK, &sigs, nullptr);
-  ::signal(SIGPIPE, SIG_IGN);
-  int sig_fd = ::signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC);
-  int timer_fd = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-  itimerspec its{};
-  its.it_interval.tv_sec = cfg.tick_ms / 1000;
-  its.it_interval.tv_nsec = (cfg.tick_ms % 1000) * 1'000'000;
-  its.it_value = its.it_interval;
-  ::timerfd_settime(timer_fd, 0, &its, nullptr);
-  int ep = ::epoll_create1(EPOLL_CLOEXEC);
-  auto watch = [&](int fd, uint32_t events) {
+  void save_identity() {
+    if (!status_.identity_dirty) return;
+    status_.identity_dirty = false;
+    const std::string text = json{{"cluster_id", status_.cluster_id}, {"store_revision", status_.store_revision}}.dump();
+    if (auto w = write_atomic(identity_path_, text); !w) {
+      status_.identity_dirty = true;  // tried again next second
+      say(cfg_, "cannot record the cluster identity: " + w.error().message);
+    }
+  }
+
+  // ---- the loop's fds
+
+  bool open_loop() {
+    listen_fd_ = listen_socket(cfg_);
+    if (listen_fd_ < 0) return false;
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGCHLD);
+    ::sigprocmask(SIG_BLOCK, &sigs, nullptr);
+    ::signal(SIGPIPE, SIG_IGN);
+    sig_fd_ = ::signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC);
+    timer_fd_ = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    itimerspec its{};
+    its.it_interval.tv_sec = cfg_.tick_ms / 1000;
+    its.it_interval.tv_nsec = (cfg_.tick_ms % 1000) * 1'000'000;
+    its.it_value = its.it_interval;
+    ::timerfd_settime(timer_fd_, 0, &its, nullptr);
+    ep_ = ::epoll_create1(EPOLL_CLOEXEC);
+    watch(listen_fd_, EPOLLIN);
+    watch(sig_fd_, EPOLLIN);
+    watch(timer_fd_, EPOLLIN);
+    sync_fds();
+    return true;
+  }
+
+  void watch(int fd, uint32_t events) {
     epoll_event ev{};
     ev.events = events;
     ev.data.fd = fd;
-    ::epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
-  };
-  watch(listen_fd, EPOLLIN);
-  watch(sig_fd, EPOLLIN);
-  watch(timer_fd, EPOLLIN);
-  std::map<int, Client> clients;
-  std::map<int, std::string> pidfds;
-  std::map<int, std::string> reply_fds;  // asynchronous starts: the monitor's answer
-  auto sync_pidfds = [&] {
-    for (int fd : sup.take_closed_reply_fds()) reply_fds.erase(fd);  // closed by the supervisor: out of epoll too
-    for (auto& [fd, id] : sup.take_new_reply_fds()) {
-      reply_fds[fd] = id;
+    ::epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev);
+  }
+
+  // Takes the supervisor's new and closed pidfds and start-reply fds into epoll.
+  void sync_fds() {
+    for (int fd : sup_->take_closed_reply_fds()) reply_fds_.erase(fd);  // closed by the supervisor: out of epoll too
+    for (auto& [fd, id] : sup_->take_new_reply_fds()) {
+      reply_fds_[fd] = id;
       watch(fd, EPOLLIN);
     }
-    for (int fd : sup.take_closed_pidfds()) {
-      ::epoll_ctl(ep, EPOLL_CTL_DEL, fd, nullptr);
-      pidfds.erase(fd);
+    for (int fd : sup_->take_closed_pidfds()) {
+      ::epoll_ctl(ep_, EPOLL_CTL_DEL, fd, nullptr);
+      pidfds_.erase(fd);
       ::close(fd);
     }
-    for (auto& [fd, id] : sup.take_new_pidfds()) {
-      pidfds[fd] = id;
+    for (auto& [fd, id] : sup_->take_new_pidfds()) {
+      pidfds_[fd] = id;
       watch(fd, EPOLLIN);
     }
-  };
-  sync_pidfds();
-
-  // The controller stream (when there is a controller).
-  std::unique_ptr<ControllerLink> link;
-  const NodeIdentity ident{cfg.node, cfg.token, cfg.cpu_millis, cfg.memory_bytes, cfg.labels};
-  bool registered = false;
-  uint64_t hb_seq = 0;
-  uint64_t forwarded_seq = 0;
-  int64_t next_hb = 0;
-  std::string link_state;
-  if (!cfg.controller.empty()) {
-    link = std::make_unique<ControllerLink>(LinkConfig{cfg.controller, std::max<int64_t>(4 * cfg.node_lease_ms, 2000)});
-    link->start();
-    watch(link->event_fd(), EPOLLIN);
   }
-  auto last_event_seq = [&] { return sup.events().empty() ? uint64_t{0} : sup.events().back().seq; };
-  auto forward_events = [&] {
-    if (!registered) return;
-    const auto& events = sup.events();
+
+  void on_signals() {
+    signalfd_siginfo si;
+    while (::read(sig_fd_, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+      if (si.ssi_signo == SIGCHLD) sup_->reap_children();
+      if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+        say(cfg_, "signal " + std::to_string(si.ssi_signo) + ": exiting; workloads keep running");
+        running_ = false;
+      }
+    }
+  }
+
+  // ---- time
+
+  void on_tick(int64_t now) {
+    if (now >= next_identity_save_) {  // the revision moves with every commit: written at most once a second
+      save_identity();
+      next_identity_save_ = now + 1000;
+    }
+    sup_->flush_limits();
+    sup_->check(now);
+    if (auto stopped = fence_if_silent(status_, *sup_, now, health_)) {
+      say(cfg_, "self-fenced: controller silent; stopped " + std::to_string(*stopped) + " on_partition=stop processes");
+    }
+    enforcer_.tick(*sup_, now);
+    sync_fds();
+    if (link_) heartbeat(now);
+    sup_->ensure_spare();
+  }
+
+  // ---- the controller
+
+  void connect_controller() {
+    if (cfg_.controller.empty()) return;
+    link_ = std::make_unique<ControllerLink>(LinkConfig{cfg_.controller, std::max<int64_t>(4 * cfg_.node_lease_ms, 2000)});
+    link_->start();
+    watch(link_->event_fd(), EPOLLIN);
+  }
+
+  uint64_t last_event_seq() const { return sup_->events().empty() ? uint64_t{0} : sup_->events().back().seq; }
+
+  void forward_events() {
+    if (!registered_) return;
+    const auto& events = sup_->events();
     auto it = events.end();
-    while (it != events.begin() && std::prev(it)->seq > forwarded_seq) --it;  // only the new ones, from the back
-    for (; it != events.end(); ++it) link->send(event_message(*it, sup));
-    forwarded_seq = last_event_seq();
-  };
+    while (it != events.begin() && std::prev(it)->seq > forwarded_seq_) --it;  // only the new ones, from the back
+    for (; it != events.end(); ++it) link_->send(event_message(*it, *sup_));
+    forwarded_seq_ = last_event_seq();
+  }
+
+  void heartbeat(int64_t now) {
+    if (!registered_ || now < next_hb_) return;
+    ++hb_seq_;
+    link_->send(make_heartbeat(*sup_, status_, hb_seq_, now, hb_seq_ % 10 == 1));
+    next_hb_ = now + cfg_.heartbeat_ms;
+  }
+
   // Controller messages come in bursts (hundreds of starts after a node
   // died); they are worked off a slice at a time so heartbeats, exits and the
   // local API are never starved: a node busy starting work is not a dead node.
-  std::deque<LinkItem> link_pending;
-  std::function<void(int64_t)> heartbeat;
-  auto on_link = [&](int64_t now) {
-    for (auto& item : link->take()) {
+  void on_link(int64_t now) {
+    for (auto& item : link_->take()) {
       if (item.kind == LinkItem::message && item.msg.has_ack()) {
         // Acknowledgements jump the queue: the lease must not wait behind a burst of starts.
         bool unused = false;
-        handle_controller_message(item.msg, sup, status, monotonic_ms(), unused);
-        lease.renew(monitor_deadline(status, cfg.node_lease_ms));
+        (void)handle_controller_message(item.msg, *sup_, status_, monotonic_ms(), unused);
+        lease_.renew(monitor_deadline(status_, cfg_.node_lease_ms));
         continue;
       }
-      link_pending.push_back(std::move(item));
+      link_pending_.push_back(std::move(item));
     }
     size_t queued_starts = 0;
-    for (const auto& item : link_pending) queued_starts += item.kind == LinkItem::message && item.msg.has_start();
-    sup.set_spare_target(queued_starts);
+    for (const auto& item : link_pending_) queued_starts += item.kind == LinkItem::message && item.msg.has_start();
+    sup_->set_spare_target(queued_starts);
     const int64_t slice_end = monotonic_ms() + 20;
-    while (!link_pending.empty() && monotonic_ms() < slice_end) {
-      LinkItem item = std::move(link_pending.front());
-      link_pending.pop_front();
-      if (item.kind == LinkItem::connected) {
-        link->send(make_register(ident, sup, status));
-        forwarded_seq = last_event_seq();
-        registered = true;
-        next_hb = now;
-      } else if (item.kind == LinkItem::disconnected) {
-        registered = false;
-        if (item.why != link_state) say(cfg, "controller link: " + item.why + "; reconnecting");
-        link_state = item.why;
-      } else {
-        if (link_state != "connected") {
-          say(cfg, "controller link: connected to " + cfg.controller);
-          link_state = "connected";
-        }
-        bool power_off = false;
-        for (auto& reply : handle_controller_message(item.msg, sup, status, monotonic_ms(), power_off)) {
-          link->send(std::move(reply));
-        }
-        if (power_off) {
-          say(cfg, "power cut injected by the controller: killing every workload, the standbys and this shim");
-          // For a supervisor (rackos up): this node lost power; it comes back as after a reboot, not at once.
-          (void)write_atomic(cfg.state_dir + "/powered-off", std::to_string(wall_ms()));  // a courtesy to `up`
-          sup.power_off();
-          for (int pid : standby_pids(cfg.state_dir)) ::kill(pid, SIGKILL);
-          ::kill(::getpid(), SIGKILL);
-        }
-        if (item.msg.has_start()) {
-          sup.ensure_spare();  // the next starts find warm monitors
-          sup.ensure_spare();
-        }
-      }
+    while (!link_pending_.empty() && monotonic_ms() < slice_end) {
+      LinkItem item = std::move(link_pending_.front());
+      link_pending_.pop_front();
+      on_link_item(item, now);
       heartbeat(monotonic_ms());
     }
-  };
-  heartbeat = [&](int64_t now) {
-    if (!registered || now < next_hb) return;
-    ++hb_seq;
-    link->send(make_heartbeat(sup, status, hb_seq, now, hb_seq % 10 == 1));
-    next_hb = now + cfg.heartbeat_ms;
-  };
+  }
 
-  Enforcer enforcer(cfg.enforcer);
-  HealthConfig health;
-  health.node_lease_ms = cfg.node_lease_ms;
-  bool running = true;
-  int exit_code = 0;
-  auto close_client = [&](int fd) {
-    ::epoll_ctl(ep, EPOLL_CTL_DEL, fd, nullptr);
+  void on_link_item(const LinkItem& item, int64_t now) {
+    if (item.kind == LinkItem::connected) {
+      link_->send(make_register(ident_, *sup_, status_));
+      forwarded_seq_ = last_event_seq();
+      registered_ = true;
+      next_hb_ = now;
+      return;
+    }
+    if (item.kind == LinkItem::disconnected) {
+      registered_ = false;
+      if (item.why != link_state_) say(cfg_, "controller link: " + item.why + "; reconnecting");
+      link_state_ = item.why;
+      return;
+    }
+    if (link_state_ != "connected") {
+      say(cfg_, "controller link: connected to " + cfg_.controller);
+      link_state_ = "connected";
+    }
+    bool power_off = false;
+    for (auto& reply : handle_controller_message(item.msg, *sup_, status_, monotonic_ms(), power_off)) {
+      link_->send(std::move(reply));
+    }
+    if (power_off) lose_power();
+    if (item.msg.has_start()) {
+      sup_->ensure_spare();  // the next starts find warm monitors
+      sup_->ensure_spare();
+    }
+  }
+
+  [[noreturn]] void lose_power() {
+    say(cfg_, "power cut injected by the controller: killing every workload, the standbys and this shim");
+    // For a supervisor (rackos up): this node lost power; it comes back as after a reboot, not at once.
+    (void)write_atomic(cfg_.state_dir + "/powered-off", std::to_string(wall_ms()));  // a courtesy to `up`
+    sup_->power_off();
+    for (int pid : standby_pids(cfg_.state_dir)) ::kill(pid, SIGKILL);
+    ::kill(::getpid(), SIGKILL);
+    ::_exit(137);
+  }
+
+  // ---- the local API
+
+  void accept_clients() {
+    while (true) {
+      int c = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (c < 0) break;
+      clients_[c] = Client{};
+      watch(c, EPOLLIN);
+    }
+  }
+
+  void on_client(int fd, uint32_t events) {
+    Client& c = clients_.at(fd);
+    if ((events & EPOLLOUT) && !flush(fd, c)) {
+      close_client(fd);
+      return;
+    }
+    if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR))) return;
+    char buf[65536];
+    bool closed = false;
+    while (true) {
+      ssize_t r = ::read(fd, buf, sizeof buf);
+      if (r > 0) {
+        c.in.append(buf, static_cast<size_t>(r));
+        if (c.in.size() > (16u << 20)) closed = true;  // a runaway client: bounded
+        continue;
+      }
+      if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) closed = true;
+      break;
+    }
+    size_t nl;
+    while ((nl = c.in.find('\n')) != std::string::npos) {
+      std::string line = c.in.substr(0, nl);
+      c.in.erase(0, nl + 1);
+      json resp;
+      try {
+        resp = handle_request(json::parse(line), *sup_, status_, monotonic_ms());
+      } catch (const std::exception& e) {
+        resp = {{"ok", false}, {"error", std::string("request is not JSON: ") + e.what()}};
+      }
+      c.out += resp.dump() + "\n";
+    }
+    sync_fds();
+    if (!flush(fd, c) || closed) close_client(fd);
+    sup_->flush_limits();  // after answering: off the start path
+    sup_->ensure_spare();
+    if (status_.handover_requested) {
+      say(cfg_, "handover requested: exiting so the standby takes over; workloads keep running");
+      running_ = false;
+    }
+  }
+
+  void close_client(int fd) {
+    ::epoll_ctl(ep_, EPOLL_CTL_DEL, fd, nullptr);
     ::close(fd);
-    clients.erase(fd);
-  };
-  auto flush = [&](int fd, Client& c) {
+    clients_.erase(fd);
+  }
+
+  // Writes what is pending to a client; waits for EPOLLOUT when it cannot.
+  bool flush(int fd, Client& c) {
+    epoll_event ev{};
+    ev.data.fd = fd;
     while (!c.out.empty()) {
       ssize_t n = ::send(fd, c.out.data(), c.out.size(), MSG_NOSIGNAL);
       if (n > 0) {
@@ -343,135 +507,49 @@ int run_shim(const ShimConfig& cfg) {
         continue;
       }
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        epoll_event ev{};
         ev.events = EPOLLIN | EPOLLOUT;
-        ev.data.fd = fd;
-        ::epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev);
+        ::epoll_ctl(ep_, EPOLL_CTL_MOD, fd, &ev);
         return true;
       }
       return false;
     }
-    epoll_event ev{};
     ev.events = EPOLLIN;
-    ev.data.fd = fd;
-    ::epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev);
+    ::epoll_ctl(ep_, EPOLL_CTL_MOD, fd, &ev);
     return true;
-  };
-  int64_t next_identity_save = 0;
-  auto on_tick = [&](int64_t now) {
-    if (now >= next_identity_save) {  // the revision moves with every commit: written at most once a second
-      save_identity();
-      next_identity_save = now + 1000;
-    }
-    sup.flush_limits();
-    sup.check(now);
-    if (auto stopped = fence_if_silent(status, sup, now, health)) {
-      say(cfg, "self-fenced: controller silent; stopped " + std::to_string(*stopped) + " on_partition=stop processes");
-    }
-    enforcer.tick(sup, now);
-    sync_pidfds();
-    if (link) heartbeat(now);
-    sup.ensure_spare();
-  };
-
-  epoll_event events[64];
-  while (running) {
-    int n = ::epoll_wait(ep, events, 64, link_pending.empty() ? -1 : 0);
-    if (n < 0 && errno != EINTR) break;
-    const int64_t now = monotonic_ms();
-    bool ticked = false;
-    for (int i = 0; i < n; ++i) {
-      int fd = events[i].data.fd;
-      if (fd == timer_fd) {
-        uint64_t expirations;
-        while (::read(timer_fd, &expirations, sizeof expirations) > 0) {
-        }
-        if (!ticked) on_tick(now);
-        ticked = true;
-      } else if (fd == sig_fd) {
-        signalfd_siginfo si;
-        while (::read(sig_fd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
-          if (si.ssi_signo == SIGCHLD) sup.reap_children();
-          if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
-            say(cfg, "signal " + std::to_string(si.ssi_signo) + ": exiting; workloads keep running");
-            running = false;
-          }
-        }
-      } else if (link && fd == link->event_fd()) {
-        on_link(now);
-        sync_pidfds();
-        sup.flush_limits();
-        sup.ensure_spare();
-      } else if (fd == listen_fd) {
-        while (true) {
-          int c = ::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-          if (c < 0) break;
-          clients[c] = Client{};
-          watch(c, EPOLLIN);
-        }
-      } else if (auto rit = reply_fds.find(fd); rit != reply_fds.end()) {
-        sup.on_reply(rit->second, now);
-        sync_pidfds();
-      } else if (auto pit = pidfds.find(fd); pit != pidfds.end()) {
-        sup.pidfd_ready(pit->second, now);
-        sup.check(now);
-        sync_pidfds();
-      } else if (auto it = clients.find(fd); it != clients.end()) {
-        Client& c = it->second;
-        if (events[i].events & EPOLLOUT) {
-          if (!flush(fd, c)) {
-            close_client(fd);
-            continue;
-          }
-        }
-        if (!(events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))) continue;
-        char buf[65536];
-        bool closed = false;
-        while (true) {
-          ssize_t r = ::read(fd, buf, sizeof buf);
-          if (r > 0) {
-            c.in.append(buf, static_cast<size_t>(r));
-            if (c.in.size() > (16u << 20)) closed = true;  // a runaway client: bounded
-            continue;
-          }
-          if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) closed = true;
-          break;
-        }
-        size_t nl;
-        while ((nl = c.in.find('\n')) != std::string::npos) {
-          std::string line = c.in.substr(0, nl);
-          c.in.erase(0, nl + 1);
-          json resp;
-          try {
-            resp = handle_request(json::parse(line), sup, status, monotonic_ms());
-          } catch (const std::exception& e) {
-            resp = {{"ok", false}, {"error", std::string("request is not JSON: ") + e.what()}};
-          }
-          c.out += resp.dump() + "\n";
-        }
-        sync_pidfds();
-        if (!flush(fd, c) || closed) close_client(fd);
-        sup.flush_limits();  // after answering: off the start path
-        sup.ensure_spare();
-        if (status.handover_requested) {
-          say(cfg, "handover requested: exiting so the standby takes over; workloads keep running");
-          running = false;
-        }
-      }
-    }
-    if (link && !link_pending.empty()) {
-      on_link(monotonic_ms());
-      sync_pidfds();
-      sup.flush_limits();
-    }
-    if (link) forward_events();
   }
-  link.reset();
-  for (auto& [fd, c] : clients) ::close(fd);
-  ::close(listen_fd);
-  ::close(ep);
-  ::close(lock_fd);  // the standby wakes now
-  return exit_code;
+
+  const ShimConfig& cfg_;
+  const std::string lease_path_, identity_path_;
+  int lock_fd_ = -1;
+  DetectedCgroups detected_;
+  NodeLease lease_;
+  std::unique_ptr<Supervisor> sup_;
+  NodeStatus status_;
+  Enforcer enforcer_;
+  HealthConfig health_;
+  bool running_ = true;
+  int64_t next_identity_save_ = 0;
+  // The loop's fds.
+  int ep_ = -1, listen_fd_ = -1, sig_fd_ = -1, timer_fd_ = -1;
+  std::map<int, Client> clients_;
+  std::map<int, std::string> pidfds_;
+  std::map<int, std::string> reply_fds_;  // asynchronous starts: the monitor's answer
+  // The controller stream (when there is a controller).
+  std::unique_ptr<ControllerLink> link_;
+  const NodeIdentity ident_;
+  bool registered_ = false;
+  uint64_t hb_seq_ = 0;
+  uint64_t forwarded_seq_ = 0;
+  int64_t next_hb_ = 0;
+  std::string link_state_;
+  std::deque<LinkItem> link_pending_;
+};
+
+}  // namespace
+
+int run_shim(const ShimConfig& cfg) {
+  ShimDaemon daemon(cfg);
+  return daemon.run();
 }
 
 }  // namespace rackos::shim
