@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,10 +21,10 @@
 
 #include "cli/client.h"
 #include "cli/commands.h"
+#include "cli/local_cluster.h"
 #include "core/quantity.h"
 #include "proto/convert.h"
 #include "shim/node_cleanup.h"
-#include "shim/state_root.h"
 
 namespace rackos::cli {
 namespace {
@@ -51,28 +50,7 @@ void say(const std::string& m) {
   std::fflush(stdout);
 }
 
-pid_t spawn(const std::vector<std::string>& argv, const std::string& log) {
-  pid_t pid = ::fork();
-  if (pid != 0) return pid;
-  ::setpgid(0, 0);                       // Ctrl-C reaches `up`, which stops things in order
-  ::prctl(PR_SET_PDEATHSIG, SIGTERM);    // `up` gone: the daemons go too (workloads stay, as designed)
-  int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd >= 0) {
-    ::dup2(fd, 1);
-    ::dup2(fd, 2);
-  }
-  int devnull = ::open("/dev/null", O_RDONLY);
-  if (devnull >= 0) ::dup2(devnull, 0);
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  ::execv(args[0], args.data());
-  std::fprintf(stderr, "cannot run %s\n", args[0]);
-  ::_exit(127);
-}
+pid_t spawn(const std::vector<std::string>& argv, const std::string& log) { return local::spawn_daemon(argv, log); }
 
 bool alive(pid_t pid) { return ::waitpid(pid, nullptr, WNOHANG) == 0; }
 
@@ -208,14 +186,9 @@ void add_up(CLI::App& app) {
 
     // Node state dirs on a tmpfs when there is one (/run, else /dev/shm), as on
     // a real node: they only outlive shim crashes, and file creation there is cheap.
-    std::string state_root = shim::tmpfs_state_root();
-    if (state_root.empty()) {
-      state_root = a.dir + "/nodes";
-    } else {
-      std::string key = fs::absolute(a.dir).string();
-      for (char& ch : key) ch = std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
-      state_root += "/rackos-up" + key;
-    }
+    std::string key = fs::absolute(a.dir).string();
+    for (char& ch : key) ch = std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
+    const std::string state_root = local::node_state_root("rackos-up" + key, a.dir + "/nodes");
     auto node_state = [&](const std::string& node) { return state_root + "/" + node; };
     // What an earlier run left on the nodes. A live shim there means another
     // `up` is using this dir: stop. Otherwise, with a fresh store, its
@@ -251,9 +224,7 @@ void add_up(CLI::App& app) {
              " ms";
     };
     const std::string ctl_log = a.dir + "/controller.log";
-    pid_t ctl = spawn({exe, "controller", "--listen", a.listen, "--http", a.http, "--data-dir", ctl_dir, "--token-file",
-                       token_file, "--node-lease", a.lease, "--allow-fault-injection", "--no-fsync"},
-                      ctl_log);
+    pid_t ctl = spawn(local::controller_argv({exe, a.listen, a.http, ctl_dir, token_file, a.lease, {}}), ctl_log);
     std::vector<pid_t> shims;
     auto shutdown = [&](int code) {
       for (pid_t p : shims) stop_child(p, 3000);
@@ -284,19 +255,15 @@ void add_up(CLI::App& app) {
     }
     // Restarted on the address the nodes know (the port it got, if it was 0).
     Daemon ctl_daemon{"controller",
-                      {exe, "controller", "--listen", addr, "--http", http_now.empty() ? a.http : http_now, "--data-dir",
-                       ctl_dir, "--token-file", token_file, "--node-lease", a.lease, "--allow-fault-injection", "--no-fsync"},
+                      local::controller_argv({exe, addr, http_now.empty() ? a.http : http_now, ctl_dir, token_file, a.lease, {}}),
                       ctl_log, ctl, 0, steady_ms(), 0};
     std::vector<Daemon> shim_daemons;
     std::vector<std::string> names;
     for (int i = 1; i <= a.nodes; ++i) {
       const std::string node = a.prefix + std::to_string(i);
       names.push_back(node);
-      std::vector<std::string> argv{exe,          "shim",      "--node",       node,       "--cpu",
-                                    a.cpu,        "--memory",  a.memory,       "--state-dir", node_state(node),
-                                    "--controller", addr,      "--token-file", token_file, "--node-lease",
-                                    a.lease,      "--label",   "rack=r" + std::to_string((i - 1) % a.racks + 1)};
-      if (a.no_enforce) argv.push_back("--no-enforce");
+      const auto argv = local::shim_argv({exe, node, a.cpu, a.memory, node_state(node), addr, token_file, a.lease,
+                                          "r" + std::to_string((i - 1) % a.racks + 1), !a.no_enforce});
       fs::create_directories(node_state(node), ec);
       const std::string log = a.dir + "/nodes/" + node + ".log";
       shims.push_back(spawn(argv, log));

@@ -1,7 +1,8 @@
 // A real local cluster for end-to-end tests and benchmarks: a `rackos
 // controller` (SQLite store in a private dir, loopback, a fresh join token)
-// and N `rackos shim` nodes with names unique to this process, talked to
-// over gRPC. Everything it starts is cleaned up by pid and by path: services
+// and N `rackos shim` nodes with names unique to this process, started with
+// the same command lines as `rackos up` (cli/local_cluster), talked to over
+// gRPC. Everything it starts is cleaned up by pid and by path: services
 // are stopped through the API, then shims and the controller by pid, then
 // any workload still recorded in a node's state dir, its cgroups, the dir.
 #pragma once
@@ -27,9 +28,9 @@
 #include <thread>
 #include <vector>
 
+#include "cli/local_cluster.h"
 #include "rackos/v1/cluster.grpc.pb.h"
 #include "shim/node_cleanup.h"
-#include "shim/state_root.h"
 
 namespace rackos::testing {
 
@@ -86,9 +87,8 @@ class LocalCluster {
     dir_ = (std::filesystem::temp_directory_path() / ("rackos-" + tag_)).string();
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_ + "/nodes");
-    // Node state on a tmpfs when there is one (as /run is on most machines).
-    const std::string root = shim::tmpfs_state_root();
-    state_root_ = root.empty() ? dir_ + "/nodes" : root + "/rackos-" + tag_;
+    // Node state on a tmpfs when there is one (as /run is on most machines), as `rackos up` does.
+    state_root_ = local::node_state_root("rackos-" + tag_, dir_ + "/nodes");
     std::filesystem::remove_all(state_root_);
     std::filesystem::create_directories(state_root_);
     std::ofstream(dir_ + "/token") << "token-" << tag_ << "\n";
@@ -111,11 +111,8 @@ class LocalCluster {
 
   bool start_controller(const std::string& listen = "127.0.0.1:0", const std::vector<std::string>& extra = {}) {
     std::filesystem::remove(data_dir() + "/controller.addr");
-    std::vector<std::string> argv{bin_,          "controller", "--listen",     listen,       "--http",
-                                  "127.0.0.1:0", "--data-dir", data_dir(),   "--token-file", dir_ + "/token",
-                                  "--node-lease", opt_.lease,  "--allow-fault-injection", "--no-fsync"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    ctl_pid_ = spawn(argv, dir_ + "/controller.log");
+    ctl_pid_ = spawn(local::controller_argv({bin_, listen, "127.0.0.1:0", data_dir(), dir_ + "/token", opt_.lease, extra}),
+                     dir_ + "/controller.log");
     bool ok = wait_until(10000, [&] {
       std::ifstream in(data_dir() + "/controller.addr");
       std::string a;
@@ -132,11 +129,9 @@ class LocalCluster {
 
   void start_node(int i, const std::string& token_file = "") {
     std::filesystem::create_directories(node_dir(i));
-    std::vector<std::string> argv{bin_, "shim", "--node", node_name(i), "--cpu", opt_.node_cpu, "--memory", opt_.node_memory,
-                                  "--state-dir", node_dir(i), "--controller", addr_, "--token-file",
-                                  token_file.empty() ? dir_ + "/token" : token_file, "--node-lease", opt_.lease,
-                                  "--label", "rack=r" + std::to_string(i % 2)};
-    if (!opt_.enforce) argv.push_back("--no-enforce");
+    const auto argv = local::shim_argv({bin_, node_name(i), opt_.node_cpu, opt_.node_memory, node_dir(i), addr_,
+                                        token_file.empty() ? dir_ + "/token" : token_file, opt_.lease,
+                                        "r" + std::to_string(i % 2), opt_.enforce});
     shims_[i].push_back(spawn(argv, node_log(i)));
     if (opt_.standby) shims_[i].push_back(spawn(argv, node_log(i)));
   }
@@ -290,26 +285,12 @@ class LocalCluster {
     if (reaper_.joinable()) reaper_.join();
   }
 
-  // Starts a daemon; it is ours to wait for (never the reaper's).
+  // Starts a daemon as `rackos up` does; it is ours to wait for (never the reaper's).
   int spawn(const std::vector<std::string>& argv, const std::string& log) {
     std::lock_guard lock(reaped_mu_);
-    pid_t pid = ::fork();
-    if (pid != 0) {
-      if (pid > 0) owned_.insert(pid);
-      return pid;
-    }
-    ::setpgid(0, 0);
-    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd >= 0) {
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-    }
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    ::execv(args[0], args.data());
-    ::_exit(127);
+    const pid_t pid = local::spawn_daemon(argv, log);
+    if (pid > 0) owned_.insert(pid);
+    return pid;
   }
 
   // Stops a daemon we started, by pid; never signals a pid already reaped
