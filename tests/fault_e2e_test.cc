@@ -137,6 +137,20 @@ std::vector<int> children_of(int parent, const std::vector<std::string>& words) 
   return out;
 }
 
+// `rackos up --nodes 2` on `dir` in the background, its output in dir/up.log.
+pid_t start_up(const std::string& dir, const std::string& prefix, const std::string& spec) {
+  pid_t up = ::fork();
+  if (up == 0) {
+    int fd = ::open((dir + "/up.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    ::execl(kBin.c_str(), kBin.c_str(), "up", "--nodes", "2", "--dir", dir.c_str(), "--listen", "127.0.0.1:0", "--http",
+            "127.0.0.1:0", "--node-prefix", prefix.c_str(), "-f", spec.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  return up;
+}
+
 // Item 5: `rackos up` supervises. kill -9 of its controller and of a node's
 // active shim: both are restarted (the shim as the new standby), and every
 // workload keeps its pid throughout.
@@ -148,15 +162,7 @@ TEST(FaultE2E, UpRestartsItsControllerAndShimsAndWorkloadsKeepTheirPids) {
   const std::vector<std::string> argv{"sleep", secs};
   std::ofstream(dir + "/spec.yaml") << "name: sup\ncommand: [sleep, '" << secs << "']\ncpu: 10m:100m\nmemory: 8Mi:32Mi\ninstances: 3\n";
   const std::string prefix = "up" + std::to_string(::getpid()) + "n";
-  pid_t up = ::fork();
-  if (up == 0) {
-    int fd = ::open((dir + "/up.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    ::dup2(fd, 1);
-    ::dup2(fd, 2);
-    ::execl(kBin.c_str(), kBin.c_str(), "up", "--nodes", "2", "--dir", dir.c_str(), "--listen", "127.0.0.1:0", "--http",
-            "127.0.0.1:0", "--node-prefix", prefix.c_str(), "-f", (dir + "/spec.yaml").c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
+  pid_t up = start_up(dir, prefix, dir + "/spec.yaml");
   ASSERT_GT(up, 0);
   struct Stop {
     pid_t pid;
@@ -243,6 +249,43 @@ TEST(FaultE2E, UpRestartsItsControllerAndShimsAndWorkloadsKeepTheirPids) {
   std::filesystem::remove_all(dir);
 }
 
+
+// A killed `up` leaves its workloads running (as a real node would); the next
+// `up` on the same dir starts a fresh store, so it removes them — by pid —
+// and says so, instead of leaving them to a controller that would refuse them.
+TEST(FaultE2E, ANewUpRemovesWhatAKilledUpLeft) {
+  const std::string dir = "/tmp/rackos-up2-e2e-" + std::to_string(::getpid());
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string secs = unique_seconds();
+  const std::vector<std::string> argv{"sleep", secs};
+  std::ofstream(dir + "/spec.yaml") << "name: left\ncommand: [sleep, '" << secs << "']\ncpu: 10m:100m\nmemory: 8Mi:32Mi\ninstances: 2\n";
+  std::ofstream(dir + "/none.yaml") << "name: other\ncommand: [sleep, '600']\ncpu: 10m:100m\nmemory: 8Mi:32Mi\n";
+  const std::string prefix = "upl" + std::to_string(::getpid()) + "n";
+  auto log = [&] {
+    std::ifstream in(dir + "/up.log");
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  pid_t up = start_up(dir, prefix, dir + "/spec.yaml");
+  ASSERT_TRUE(wait_until(60000, [&] { return log().find("The cluster is up") != std::string::npos; }, 50)) << log();
+  ASSERT_EQ(host_count(argv), 2);
+  ::kill(up, SIGKILL);
+  ::waitpid(up, nullptr, 0);
+  // Its daemons follow it (PDEATHSIG); the workloads stay.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_EQ(host_count(argv), 2);
+  up = start_up(dir, prefix, dir + "/none.yaml");
+  ASSERT_GT(up, 0);
+  const bool came_up = wait_until(60000, [&] { return log().find("The cluster is up", log().find("removed")) != std::string::npos; }, 50);
+  const std::string text = log();
+  ::kill(up, SIGTERM);
+  int st = 0;
+  EXPECT_TRUE(wait_until(30000, [&] { return ::waitpid(up, &st, WNOHANG) == up; }, 50));
+  ASSERT_TRUE(came_up) << text;
+  EXPECT_NE(text.find("removed 2 processes an earlier run left"), std::string::npos) << text;
+  EXPECT_EQ(host_count(argv), 0);
+  std::filesystem::remove_all(dir);
+}
 
 // Item 3: the controller comes back on an empty store (a 0-byte state.db).
 // Nodes belong to another cluster now: refused, loudly, and they keep their
