@@ -11,16 +11,7 @@ namespace {
 
 class Fencing : public SupervisorFixture {
  protected:
-  StartRequest request(const std::string& id, OnPartition op) {
-    StartRequest r;
-    r.spec.id = id;
-    r.spec.service = "svc";
-    r.spec.envelope.cpu_millis = {100, 1000, 1000};
-    r.spec.envelope.memory_bytes = {16 << 20, 64 << 20, 64 << 20};
-    r.spec.on_partition = op;
-    r.argv = {"sleep", "600"};
-    return r;
-  }
+  StartRequest request(const std::string& id, OnPartition op) { return start_request(id, {"sleep", "600"}, op); }
   HealthConfig health_;  // lease 500 ms
 };
 

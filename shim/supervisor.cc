@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -20,7 +19,6 @@
 #include "core/quantity.h"
 #include "shim/cgroup_files.h"
 
-extern char** environ;
 
 namespace rackos::shim {
 

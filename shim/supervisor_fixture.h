@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <vector>
 #include <thread>
 
 #include "shim/node_api.h"
@@ -36,6 +37,19 @@ class SupervisorFixture : public ::testing::Test {
     sup_->check(1);
     sup_.reset();
     std::system(("rm -rf " + dir_).c_str());
+  }
+
+  // A start of `argv` as process `id` of service "svc" (cpu 100m:1, memory 16Mi:64Mi).
+  static StartRequest start_request(const std::string& id, std::vector<std::string> argv,
+                                    OnPartition op = OnPartition::keep) {
+    StartRequest r;
+    r.spec.id = id;
+    r.spec.service = "svc";
+    r.spec.envelope.cpu_millis = {100, 1000, 1000};
+    r.spec.envelope.memory_bytes = {16 << 20, 64 << 20, 64 << 20};
+    r.spec.on_partition = op;
+    r.argv = std::move(argv);
+    return r;
   }
 
   std::string dir_;

@@ -23,14 +23,7 @@ namespace {
 class SupervisorTest : public SupervisorFixture {
  protected:
   StartRequest request(const std::string& id, std::vector<std::string> argv, OnPartition op = OnPartition::keep) {
-    StartRequest r;
-    r.spec.id = id;
-    r.spec.service = "svc";
-    r.spec.envelope.cpu_millis = {100, 1000, 1000};
-    r.spec.envelope.memory_bytes = {16 << 20, 64 << 20, 64 << 20};
-    r.spec.on_partition = op;
-    r.argv = std::move(argv);
-    return r;
+    return start_request(id, std::move(argv), op);
   }
   // Runs the loop's part until `id` has exited (or the time is up).
   bool wait_exit(const std::string& id, int ms = 3000) {

@@ -10,6 +10,13 @@
 namespace rackos::sim {
 namespace {
 
+// The invariants every run must keep, whatever its faults.
+void expect_nothing_doubled_or_lost(const ControllerSimResult& r) {
+  EXPECT_EQ(r.processes_doubled, 0);
+  EXPECT_EQ(r.processes_lost, 0);
+  EXPECT_EQ(r.running_at_end, r.expected_at_end);
+}
+
 TEST(ControllerSim, EverythingRunsOnceInSteadyState) {
   ControllerSimConfig cfg;
   cfg.duration_ms = 3000;
@@ -28,9 +35,7 @@ TEST(ControllerSim, ANodeCrashIsRecoveredWithinASecondAndNothingDoubles) {
   auto r = run_controller_sim(cfg);
   std::printf("node crash: recovered in %lld ms; %lld messages, %lld commits\n", static_cast<long long>(r.recovery_ms),
               static_cast<long long>(r.messages), static_cast<long long>(r.commits));
-  EXPECT_EQ(r.processes_doubled, 0);
-  EXPECT_EQ(r.processes_lost, 0);
-  EXPECT_EQ(r.running_at_end, r.expected_at_end);
+  expect_nothing_doubled_or_lost(r);
   EXPECT_GT(r.recovery_ms, 400);   // the lease has to run out first
   EXPECT_LE(r.recovery_ms, 1000);
 }
@@ -42,9 +47,7 @@ TEST(ControllerSim, AControllerKilledAndRebuiltFromItsStoreLosesAndDoublesNothin
   cfg.duration_ms = 9000;
   auto r = run_controller_sim(cfg);
   EXPECT_EQ(r.controller_restarts, 1);
-  EXPECT_EQ(r.processes_doubled, 0);
-  EXPECT_EQ(r.processes_lost, 0);
-  EXPECT_EQ(r.running_at_end, r.expected_at_end);
+  expect_nothing_doubled_or_lost(r);
 }
 
 TEST(ControllerSim, ACrashAndARestartTogether) {
@@ -53,9 +56,7 @@ TEST(ControllerSim, ACrashAndARestartTogether) {
   cfg.restart_controller_at_ms = 2700;  // while the crashed node's lease runs
   cfg.duration_ms = 9000;
   auto r = run_controller_sim(cfg);
-  EXPECT_EQ(r.processes_doubled, 0);
-  EXPECT_EQ(r.processes_lost, 0);
-  EXPECT_EQ(r.running_at_end, r.expected_at_end);
+  expect_nothing_doubled_or_lost(r);
 }
 
 TEST(ControllerSim, SameSeedSameResult) {

@@ -45,6 +45,18 @@ int host_count(const std::vector<std::string>& argv) {
 // A sleep argument no other test (or earlier run) uses.
 std::string unique_seconds() { return std::to_string(700000 + (::getpid() % 100000) * 7 + std::rand() % 7); }
 
+std::string file_text(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// An empty directory at `path` (whatever an earlier run left there is removed).
+std::string fresh_dir(const std::string& path) {
+  std::filesystem::remove_all(path);
+  std::filesystem::create_directories(path);
+  return path;
+}
+
 size_t entries(const std::string& dir) {
   std::error_code ec;
   size_t n = 0;
@@ -155,9 +167,7 @@ pid_t start_up(const std::string& dir, const std::string& prefix, const std::str
 // active shim: both are restarted (the shim as the new standby), and every
 // workload keeps its pid throughout.
 TEST(FaultE2E, UpRestartsItsControllerAndShimsAndWorkloadsKeepTheirPids) {
-  const std::string dir = "/tmp/rackos-up-e2e-" + std::to_string(::getpid());
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
+  const std::string dir = fresh_dir("/tmp/rackos-up-e2e-" + std::to_string(::getpid()));
   const std::string secs = unique_seconds();
   const std::vector<std::string> argv{"sleep", secs};
   std::ofstream(dir + "/spec.yaml") << "name: sup\ncommand: [sleep, '" << secs << "']\ncpu: 10m:100m\nmemory: 8Mi:32Mi\ninstances: 3\n";
@@ -174,10 +184,7 @@ TEST(FaultE2E, UpRestartsItsControllerAndShimsAndWorkloadsKeepTheirPids) {
       ::waitpid(pid, nullptr, 0);
     }
   } stop{up};
-  auto log = [&] {
-    std::ifstream in(dir + "/up.log");
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  };
+  auto log = [&] { return file_text(dir + "/up.log"); };
   ASSERT_TRUE(wait_until(60000, [&] { return log().find("The cluster is up") != std::string::npos; }, 50)) << log();
   std::string addr;
   std::getline(std::ifstream(dir + "/controller/controller.addr"), addr);
@@ -254,18 +261,13 @@ TEST(FaultE2E, UpRestartsItsControllerAndShimsAndWorkloadsKeepTheirPids) {
 // `up` on the same dir starts a fresh store, so it removes them — by pid —
 // and says so, instead of leaving them to a controller that would refuse them.
 TEST(FaultE2E, ANewUpRemovesWhatAKilledUpLeft) {
-  const std::string dir = "/tmp/rackos-up2-e2e-" + std::to_string(::getpid());
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
+  const std::string dir = fresh_dir("/tmp/rackos-up2-e2e-" + std::to_string(::getpid()));
   const std::string secs = unique_seconds();
   const std::vector<std::string> argv{"sleep", secs};
   std::ofstream(dir + "/spec.yaml") << "name: left\ncommand: [sleep, '" << secs << "']\ncpu: 10m:100m\nmemory: 8Mi:32Mi\ninstances: 2\n";
   std::ofstream(dir + "/none.yaml") << "name: other\ncommand: [sleep, '600']\ncpu: 10m:100m\nmemory: 8Mi:32Mi\n";
   const std::string prefix = "upl" + std::to_string(::getpid()) + "n";
-  auto log = [&] {
-    std::ifstream in(dir + "/up.log");
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  };
+  auto log = [&] { return file_text(dir + "/up.log"); };
   pid_t up = start_up(dir, prefix, dir + "/spec.yaml");
   ASSERT_TRUE(wait_until(60000, [&] { return log().find("The cluster is up") != std::string::npos; }, 50)) << log();
   ASSERT_EQ(host_count(argv), 2);
