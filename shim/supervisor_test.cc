@@ -43,12 +43,12 @@ std::vector<int> find_processes(const std::vector<std::string>& argv) {
   std::string want;
   for (const auto& a : argv) want += a + '\0';
   std::vector<int> out;
-  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/proc", ec)) {
     const int pid = std::atoi(e.path().filename().c_str());
     if (pid <= 0) continue;
-    std::ifstream in(e.path() / "cmdline", std::ios::binary);
-    std::string cmd((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (cmd == want && process_start_ticks(pid) != 0) out.push_back(pid);
+    auto cmd = read_file(e.path().string() + "/cmdline");  // a process may exit mid-read: an error, not a throw
+    if (cmd && *cmd == want && process_start_ticks(pid) != 0) out.push_back(pid);
   }
   return out;
 }

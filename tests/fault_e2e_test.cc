@@ -15,6 +15,7 @@
 #include <set>
 #include <map>
 
+#include "shim/cgroup_files.h"
 #include "tests/cluster_harness.h"
 
 namespace rackos::testing {
@@ -23,6 +24,13 @@ namespace {
 // RACKOS_TEST_BINARY runs these against another build (e.g. to see a
 // regression test fail on an older main).
 const std::string kBin = std::getenv("RACKOS_TEST_BINARY") ? std::getenv("RACKOS_TEST_BINARY") : RACKOS_BINARY;
+
+// A process's argv, NUL-separated; "" once it is gone (it may exit mid-read:
+// no stream exception, just no match).
+std::string cmdline(int pid) {
+  auto text = shim::read_file("/proc/" + std::to_string(pid) + "/cmdline");
+  return text ? *text : std::string();
+}
 
 // Live (non-zombie) processes on this host whose argv is exactly `argv`.
 int host_count(const std::vector<std::string>& argv) {
@@ -34,9 +42,7 @@ int host_count(const std::vector<std::string>& argv) {
   while (dirent* e = ::readdir(d)) {
     const int pid = std::atoi(e->d_name);
     if (pid <= 0) continue;
-    std::ifstream in("/proc/" + std::string(e->d_name) + "/cmdline", std::ios::binary);
-    std::string cmd((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (cmd == want && pid_alive(pid)) ++n;
+    if (cmdline(pid) == want && pid_alive(pid)) ++n;
   }
   ::closedir(d);
   return n;
@@ -138,8 +144,7 @@ std::vector<int> children_of(int parent, const std::vector<std::string>& words) 
     std::ifstream in(t.path() / "children");
     int pid;
     while (in >> pid) {
-      std::ifstream cl("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
-      std::string cmd((std::istreambuf_iterator<char>(cl)), std::istreambuf_iterator<char>());
+      std::string cmd = cmdline(pid);
       for (char& ch : cmd) ch = ch == '\0' ? ' ' : ch;
       bool all = pid_alive(pid);
       for (const auto& w : words) all = all && cmd.find(w) != std::string::npos;
