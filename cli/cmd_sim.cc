@@ -21,7 +21,8 @@ struct SimArgs {
   size_t synthetic_pods = 0;
   std::string start = "0s", duration = "1d", step = "60s";
   int fail_nodes = 0, partition_nodes = 0, slow_nodes = 0;
-  std::string controller_pause = "0ms";
+  std::string controller_pause = "0ms", controller_down = "300ms", partition_for = "5s";
+  double restart_controller_at = -1;
   bool fail_rack = false, json = false, find_min = false;
   uint64_t seed = 1;
   double fault_at = 0.5;
@@ -108,6 +109,10 @@ void run(const SimArgs& a) {
   cfg.faults.controller_pause_ms = seconds_ms("--controller-pause", a.controller_pause);
   cfg.faults.at_fraction = a.fault_at;
   if (a.fault_at < 0 || a.fault_at >= 1) die("--fault-at must be in [0, 1)");
+  cfg.faults.partition_for_ms = seconds_ms("--partition-for", a.partition_for);
+  cfg.faults.controller_down_ms = seconds_ms("--controller-down", a.controller_down);
+  if (a.restart_controller_at >= 1) die("--restart-controller-at must be in [0, 1)");
+  cfg.faults.restart_controller_at = a.restart_controller_at;
   cfg.mapping = {a.min_fraction, a.burst_factor, a.demand_scale, a.memory_base};
   if (a.min_fraction < 0 || a.min_fraction > 1) die("--min-fraction must be in [0, 1]");
   if (a.burst_factor < 1) die("--burst-factor must be at least 1");
@@ -167,6 +172,10 @@ void add_sim(CLI::App& app) {
   cmd->add_option("--partition-nodes", a.partition_nodes, "Partition this many busy nodes from the controller");
   cmd->add_option("--slow-heartbeats", a.slow_nodes, "Make this many busy nodes' heartbeats slow and lossy for 5 s");
   cmd->add_option("--controller-pause", a.controller_pause, "The controller is away this long (unplanned failover), e.g. 2s");
+  cmd->add_option("--partition-for", a.partition_for, "How long a partition lasts")->capture_default_str();
+  cmd->add_option("--restart-controller-at", a.restart_controller_at,
+                  "Kill the controller at this fraction of the window and rebuild it from the store (kill -9 and restart)");
+  cmd->add_option("--controller-down", a.controller_down, "How long the killed controller stays down")->capture_default_str();
   cmd->add_option("--fault-at", a.fault_at, "When faults happen, as a fraction of the window")->capture_default_str();
   cmd->add_option("--seed", a.seed, "Seed (same seed, same output)")->capture_default_str();
   cmd->add_option("--min-fraction", a.min_fraction, "Envelope min = request × this")->capture_default_str();

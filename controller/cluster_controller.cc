@@ -102,6 +102,14 @@ void ClusterController::move_off(ProcessId id, int64_t now_ms) {
   auto& r = state_.process(id);
   if (r.node == kNoNode) return;
   send_stop(id, cfg_.stop_grace_ms);
+  if (state_.service(r.service).spec.effective_on_partition() == OnPartition::stop) {
+    // At most one: break before make. It stays bound (stopping, its stop not
+    // "for good") until its node reports the launch exited or the node dies;
+    // only then is it placed again (handle_exit), elsewhere (avoid_).
+    state_.set_state(id, ProcessState::stopping, now_ms);
+    mark_dirty(id);
+    return;
+  }
   by_launch_.erase(launch_id(id));
   state_.unbind(id);
   state_.set_state(id, ProcessState::pending, now_ms);
@@ -205,7 +213,9 @@ void ClusterController::node_died(NodeId node, int64_t now_ms) {
 void ClusterController::scale_services(int64_t now_ms) {
   for (ServiceId sid = 0; sid < state_.service_count(); ++sid) {
     const Service& s = state_.service(sid);
-    if (s.removed || s.spec.instances.min == s.spec.instances.max) continue;
+    // Every service: one held at a fixed count can still be moved off a
+    // node that cannot give it enough (decide_scaling says when).
+    if (s.removed) continue;
     auto& e = sx(sid);
     if (e.stopping) continue;
     // Decide only on a settled service: every live instance running (one still
@@ -234,6 +244,7 @@ void ClusterController::scale_services(int64_t now_ms) {
       if (e.desired > s.spec.instances.min) --e.desired;
       stop_for_good(d.target, now_ms);
     } else if (d.action == ScalingAction::move) {
+      ++counters_.moves;
       avoid_.emplace_back(d.target, state_.process(d.target).node);
       move_off(d.target, now_ms);
     }

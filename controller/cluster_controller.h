@@ -75,6 +75,7 @@ struct ControllerCounters {
   uint64_t commits = 0;
   uint64_t commit_errors = 0;
   uint64_t refused_shims = 0;
+  uint64_t moves = 0;  // processes moved off a node that could not give them enough
 };
 
 class ClusterController {
@@ -100,6 +101,9 @@ class ClusterController {
 
   // --- clients (each returns one clear error, and then changed nothing) ---
   v1::ApplyResponse apply(const std::string& yaml, int64_t now_ms);
+  // The same for specs already parsed (the simulator's clients); each is
+  // admitted (admission_errors) as the YAML path does.
+  v1::ApplyResponse apply_specs(const std::vector<ServiceSpec>& specs, int64_t now_ms);
   Result<uint32_t> stop_service(const std::string& name, int64_t now_ms);
   Result<bool> scale(const std::string& name, uint32_t min, uint32_t max, int64_t now_ms);
   Result<uint32_t> drain(const std::string& node, bool undo, int64_t now_ms);
@@ -179,7 +183,8 @@ class ClusterController {
   void send_start(ProcessId id);
   void send_stop(ProcessId id, int64_t grace_ms);
   // Stops a bound process's current launch and frees its node; the process
-  // goes back to pending (drain, moves).
+  // goes back to pending (drain, moves). An at-most-one process waits, bound
+  // and `stopping`, until its launch has exited (break before make).
   void move_off(ProcessId id, int64_t now_ms);
   void remove_process(ProcessId id, int64_t now_ms);
   // Stops it for good (stop, scale down, replace): removed once it has stopped.

@@ -36,9 +36,16 @@ v1::ApplyResponse ClusterController::apply(const std::string& yaml, int64_t now_
     for (const auto& line : split_lines(specs.error().message)) resp.add_errors(line);
     return resp;
   }
+  return apply_specs(*specs, now_ms);
+}
+
+v1::ApplyResponse ClusterController::apply_specs(const std::vector<ServiceSpec>& specs, int64_t now_ms) {
+  v1::ApplyResponse resp;
   // Check everything first: a request with any error changes nothing.
   std::set<std::string> seen;
-  for (const auto& spec : *specs) {
+  for (const auto& spec : specs) {
+    for (const auto& e : validate_service_spec(spec)) resp.add_errors("service " + spec.name + ": " + e.message);
+    for (const auto& e : admission_errors(spec)) resp.add_errors("service " + spec.name + ": " + e.message);
     if (!seen.insert(spec.name).second) {
       resp.add_errors("service " + spec.name + ": named twice in one request");
       continue;
@@ -71,7 +78,7 @@ v1::ApplyResponse ClusterController::apply(const std::string& yaml, int64_t now_
     }
   }
   if (resp.errors_size() > 0) return resp;
-  for (const auto& spec : *specs) {
+  for (const auto& spec : specs) {
     auto sid = state_.find_service(spec.name);
     if (!sid) {
       auto r = state_.add_service(spec);

@@ -404,6 +404,18 @@ void ClusterController::handle_exit(ProcessId id, const v1::ExitStatus& exit, in
     remove_process(id, now_ms);
     return;
   }
+  if (r.state == ProcessState::stopping) {
+    // An at-most-one process being moved (move_off): its old launch is gone,
+    // so now it may be placed again. Not a crash: no restart is counted.
+    if (r.node != kNoNode) {
+      state_.unbind(id);
+      capacity_changed_ = true;
+    }
+    state_.set_state(id, ProcessState::pending, now_ms);
+    waiting_.insert(id.value);
+    mark_dirty(id);
+    return;
+  }
   ExitInfo ei;
   ei.exit_code = exit.exit_code();
   ei.signal = exit.signal();

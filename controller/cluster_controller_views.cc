@@ -43,8 +43,17 @@ v1::ListProcessesResponse ClusterController::list_processes(const v1::ListReques
     node = state_.find_node(req.node());
     if (!node) return out;
   }
+  if (!req.service().empty()) {
+    // One service: its own processes, not a walk over the whole table.
+    auto sid = state_.find_service(req.service());
+    if (!sid) return out;
+    for (ProcessId id : state_.service(*sid).processes) {
+      const ProcessRecord& r = state_.process(id);
+      if (!node || r.node == *node) *out.add_processes() = process_info(r);
+    }
+    return out;
+  }
   state_.processes().for_each([&](const ProcessRecord& r) {
-    if (!req.service().empty() && state_.service(r.service).spec.name != req.service()) return;
     if (node && r.node != *node) return;
     *out.add_processes() = process_info(r);
   });

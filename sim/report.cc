@@ -24,6 +24,10 @@ nlohmann::json figures_json(const SimResult& r, std::optional<int> nodes_needed)
       {"failed_nodes_recovered", r.recovery_ms.size()},
       {"false_deaths", r.false_deaths},
       {"fenced_stops", r.fenced_stops},
+      {"controller_restarts", r.controller_restarts},
+      {"processes_doubled", r.processes_doubled},
+      {"processes_lost", r.processes_lost},
+      {"store_commits", r.store_commits},
       {"moves", r.moves},
       {"recovery_p50_ms", round3(percentile(r.recovery_ms, 50))},
       {"recovery_p99_ms", round3(percentile(r.recovery_ms, 99))},
@@ -67,10 +71,13 @@ std::string summary_table(const SimResult& a, const SimResult& b, std::optional<
   row("moved to a node with room", n(a.moves), n(b.moves));
   row("live nodes declared dead", n(a.false_deaths), n(b.false_deaths));
   row("processes stopped by self-fence", n(a.fenced_stops), n(b.fenced_stops));
+  row("controller restarts", n(static_cast<size_t>(a.controller_restarts)), n(static_cast<size_t>(b.controller_restarts)));
+  row("at-most-one processes run twice", n(static_cast<size_t>(a.processes_doubled)), n(static_cast<size_t>(b.processes_doubled)));
+  row("processes lost (gone, never rerun)", n(static_cast<size_t>(a.processes_lost)), n(static_cast<size_t>(b.processes_lost)));
   row("recovery p50 (death -> running)", f(percentile(a.recovery_ms, 50), " ms"), f(percentile(b.recovery_ms, 50), " ms"));
   row("recovery p99", f(percentile(a.recovery_ms, 99), " ms"), f(percentile(b.recovery_ms, 99), " ms"));
   row("recovery max", f(percentile(a.recovery_ms, 100), " ms"), f(percentile(b.recovery_ms, 100), " ms"));
-  row("scheduling latency p99", f(percentile(a.sched_ms, 99), " ms"), f(percentile(b.sched_ms, 99), " ms"));
+  row("controller step p99 (modelled)", f(percentile(a.sched_ms, 99), " ms"), f(percentile(b.sched_ms, 99), " ms"));
   if (na || nb) row("nodes needed (<= 1 % unserved)", na ? std::to_string(*na) : "-", nb ? std::to_string(*nb) : "-");
   row("invariant violations", n(a.violations.size()), n(b.violations.size()));
   for (const auto& [why, count] : a.unplaceable_reasons) o << "rackos: " << count << " task(s) never placed: " << why << "\n";

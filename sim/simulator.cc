@@ -1,4 +1,5 @@
-// The simulation loop (see simulator.h).
+// The simulation loop (see simulator.h): the trace as clients and usage, the
+// real controller in sim/sim_world, faults at their instants.
 #include "sim/simulator.h"
 
 #include <algorithm>
@@ -6,12 +7,9 @@
 #include <map>
 #include <numeric>
 #include <random>
+#include <unordered_map>
 
-#include "core/allocator.h"
-#include "core/cluster_state.h"
-#include "core/instance_scaling.h"
-#include "core/reschedule_order.h"
-#include "core/scheduler.h"
+#include "sim/sim_world.h"
 
 namespace rackos::sim {
 
@@ -33,15 +31,28 @@ struct Rng {
 
 struct Task {
   size_t pod = 0;
-  ServiceId service = kNoService;
-  ProcessId process;
+  ServiceSpec spec;
   size_t series = 0;
   int64_t arrive_ms = 0;
   int64_t leave_ms = 0;          // INT64_MAX: stays
-  bool ever_placed = false;
+  bool applied = false;
   bool gone = false;
-  std::string last_reason;       // why the scheduler last could not place it
+  std::string rejected;          // admission refused it (the controller's words)
+  std::string last_reason;       // why the controller last could not place it
 };
+
+// How long faults are followed in detail after they happen: until the
+// controller has declared what it will, the shims fenced and everything
+// stopped has run again (or been reported unplaceable).
+int64_t detail_ms(const SimConfig& c, int64_t lease_ms) {
+  const FaultPlan& f = c.faults;
+  int64_t longest = 0;
+  if (f.partition_nodes > 0) longest = std::max(longest, f.partition_for_ms);
+  if (f.slow_nodes > 0) longest = std::max(longest, f.slow_for_ms);
+  longest = std::max(longest, f.controller_pause_ms);
+  if (f.restart_controller_at >= 0) longest = std::max(longest, f.controller_down_ms + c.health.node_lease_ms * 4);
+  return 2 * lease_ms + longest + (c.baseline ? 10'000 : 3'000);
+}
 
 class Simulation {
  public:
@@ -50,56 +61,77 @@ class Simulation {
   Result<SimResult> run() {
     if (cfg_.usage.series.empty()) return Error{"no usage series"};
     if (cfg_.step_s <= 0) return Error{"step must be positive"};
-    if (auto r = build_nodes(); !r) return r.error();
-    if (auto r = build_tasks(); !r) return r.error();
+    if (cfg_.machines.empty()) return Error{"no machines"};
+    std::vector<NodeSpec> nodes = build_nodes();
+    build_tasks();
+    WorldConfig wc;
+    wc.controller.health = cfg_.health;
+    wc.tick_ms = cfg_.controller_tick_ms;
+    if (cfg_.baseline) {
+      // Kubernetes' timing: a status every 10 s, the node evicted after the grace and toleration.
+      wc.controller.health.heartbeat_ms = cfg_.baseline_heartbeat_ms;
+      wc.controller.health.node_lease_ms = cfg_.baseline_detect_ms;
+      wc.controller.health.suspect_after_missed = 4;
+      wc.tick_ms = 1'000;
+    }
+    wc.net_delay_min_ms = 0;
+    wc.net_delay_max_ms = cfg_.net_delay_ms_max;
+    wc.start_latency_min_ms = cfg_.start_latency_ms_min;
+    wc.start_latency_max_ms = cfg_.start_latency_ms_max;
+    wc.placements_per_ms = cfg_.placements_per_ms;
+    wc.allocator = !cfg_.baseline;
+    wc.seed = cfg_.seed;
+    world_ = std::make_unique<World>(wc, std::move(nodes));
+    lease_ms_ = wc.controller.health.node_lease_ms;
+
     const int64_t start_ms = cfg_.start_s * 1000, end_ms = (cfg_.start_s + cfg_.duration_s) * 1000;
-    const int64_t fault_ms = start_ms + static_cast<int64_t>(static_cast<double>(end_ms - start_ms) * cfg_.faults.at_fraction);
-    const FaultPlan& fp = cfg_.faults;
-    bool faults_done = fp.fail_nodes == 0 && !fp.fail_rack && fp.partition_nodes == 0 && fp.slow_nodes == 0 &&
-                       fp.controller_pause_ms == 0;
+    const int64_t window = end_ms - start_ms;
+    fault_ms_ = any_fault() ? start_ms + static_cast<int64_t>(static_cast<double>(window) * cfg_.faults.at_fraction) : -1;
+    restart_ms_ = cfg_.faults.restart_controller_at >= 0
+                      ? start_ms + static_cast<int64_t>(static_cast<double>(window) * cfg_.faults.restart_controller_at)
+                      : -1;
+    world_->boot(start_ms - 1'000);
+    world_->summarise([](const std::string&, int64_t) { return Demand{}; });
     size_t next_arrival = 0;
     int64_t step = 0;
     for (int64_t t = start_ms; t < end_ms; t += cfg_.step_s * 1000, ++step) {
       const int64_t step_end = std::min(end_ms, t + cfg_.step_s * 1000);
-      // Departures, then arrivals, up to now.
-      for (auto& task : tasks_) {
-        if (!task.gone && task.process.valid() && task.leave_ms <= t) depart(task, t);
-      }
-      // Arrivals within this step are placed at its start (a task shorter
+      world_->run_until(t);
+      // Quiet since the last step: what the controller holds and what the
+      // nodes run must agree now.
+      if (cfg_.check_every_step && step > 0) check(step - 1);
+      departures(t);
+      // Arrivals within this step are applied at its start (a task shorter
       // than a step is still placed, and counted for the whole step).
-      std::vector<ProcessId> pending;
+      std::vector<size_t> arriving;
       while (next_arrival < by_arrival_.size() && tasks_[by_arrival_[next_arrival]].arrive_ms < step_end) {
-        Task& task = tasks_[by_arrival_[next_arrival++]];
-        task.process = st_.create_process(task.service, task.arrive_ms);
+        arriving.push_back(by_arrival_[next_arrival++]);
       }
-      for (auto& task : tasks_) {
-        if (!task.gone && task.process.valid() && st_.process(task.process).node == kNoNode) pending.push_back(task.process);
-      }
-      place(pending, t, false);
-      if (!faults_done && fault_ms < step_end) {
-        inject_faults(fault_ms, step);
-        faults_done = true;
-      }
-      account(t, step_end);
-      if (!cfg_.baseline) apply_instance_rule(step_end);
-      if (cfg_.check_every_step) {
-        std::string broken = st_.check_invariants();
-        if (!broken.empty()) violate(step, broken);
-        size_t live = 0;
-        for (const auto& task : tasks_) live += (!task.gone && task.process.valid());
-        if (live != st_.processes().size()) violate(step, "table holds " + std::to_string(st_.processes().size()) + " processes, " + std::to_string(live) + " tasks are live");
-      }
+      arrivals(arriving);
+      // Starts land within a second; faults due in this step happen in order.
+      world_->run_until(world_->now() + 1'000);
+      faults_due(step_end, step);
+      const double t_s = static_cast<double>(t) / 1000.0;
+      StepUse use = world_->summarise([&](const std::string& service, int64_t) { return demand(service, t_s); });
+      account(t_s, static_cast<double>(step_end - t) / 1000.0, use);
     }
+    world_->run_until(std::max(world_->now(), end_ms));
+    if (cfg_.check_every_step && step > 0) check(step - 1);
     finish();
     return std::move(res_);
   }
 
  private:
+  bool any_fault() const {
+    const FaultPlan& f = cfg_.faults;
+    return f.fail_nodes > 0 || f.fail_rack || f.partition_nodes > 0 || f.slow_nodes > 0 || f.controller_pause_ms > 0;
+  }
+
   void violate(int64_t step, const std::string& what) {
     res_.violations.push_back("seed " + std::to_string(cfg_.seed) + " step " + std::to_string(step) + ": " + what);
   }
 
-  Result<bool> build_nodes() {
+  std::vector<NodeSpec> build_nodes() {
     std::vector<size_t> order(cfg_.machines.size());
     std::iota(order.begin(), order.end(), size_t{0});
     if (cfg_.node_limit > 0 && cfg_.node_limit < order.size()) {
@@ -108,6 +140,7 @@ class Simulation {
       order.resize(cfg_.node_limit);
       std::sort(order.begin(), order.end());
     }
+    std::vector<NodeSpec> out;
     for (size_t i : order) {
       const TraceMachine& m = cfg_.machines[i];
       NodeSpec n;
@@ -116,84 +149,179 @@ class Simulation {
       n.memory_bytes = m.memory_bytes;
       if (m.gpus > 0) n.resources["gpu_milli"] = m.gpus * 1000;
       n.labels["rack"] = "rack-" + std::to_string(i / static_cast<size_t>(std::max(1, cfg_.nodes_per_rack)));
-      auto r = st_.add_node(n, cfg_.start_s * 1000);
-      if (!r) return r.error();
+      out.push_back(std::move(n));
     }
-    res_.nodes = static_cast<int>(st_.node_count());
-    return true;
+    res_.nodes = static_cast<int>(out.size());
+    return out;
   }
 
-  Result<bool> build_tasks() {
+  void build_tasks() {
     const int64_t start = cfg_.start_s, end = cfg_.start_s + cfg_.duration_s;
+    std::unordered_map<std::string, size_t> names;
     for (size_t i = 0; i < cfg_.pods.size(); ++i) {
       const TracePod& p = cfg_.pods[i];
       const bool stays = p.deletion_s == 0;
       if (p.creation_s >= end || (!stays && p.deletion_s <= start)) continue;
-      ServiceSpec spec = map_pod(p, cfg_.mapping, cfg_.baseline);
-      if (st_.find_service(spec.name)) spec.name += "-" + std::to_string(i);  // duplicate task names
-      auto sid = st_.add_service(spec);
-      if (!sid) return Error{"task " + p.name + ": " + sid.error().message};
       Task t;
       t.pod = i;
-      t.service = *sid;
+      t.spec = map_pod(p, cfg_.mapping, cfg_.baseline);
+      if (names.count(t.spec.name)) t.spec.name += "-" + std::to_string(i);  // duplicate task names
       t.series = series_for(p.name, cfg_.seed, cfg_.usage.series.size());
       t.arrive_ms = std::max(p.creation_s, start) * 1000;
       t.leave_ms = stays ? INT64_MAX : p.deletion_s * 1000;
-      tasks_.push_back(t);
+      names[t.spec.name] = tasks_.size();
+      tasks_.push_back(std::move(t));
     }
+    task_of_ = std::move(names);
     res_.tasks = tasks_.size();
     by_arrival_.resize(tasks_.size());
     std::iota(by_arrival_.begin(), by_arrival_.end(), size_t{0});
     std::stable_sort(by_arrival_.begin(), by_arrival_.end(),
                      [&](size_t a, size_t b) { return tasks_[a].arrive_ms < tasks_[b].arrive_ms; });
-    for (size_t k = 0; k < tasks_.size(); ++k) task_of_service_[tasks_[k].service] = k;
-    return true;
+    by_leave_ = by_arrival_;
+    std::stable_sort(by_leave_.begin(), by_leave_.end(), [&](size_t a, size_t b) { return tasks_[a].leave_ms < tasks_[b].leave_ms; });
   }
 
-  void depart(Task& task, int64_t now) {
-    (void)now;
-    st_.remove_process(task.process);
-    task.process = ProcessId{};
-    task.gone = true;
+  Demand demand(const std::string& service, double t_s) const {
+    auto it = task_of_.find(service);
+    if (it == task_of_.end()) return {};
+    const Task& task = tasks_[it->second];
+    const TracePod& pod = cfg_.pods[task.pod];
+    const double u = usage_at(cfg_.usage.series[task.series], cfg_.usage.interval_s, t_s);
+    Demand d;
+    d.cpu_millis = static_cast<int64_t>(std::llround(static_cast<double>(pod.cpu_millis) * u * cfg_.mapping.demand_scale));
+    d.memory_bytes = static_cast<int64_t>(static_cast<double>(pod.memory_bytes) *
+                                          (cfg_.mapping.memory_base + (1 - cfg_.mapping.memory_base) * u));
+    return d;
   }
 
-  PlacementPlan place(const std::vector<ProcessId>& pending, int64_t now, bool recovery) {
-    if (pending.empty()) return {};
-    SchedulerConfig sc;
-    sc.now_ms = now;
-    auto plan = schedule(st_, pending, sc);
-    res_.sched_ms.push_back(static_cast<double>(pending.size()) / cfg_.placements_per_ms);
-    for (const auto& pl : plan.placements) {
-      Task& t = tasks_[task_of_service_.at(st_.process(pl.process).service)];
-      t.ever_placed = true;
-      st_.set_state(pl.process, ProcessState::running, now);
+  // Why the controller holds this task's process unplaced (empty: it has none waiting).
+  std::string pending_reason(const Task& t) const {
+    const auto* ctl = world_->controller();
+    if (ctl == nullptr) return t.last_reason;
+    v1::ListRequest req;
+    req.set_service(t.spec.name);
+    const v1::ListProcessesResponse listed = ctl->list_processes(req);
+    for (const auto& p : listed.processes()) {
+      if (!p.reason().empty()) return p.reason();
     }
-    for (const auto& u : plan.unplaceable) {
-      if (const ProcessRecord* r = st_.processes().find(u.process)) tasks_[task_of_service_.at(r->service)].last_reason = u.reason;
-    }
-    (void)recovery;
-    return plan;
+    return t.last_reason;
   }
 
-  // Which processes of the node are at-most-one (on_partition: stop).
-  static bool at_most_one(const ClusterState& st, ProcessId p) {
-    return st.service(st.process(p).service).spec.effective_on_partition() == OnPartition::stop;
+  void departures(int64_t t) {
+    while (next_leave_ < by_leave_.size() && tasks_[by_leave_[next_leave_]].leave_ms <= t) {
+      Task& task = tasks_[by_leave_[next_leave_++]];
+      if (task.gone) continue;
+      task.gone = true;
+      if (!task.applied) continue;
+      if (!world_->ever_ran(task.spec.name)) task.last_reason = pending_reason(task);
+      if (world_->controller() == nullptr) continue;
+      (void)world_->stop_service(task.spec.name);  // a task that left: its service is stopped
+    }
   }
 
-  void inject_faults(int64_t t_fail, int64_t step) {
-    // Nodes that run processes right now, in id order, then a seeded pick.
-    std::vector<NodeId> busy;
-    for (const Node& n : st_.nodes()) {
-      if (!n.processes.empty() && n.health.liveness == NodeState::ready) busy.push_back(n.id);
+  void arrivals(const std::vector<size_t>& arriving) {
+    std::vector<ServiceSpec> specs;
+    std::vector<size_t> which;
+    for (size_t k : arriving) {
+      Task& task = tasks_[k];
+      if (task.gone) continue;
+      // One request carries them all, and a request with any error changes
+      // nothing: specs the controller would refuse are refused here, each
+      // with its words, and the rest go in.
+      std::string why;
+      for (const auto& e : validate_service_spec(task.spec)) why += (why.empty() ? "" : "; ") + e.message;
+      for (const auto& e : admission_errors(task.spec)) why += (why.empty() ? "" : "; ") + e.message;
+      if (!why.empty()) {
+        task.rejected = "refused by the controller: " + why;
+        task.gone = true;
+        continue;
+      }
+      specs.push_back(task.spec);
+      which.push_back(k);
     }
-    std::vector<NodeId> crash, cut;
-    std::vector<NodeId> pool = busy;
+    if (specs.empty() || world_->controller() == nullptr) return;
+    auto r = world_->apply(specs);
+    if (r.errors_size() > 0) {
+      for (size_t k : which) tasks_[k].rejected = "refused by the controller: " + r.errors(0);
+      return;
+    }
+    for (size_t k : which) tasks_[k].applied = true;
+  }
+
+  // The next fault instant before `until` (-1: none); `restart` says which.
+  int64_t next_fault(int64_t until, bool& restart) const {
+    int64_t at = -1;
+    restart = false;
+    if (fault_ms_ >= 0 && fault_ms_ < until) at = fault_ms_;
+    if (restart_ms_ >= 0 && restart_ms_ < until && (at < 0 || restart_ms_ < at)) {
+      at = restart_ms_;
+      restart = true;
+    }
+    return at;
+  }
+
+  // Faults whose instant falls before `until`, in time order, followed in
+  // detail; one that falls inside another's detailed window happens there.
+  void faults_due(int64_t until, int64_t step) {
+    bool restart = false;
+    int64_t at = next_fault(until, restart);
+    if (at < 0) return;
+    world_->run_until(std::max(world_->now(), at));
+    // Every node heard from until now, then every heartbeat and tick from here.
+    const double t_s = static_cast<double>(at) / 1000.0;
+    auto demand_now = [&](const std::string& service, int64_t) { return demand(service, t_s); };
+    world_->summarise(demand_now);
+    world_->set_detailed(true);
+    int64_t detail_end = world_->now();
+    while (at >= 0) {
+      world_->run_until(std::max(world_->now(), at));
+      if (restart) {
+        res_.events.push_back({static_cast<double>(world_->now()) / 1000.0,
+                               "controller killed, back after " + std::to_string(cfg_.faults.controller_down_ms) + " ms"});
+        world_->kill_controller(cfg_.faults.controller_down_ms);
+        restart_ms_ = -1;
+      } else {
+        inject(step);
+        fault_ms_ = -1;
+      }
+      detail_end = std::max(detail_end, world_->now() + detail_ms(cfg_, lease_ms_));
+      at = next_fault(detail_end, restart);
+    }
+    world_->run_until(detail_end);
+    world_->set_detailed(false);
+    world_->summarise(demand_now);
+  }
+
+  void inject(int64_t step) {
+    (void)step;
+    const double t_s = static_cast<double>(world_->now()) / 1000.0;
+    const FaultPlan& fp = cfg_.faults;
+    // Nodes that run processes right now, in order, then a seeded pick.
+    std::vector<size_t> busy;
+    for (size_t i = 0; i < world_->node_count(); ++i) {
+      if (world_->node_alive(i) && world_->processes_on(i) > 0) busy.push_back(i);
+    }
+    std::vector<size_t> pool = busy;
     std::shuffle(pool.begin(), pool.end(), rng_.g);
-    size_t k = std::min<size_t>(static_cast<size_t>(std::max(0, cfg_.faults.fail_nodes)), pool.size());
-    crash.assign(pool.begin(), pool.begin() + static_cast<std::ptrdiff_t>(k));
-    if (cfg_.faults.fail_rack) {
+    size_t used = 0;
+    auto take = [&](int want) {
+      std::vector<size_t> out;
+      while (want-- > 0 && used < pool.size()) out.push_back(pool[used++]);
+      return out;
+    };
+    std::vector<size_t> crash = take(fp.fail_nodes);
+    if (fp.fail_rack) {
+      const auto* ctl = world_->controller();
       std::map<std::string, size_t> per_rack;
-      for (const Node& n : st_.nodes()) per_rack[*n.label("rack")] += n.processes.size();
+      std::map<std::string, std::vector<size_t>> members;
+      for (size_t i = 0; i < world_->node_count(); ++i) {
+        auto id = ctl->state().find_node(world_->node_name(i));
+        const std::string* label = id ? ctl->state().node(*id).label("rack") : nullptr;
+        const std::string rack = label ? *label : "";
+        per_rack[rack] += world_->processes_on(i);
+        members[rack].push_back(i);
+      }
       std::string worst;
       size_t most = 0;
       for (const auto& [rack, count] : per_rack) {
@@ -202,304 +330,76 @@ class Simulation {
           worst = rack;
         }
       }
-      for (const Node& n : st_.nodes()) {
-        if (*n.label("rack") == worst && std::find(crash.begin(), crash.end(), n.id) == crash.end()) crash.push_back(n.id);
+      for (size_t i : members[worst]) {
+        if (std::find(crash.begin(), crash.end(), i) == crash.end()) crash.push_back(i);
       }
-      res_.events.push_back({static_cast<double>(t_fail) / 1000.0, "rack " + worst + " fails (" + std::to_string(most) + " processes)"});
+      res_.events.push_back({t_s, "rack " + worst + " fails (" + std::to_string(most) + " processes)"});
     }
-    size_t kp = std::min<size_t>(static_cast<size_t>(std::max(0, cfg_.faults.partition_nodes)), pool.size() - k);
-    cut.assign(pool.begin() + static_cast<std::ptrdiff_t>(k), pool.begin() + static_cast<std::ptrdiff_t>(k + kp));
-    if (!crash.empty()) res_.events.push_back({static_cast<double>(t_fail) / 1000.0, std::to_string(crash.size()) + " nodes crash"});
-    if (!cut.empty()) res_.events.push_back({static_cast<double>(t_fail) / 1000.0, std::to_string(cut.size()) + " nodes partitioned"});
-
-    struct Down {
-      NodeId node;
-      int64_t dead_ms;    // when the controller declares it dead
-      int64_t fence_ms;   // partition: when its shim has stopped at-most-one processes (INT64_MAX: crash)
-    };
-    std::vector<Down> downs;
-    auto detect = [&](NodeId n, int64_t last_sent) {
-      if (cfg_.baseline) return t_fail + cfg_.baseline_detect_ms;
-      NodeHealth h = st_.node(n).health;
-      h.last_heartbeat_ms = last_sent + rng_.uniform(0, cfg_.net_delay_ms_max);
-      // The controller's loop ticks every controller_tick_ms; the core state
-      // machine decides when the lease has run out.
-      int64_t tick = (t_fail / cfg_.controller_tick_ms + 1) * cfg_.controller_tick_ms;
-      for (int guard = 0; guard < 1'000'000; ++guard, tick += cfg_.controller_tick_ms) {
-        if (on_tick(h, tick, cfg_.health) == HealthEvent::became_dead) return tick;
-      }
-      return tick;
-    };
-    for (NodeId n : crash) {
-      int64_t last_sent = t_fail - rng_.uniform(0, cfg_.health.heartbeat_ms - 1);
-      downs.push_back({n, detect(n, last_sent), INT64_MAX});
-    }
-    for (NodeId n : cut) {
-      int64_t last_sent = t_fail - rng_.uniform(0, cfg_.health.heartbeat_ms - 1);
-      // The shim counts its lease from the send time of the last heartbeat
-      // the controller acknowledged, so it always fences before the
-      // controller (which counts from receipt) declares it dead.
-      int64_t fence = last_sent + cfg_.health.node_lease_ms;
-      downs.push_back({n, detect(n, last_sent), fence});
-    }
-    std::sort(downs.begin(), downs.end(), [](const Down& a, const Down& b) {
-      return a.dead_ms != b.dead_ms ? a.dead_ms < b.dead_ms : a.node < b.node;
-    });
-    for (const Down& d : downs) recover_node(d.node, t_fail, d.dead_ms, d.fence_ms, step);
-    inject_slow_heartbeats(t_fail, step, pool, k + kp);
-    inject_controller_pause(t_fail, step);
-    res_.events.push_back({static_cast<double>(t_fail) / 1000.0, "recovery done"});
+    std::vector<size_t> cut = take(fp.partition_nodes);
+    std::vector<size_t> slow = take(fp.slow_nodes);
+    for (size_t i : crash) world_->crash(i);
+    for (size_t i : cut) world_->partition(i, fp.partition_for_ms);
+    for (size_t i : slow) world_->slow(i, fp.slow_delay_ms, fp.slow_loss, fp.slow_for_ms);
+    if (fp.controller_pause_ms > 0) world_->pause_controller(fp.controller_pause_ms);
+    if (!crash.empty()) res_.events.push_back({t_s, std::to_string(crash.size()) + " nodes crash"});
+    if (!cut.empty()) res_.events.push_back({t_s, std::to_string(cut.size()) + " nodes partitioned"});
+    if (!slow.empty()) res_.events.push_back({t_s, std::to_string(slow.size()) + " nodes with slow heartbeats"});
+    if (fp.controller_pause_ms > 0) res_.events.push_back({t_s, "controller away for " + std::to_string(fp.controller_pause_ms) + " ms"});
   }
 
-  // Heartbeats of some live nodes turn slow and lossy for a while. The
-  // controller's core state machine sees them heartbeat by heartbeat; a node it
-  // declares dead has its processes placed elsewhere, while its shim — counting
-  // its lease from the send time of the last acknowledged heartbeat — has
-  // fenced before that. When heartbeats recover the node registers again
-  // (fenced → ready, emptied).
-  void inject_slow_heartbeats(int64_t t0, int64_t step, const std::vector<NodeId>& pool, size_t used) {
-    const FaultPlan& fp = cfg_.faults;
-    size_t ks = std::min<size_t>(static_cast<size_t>(std::max(0, fp.slow_nodes)), pool.size() - std::min(used, pool.size()));
-    if (ks == 0) return;
-    res_.events.push_back({static_cast<double>(t0) / 1000.0, std::to_string(ks) + " nodes with slow heartbeats"});
-    const int64_t hb = cfg_.health.heartbeat_ms, lease = cfg_.health.node_lease_ms;
-    for (size_t i = 0; i < ks; ++i) {
-      NodeId n = pool[used + i];
-      if (st_.node(n).health.liveness != NodeState::ready) continue;
-      // Heartbeats from t0 (random phase) until the slow period ends.
-      struct Beat {
-        int64_t sent, arrives;  // arrives: INT64_MAX when lost
-      };
-      std::vector<Beat> beats;
-      int64_t first = t0 + rng_.uniform(0, hb - 1);
-      for (int64_t t = first; t < t0 + fp.slow_for_ms; t += hb) {
-        bool lost = rng_.unit() < fp.slow_loss;
-        beats.push_back({t, lost ? INT64_MAX : t + fp.slow_delay_ms + rng_.uniform(0, cfg_.net_delay_ms_max)});
-      }
-      NodeHealth h = st_.node(n).health;
-      h.last_heartbeat_ms = t0 - rng_.uniform(0, hb - 1);
-      int64_t last_acked_sent = h.last_heartbeat_ms;  // the shim's lease anchor
-      int64_t dead_at = -1;
-      size_t next = 0;
-      std::vector<Beat> by_arrival = beats;
-      std::sort(by_arrival.begin(), by_arrival.end(), [](const Beat& a, const Beat& b) { return a.arrives < b.arrives; });
-      int64_t fence_at = INT64_MAX;
-      for (int64_t tick = t0; tick < t0 + fp.slow_for_ms + lease; tick += cfg_.controller_tick_ms) {
-        while (next < by_arrival.size() && by_arrival[next].arrives <= tick) {
-          on_heartbeat(h, by_arrival[next].arrives);
-          // Its acknowledgement travels back as slowly (and is not lost here).
-          int64_t ack_back = by_arrival[next].arrives + fp.slow_delay_ms;
-          if (ack_back < fence_at) last_acked_sent = std::max(last_acked_sent, by_arrival[next].sent);
-          ++next;
-        }
-        if (fence_at == INT64_MAX && tick >= last_acked_sent + lease) fence_at = last_acked_sent + lease;
-        if (on_tick(h, tick, cfg_.health) == HealthEvent::became_dead) {
-          dead_at = tick;
-          break;
-        }
-      }
-      if (dead_at < 0) continue;  // slow, perhaps suspect, never dead: nothing moves
-      ++res_.false_deaths;
-      if (fence_at == INT64_MAX || fence_at > dead_at) {
-        violate(step, "node " + st_.node(n).name + " declared dead at " + std::to_string(dead_at) +
-                          " ms before its shim fenced");
-      }
-      recover_node(n, t0, dead_at, std::min(fence_at, dead_at), step);
-      // Heartbeats come back: the node registers again, fenced until its shim
-      // has reconciled (stopped what was placed elsewhere), then ready.
-      NodeHealth back = st_.node(n).health;
-      int64_t t_back = t0 + fp.slow_for_ms;
-      on_register(back, t_back);
-      on_reconciled(back, t_back + cfg_.health.heartbeat_ms);
-      st_.update_health(n, back);
-    }
+  void account(double t_s, double dt, const StepUse& u) {
+    sum_capacity_ += u.capacity_cpu * dt;
+    sum_allocated_ += u.allocated_cpu * dt;
+    sum_used_ += u.used_cpu * dt;
+    sum_demand_ += u.demand_cpu * dt;
+    if (cfg_.keep_series) res_.series.push_back({t_s, u.capacity_cpu, u.allocated_cpu, u.used_cpu, u.demand_cpu});
   }
 
-  // The controller is away (an unplanned failover). A new controller grants
-  // every node a fresh lease at takeover. Shims whose lease ran out meanwhile
-  // have fenced: their at-most-one processes stopped, and are started again
-  // on the same node once acknowledgements resume.
-  void inject_controller_pause(int64_t t0, int64_t step) {
-    const int64_t pause = cfg_.faults.controller_pause_ms;
-    if (pause <= 0) return;
-    (void)step;
-    res_.events.push_back({static_cast<double>(t0) / 1000.0, "controller away for " + std::to_string(pause) + " ms"});
-    const int64_t hb = cfg_.health.heartbeat_ms, lease = cfg_.health.node_lease_ms;
-    const int64_t back = t0 + pause;
-    for (const Node& n : st_.nodes()) {
-      if (n.health.liveness != NodeState::ready || n.processes.empty()) continue;
-      int64_t last_acked_sent = t0 - rng_.uniform(0, hb - 1);
-      int64_t fence = last_acked_sent + lease;
-      // First acknowledgement after takeover: the next heartbeat, there and back.
-      int64_t ack = back + rng_.uniform(0, hb - 1) + 2 * rng_.uniform(0, cfg_.net_delay_ms_max);
-      if (fence >= ack) continue;  // acknowledged in time: nothing stops
-      int64_t last_running = ack;
-      size_t stopped = 0;
-      for (ProcessId p : n.processes) {
-        if (!at_most_one(st_, p)) continue;
-        ++stopped;
-        last_running = std::max(last_running, ack + rng_.uniform(cfg_.start_latency_ms_min, cfg_.start_latency_ms_max));
-      }
-      if (stopped == 0) continue;
-      res_.fenced_stops += stopped;
-      res_.recovery_ms.push_back(static_cast<double>(last_running - t0));
+  // The invariants, from the controller's side and from the nodes'.
+  void check(int64_t step) {
+    const auto* ctl = world_->controller();
+    if (ctl == nullptr) return;
+    std::string broken = ctl->state().check_invariants();
+    if (!broken.empty()) violate(step, broken);
+    size_t live_tasks = 0, live_services = 0;
+    for (const auto& t : tasks_) live_tasks += t.applied && !t.gone;
+    for (ServiceId s = 0; s < ctl->state().service_count(); ++s) live_services += !ctl->state().service(s).removed;
+    if (live_tasks != live_services) {
+      violate(step, "the controller holds " + std::to_string(live_services) + " services, " + std::to_string(live_tasks) + " tasks are live");
     }
-  }
-
-
-  // The controller declares `node` dead at dead_ms: its processes are lost and
-  // placed again by the real scheduler; each runs after the scheduling time,
-  // a network delay and its start latency. fence_ms: when the node's shim
-  // stopped its at-most-one processes (INT64_MAX: the node crashed).
-  void recover_node(NodeId node, int64_t t_fail, int64_t dead_ms, int64_t fence_ms, int64_t step) {
-    NodeHealth h = st_.node(node).health;
-    h.liveness = NodeState::dead;
-    h.state_since_ms = dead_ms;
-    st_.update_health(node, h);
-    std::vector<ProcessId> lost = take_lost_processes(st_, node, dead_ms);
-    std::vector<bool> singleton(lost.size());
-    for (size_t i = 0; i < lost.size(); ++i) singleton[i] = at_most_one(st_, lost[i]);
-    res_.lost += lost.size();
-    const int64_t sched_ms = static_cast<int64_t>(std::ceil(static_cast<double>(lost.size()) / cfg_.placements_per_ms));
-    auto plan = place(lost, dead_ms, true);
-    int64_t last_running = dead_ms;
-    for (const auto& pl : plan.placements) {
-      auto it = std::find(lost.begin(), lost.end(), pl.process);
-      if (it == lost.end()) continue;  // a preempted victim placed again: not one of this node's
-      int64_t running = dead_ms + sched_ms + rng_.uniform(0, cfg_.net_delay_ms_max) +
-                        rng_.uniform(cfg_.start_latency_ms_min, cfg_.start_latency_ms_max);
-      last_running = std::max(last_running, running);
-      ++res_.rescheduled;
-      size_t idx = static_cast<size_t>(it - lost.begin());
-      if (singleton[idx] && fence_ms != INT64_MAX && running <= fence_ms) {
-        violate(step, "process of " + st_.service(st_.process(pl.process).service).spec.name +
-                          " runs twice: new copy at " + std::to_string(running) + " ms, old one fenced at " +
-                          std::to_string(fence_ms) + " ms");
-      }
-    }
-    for (const auto& u : plan.unplaceable) {
-      if (std::find(lost.begin(), lost.end(), u.process) == lost.end()) continue;
-      ++res_.lost_unplaceable;
-      if (u.reason.empty()) violate(step, "a lost process is unplaceable with no reason");
-    }
-    for (const auto& pre : plan.preemptions) {
-      ++res_.lost;  // a victim is lost too, and placed again or reported
-      (void)pre;
-    }
-    // Every lost process is running again or reported unplaceable.
-    size_t accounted = 0;
-    for (ProcessId p : lost) {
-      const ProcessRecord* r = st_.processes().find(p);
-      if (r == nullptr) continue;
-      if (r->node != kNoNode) ++accounted;
-      else if (std::any_of(plan.unplaceable.begin(), plan.unplaceable.end(), [&](const Unplaceable& u) { return u.process == p; })) ++accounted;
-    }
-    if (accounted != lost.size()) violate(step, "a lost process was neither rescheduled nor reported unplaceable");
-    if (!lost.empty()) res_.recovery_ms.push_back(static_cast<double>(last_running - t_fail));
-  }
-
-  // The core instance rule on what the allocator just gave each process: a
-  // process that has wanted more than its node gives for long enough is moved
-  // to a node with room (every trace task is one process), never by
-  // preemption; with no such node it stays where it is.
-  void apply_instance_rule(int64_t now) {
-    for (size_t k = 0; k < tasks_.size(); ++k) {
-      Task& task = tasks_[k];
-      if (task.gone || !task.process.valid()) continue;
-      const ProcessRecord& r = st_.process(task.process);
-      if (r.node == kNoNode) continue;
-      auto it = last_load_.find(task.process.value);
-      if (it == last_load_.end()) continue;
-      InstanceLoad load{task.process, it->second.first, it->second.second, r.created_ms};
-      const ServiceSpec& spec = st_.service(task.service).spec;
-      ScalingDecision d = decide_scaling(spec, std::span<const InstanceLoad>(&load, 1), scaling_[k], now, ScalingConfig{});
-      if (d.action != ScalingAction::move) continue;
-      const NodeId from = r.node;
-      st_.unbind(task.process);
-      SchedulerConfig sc;
-      sc.now_ms = now;
-      sc.preemption = false;
-      sc.avoid = {{task.process, from}};
-      std::vector<ProcessId> one{task.process};
-      auto plan = schedule(st_, one, sc);
-      if (plan.placements.empty()) {
-        st_.bind(task.process, from);  // nowhere better: it never stopped
-      } else {
-        ++res_.moves;
-        alloc_state_.erase(task.process.value);
-      }
-      last_load_.erase(task.process.value);
-    }
-  }
-
-  void account(int64_t t0, int64_t t1) {
-    const double dt = static_cast<double>(t1 - t0) / 1000.0;
-    const double t_s = static_cast<double>(t0) / 1000.0;
-    SimSample s;
-    s.t_s = t_s;
-    for (const Node& n : st_.nodes()) {
-      if (n.health.liveness == NodeState::dead) continue;
-      s.capacity_cpu += static_cast<double>(n.capacity.cpu_millis);
-      if (n.processes.empty()) continue;
-      std::vector<AllocInput> in;
-      in.reserve(n.processes.size());
-      std::vector<int64_t> demand(n.processes.size());
-      for (size_t i = 0; i < n.processes.size(); ++i) {
-        const ProcessRecord& r = st_.process(n.processes[i]);
-        const Task& task = tasks_[task_of_service_.at(r.service)];
-        const TracePod& pod = cfg_.pods[task.pod];
-        const Service& svc = st_.service(r.service);
-        double u = usage_at(cfg_.usage.series[task.series], cfg_.usage.interval_s, t_s);
-        demand[i] = static_cast<int64_t>(std::llround(static_cast<double>(pod.cpu_millis) * u * cfg_.mapping.demand_scale));
-        AllocInput a;
-        a.id = n.processes[i];
-        a.priority = svc.spec.priority;
-        a.envelope = svc.spec.envelope;
-        a.cpu_demand_millis = demand[i];
-        a.cpu_used_millis = std::min(demand[i], svc.spec.envelope.cpu_millis.max);
-        a.memory_used_bytes = static_cast<int64_t>(static_cast<double>(pod.memory_bytes) *
-                                                   (cfg_.mapping.memory_base + (1 - cfg_.mapping.memory_base) * u));
-        a.created_ms = r.created_ms;
-        a.state = alloc_state_[r.id.value];
-        in.push_back(a);
-      }
-      if (cfg_.baseline) {
-        for (size_t i = 0; i < in.size(); ++i) {
-          const int64_t req = in[i].envelope.cpu_millis.max;
-          s.allocated_cpu += static_cast<double>(req);
-          s.used_cpu += static_cast<double>(std::min(demand[i], req));
-          s.demand_cpu += static_cast<double>(demand[i]);
-        }
-        continue;
-      }
-      NodeAllocation out = allocate_node(n.capacity.cpu_millis, n.capacity.memory_bytes, in, t0, AllocatorConfig{});
-      for (size_t i = 0; i < in.size(); ++i) {
-        const Allocation& a = out.processes[i];
-        alloc_state_[a.id.value] = a.state;
-        last_load_[a.id.value] = {demand[i], a.cpu_target_millis};
-        const int64_t served = std::min(demand[i], a.cpu_target_millis);
-        s.allocated_cpu += static_cast<double>(std::max(in[i].envelope.cpu_millis.min, a.cpu_target_millis));
-        s.used_cpu += static_cast<double>(served);
-        s.demand_cpu += static_cast<double>(demand[i]);
-      }
-    }
-    sum_capacity_ += s.capacity_cpu * dt;
-    sum_allocated_ += s.allocated_cpu * dt;
-    sum_used_ += s.used_cpu * dt;
-    sum_demand_ += s.demand_cpu * dt;
-    if (cfg_.keep_series) res_.series.push_back(s);
+    for (const auto& line : world_->check_agreement()) violate(step, line);
   }
 
   void finish() {
-    for (const auto& t : tasks_) {
-      res_.placed += t.ever_placed;
-      res_.unplaceable += !t.ever_placed;
-      if (!t.ever_placed) {
-        res_.never_placed.push_back(st_.service(t.service).spec.name);
-        ++res_.unplaceable_reasons[t.last_reason.empty() ? "left before a placement" : t.last_reason];
-      }
+    const WorldCounters& c = world_->counters();
+    for (auto& t : tasks_) {
+      const bool ran = world_->ever_ran(t.spec.name);
+      res_.placed += ran;
+      if (ran) continue;
+      ++res_.unplaceable;
+      res_.never_placed.push_back(t.spec.name);
+      std::string why = t.rejected;
+      if (why.empty() && t.applied && !t.gone) why = pending_reason(t);
+      if (why.empty()) why = t.last_reason;
+      ++res_.unplaceable_reasons[why.empty() ? "left before a placement" : why];
     }
     std::sort(res_.never_placed.begin(), res_.never_placed.end());
+    const DisruptionReport d = world_->disruptions();
+    res_.lost = static_cast<size_t>(c.processes_disrupted);
+    res_.rescheduled = static_cast<size_t>(d.running_again);
+    res_.lost_unplaceable = static_cast<size_t>(d.unplaceable + d.departed);
+    res_.processes_lost = d.lost + c.records_gone;
+    for (const auto& name : d.lost_names) violate(-1, "process " + name + " was stopped by a fault and never ran again");
+    if (c.records_gone > 0) violate(-1, std::to_string(c.records_gone) + " process records gone after a controller restart");
+    res_.processes_doubled = c.processes_doubled;
+    if (c.processes_doubled > 0) violate(-1, std::to_string(c.processes_doubled) + " at-most-one processes ran twice");
+    res_.false_deaths = static_cast<size_t>(c.false_deaths);
+    res_.fenced_stops = static_cast<size_t>(c.fenced_stops);
+    res_.recovery_ms = c.recovery_ms;
+    res_.sched_ms = c.batch_ms;
+    res_.controller_restarts = c.controller_restarts;
+    res_.store_commits = world_->store_commits();
+    if (const auto* ctl = world_->controller()) res_.moves = ctl->counters().moves;
     res_.slack_percent = sum_allocated_ > 0 ? 100.0 * (sum_allocated_ - sum_used_) / sum_allocated_ : 0;
     res_.unserved_percent = sum_demand_ > 0 ? 100.0 * (sum_demand_ - sum_used_) / sum_demand_ : 0;
     res_.utilization_percent = sum_capacity_ > 0 ? 100.0 * sum_used_ / sum_capacity_ : 0;
@@ -508,13 +408,15 @@ class Simulation {
 
   const SimConfig& cfg_;
   Rng rng_;
-  ClusterState st_;
+  std::unique_ptr<World> world_;
+  int64_t lease_ms_ = 500;
+  int64_t fault_ms_ = -1;
+  int64_t restart_ms_ = -1;
   std::vector<Task> tasks_;
+  std::unordered_map<std::string, size_t> task_of_;
   std::vector<size_t> by_arrival_;
-  std::map<ServiceId, size_t> task_of_service_;
-  std::map<uint64_t, AllocState> alloc_state_;
-  std::map<uint64_t, std::pair<int64_t, int64_t>> last_load_;  // process → (demand, target) last step
-  std::map<size_t, ScalingState> scaling_;                      // task → instance rule state
+  std::vector<size_t> by_leave_;
+  size_t next_leave_ = 0;
   double sum_capacity_ = 0, sum_allocated_ = 0, sum_used_ = 0, sum_demand_ = 0;
   SimResult res_;
 };

@@ -1,13 +1,15 @@
 // rackos sim: a deterministic discrete-event simulation with virtual time that
-// drives the real core — ClusterState, the scheduler, the node allocator, the
-// node state machine — over a trace (or a synthetic workload), injects node
-// crashes, rack failures and partitions, checks invariants, and measures the
+// runs the real ClusterController (sim/sim_world: in-memory store, simulated
+// shims speaking the node protocol, faults on messages) over a trace or a
+// synthetic workload, checks invariants from the nodes' side, and measures the
 // figures operators pay for, for rackos and for a static-sizing baseline.
 //
-// Time advances in usage steps (default 60 s); faults happen at exact
-// millisecond instants inside a step, and recovery is followed event by event:
-// last heartbeat, lease expiry seen by the controller's tick, rescheduling,
-// process start. Same inputs and seed, same output, byte for byte.
+// Time advances in usage steps (default 60 s): tasks leave (a client stop),
+// arrive (a client apply), the controller places and the shims start them,
+// then one summary heartbeat per node carries the usage the shims' allocator
+// served. Faults happen at exact milliseconds inside a step and are followed
+// in detail: every heartbeat, every controller tick, every lease. Same inputs
+// and seed, same output, byte for byte.
 #pragma once
 
 #include <cstdint>
@@ -30,8 +32,11 @@ struct FaultPlan {
   int64_t slow_delay_ms = 300;   //   extra one-way delay of their heartbeats and acks
   double slow_loss = 0.3;        //   chance a heartbeat is lost
   int64_t slow_for_ms = 5'000;   //   how long
-  int64_t controller_pause_ms = 0;  // the controller is away this long (unplanned failover)
+  int64_t partition_for_ms = 5'000;  // how long a partition lasts
+  int64_t controller_pause_ms = 0;  // the controller is away this long (it stalls; nothing is lost)
   double at_fraction = 0.5;      // when, as a fraction of the window
+  double restart_controller_at = -1;  // the controller is killed and rebuilt from the store then (fraction; < 0: never)
+  int64_t controller_down_ms = 300;   //   down this long before it is rebuilt
 };
 
 struct SimConfig {
@@ -50,9 +55,10 @@ struct SimConfig {
   int64_t net_delay_ms_max = 5;  // one way, uniform in [0, max]
   int64_t start_latency_ms_min = 2;
   int64_t start_latency_ms_max = 20;
-  double placements_per_ms = 50; // the controller's scheduling speed (bench: ~370/ms)
+  double placements_per_ms = 50; // the controller's compute time, modelled (bench: ~370 placements/ms)
   bool baseline = false;         // static sizing, Kubernetes failure timing
   int64_t baseline_detect_ms = 340'000;  // node-monitor-grace 40 s + not-ready toleration 300 s
+  int64_t baseline_heartbeat_ms = 10'000; // the kubelet's node status update
   size_t node_limit = 0;         // use only this many machines, taken in a fixed seeded order (0: all)
   bool check_every_step = true;  // full invariant check each step (O(table))
   bool keep_series = true;       // per-step samples for the plot
@@ -81,11 +87,15 @@ struct SimResult {
   size_t lost = 0;               // processes lost to faults
   size_t rescheduled = 0;        // of those, running again
   size_t lost_unplaceable = 0;   // of those, reported unplaceable (with a reason)
-  size_t false_deaths = 0;       // live nodes declared dead (slow heartbeats)
+  size_t false_deaths = 0;       // nodes that did not crash declared dead (slow heartbeats)
   size_t fenced_stops = 0;       // at-most-one processes stopped by their shim's self-fence
   size_t moves = 0;              // processes moved off a node that could not give them enough
   std::vector<double> recovery_ms;   // per failed node: death → its last lost process running
-  std::vector<double> sched_ms;      // scheduling latency per batch
+  std::vector<double> sched_ms;      // modelled controller time per step that placed
+  int64_t controller_restarts = 0;
+  int64_t processes_doubled = 0;     // an at-most-one process started while another copy ran
+  int64_t processes_lost = 0;        // a record gone, or a process a fault stopped never run again
+  uint64_t store_commits = 0;
   double slack_percent = 0;      // (allocated − used) / allocated
   double unserved_percent = 0;   // demanded CPU-seconds not served
   double utilization_percent = 0;// used / capacity

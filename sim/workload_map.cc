@@ -13,8 +13,9 @@ ServiceSpec map_pod(const TracePod& pod, const MappingConfig& cfg, bool baseline
   if (pod.qos == "LS" || pod.qos == "Guaranteed") s.priority = PriorityClass::high;
   else if (pod.qos == "BE") s.priority = PriorityClass::batch;
   else s.priority = PriorityClass::normal;
-  const int64_t cpu = std::max<int64_t>(pod.cpu_millis, 1);
-  const int64_t mem = std::max<int64_t>(pod.memory_bytes, 1);
+  // The smallest envelope the controller admits (10m CPU, 4Mi memory).
+  const int64_t cpu = std::max<int64_t>(pod.cpu_millis, 10);
+  const int64_t mem = std::max<int64_t>(pod.memory_bytes, int64_t{4} << 20);
   if (baseline) {
     s.envelope.cpu_millis = {cpu, cpu, cpu};
     s.envelope.memory_bytes = {mem, mem, mem};
