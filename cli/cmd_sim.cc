@@ -124,6 +124,9 @@ void run(const SimArgs& a) {
   if (!mine) die(mine.error().message);
   sim::SimConfig base_cfg = cfg;
   base_cfg.baseline = true;
+  // The baseline models Kubernetes' failure timing; a restart of rackos's
+  // controller (which gives nodes 2 s to reconnect) is not part of it.
+  base_cfg.faults.restart_controller_at = -1;
   auto base = sim::run_simulation(base_cfg);
   if (!base) die(base.error().message);
 

@@ -38,11 +38,7 @@ std::string ClusterController::process_key(ProcessId id) const {
 
 ClusterController::ServiceExtra& ClusterController::sx(ServiceId id) { return sextra_[id]; }
 
-const std::string& ClusterController::yaml_of(ServiceId id) const {
-  auto& cache = yaml_cache_[id];
-  if (cache.first != state_.service(id).spec) cache = {state_.service(id).spec, format_service_yaml(state_.service(id).spec)};
-  return cache.second;
-}
+std::string ClusterController::yaml_of(ServiceId id) const { return format_service_yaml(state_.service(id).spec); }
 
 void ClusterController::mark_dirty(ProcessId id) { dirty_procs_.insert(id.value); }
 

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <array>
+#include <deque>
 #include <map>
 #include <optional>
 #include <set>
@@ -139,7 +140,7 @@ class ClusterState {
 
   ClusterConfig cfg_;
   std::vector<Node> nodes_;
-  std::vector<Service> services_;
+  std::deque<Service> services_;  // a deque: growing never moves (or copies) the services held
   ProcessTable table_;
   ResourceNames resource_names_;
   std::unordered_map<std::string, NodeId> node_by_name_;

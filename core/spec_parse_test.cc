@@ -51,6 +51,25 @@ TEST(SpecParse, NormalFormRoundTrips) {
   EXPECT_EQ((*again)[0], (*r)[0]);
 }
 
+TEST(SpecParse, NormalFormRoundTripsAwkwardStrings) {
+  ServiceSpec s;
+  s.name = "odd";
+  s.command = {"/bin/sh", "-c", "echo \"a: b\" # not a comment\n\tnext line \\ done", "null", "yes", "  lead", "ünï", "[x]", "{y}"};
+  s.env = {{"QUOTE", "say \"hi\""}, {"EMPTY", ""}, {"COLON", "k: v"}, {"CTRL", std::string("a\x01b")}};
+  s.workdir = "/tmp/with space";
+  s.envelope.cpu_millis = {100, 500, 1000};
+  s.envelope.memory_bytes = {64 << 20, 128 << 20, 256 << 20};
+  s.resources = {{"gpu_milli", 500}};
+  auto again = parse_services_yaml(format_service_yaml(s));
+  ASSERT_TRUE(again) << again.error().message << "\n" << format_service_yaml(s);
+  ASSERT_EQ(again->size(), 1u);
+  EXPECT_EQ((*again)[0].command, s.command);
+  EXPECT_EQ((*again)[0].env, s.env);
+  EXPECT_EQ((*again)[0].workdir, s.workdir);
+  EXPECT_EQ((*again)[0].resources, s.resources);
+  EXPECT_EQ((*again)[0].envelope, s.envelope);
+}
+
 TEST(SpecParse, Defaults) {
   auto r = parse_services_yaml("name: one\ncommand: sleep 100\ncpu: 1\nmemory: 64Mi:128Mi\n");
   ASSERT_TRUE(r) << r.error().message;

@@ -27,8 +27,10 @@ struct SimProcess {
   PriorityClass priority = PriorityClass::normal;
   int64_t created_ms = 0;
   AllocState alloc;
-  v1::Allocation allocation;  // last the allocator gave
-  v1::Usage usage;            // last measured
+  // Last the allocator gave and last measured (plain numbers: a proto each
+  // per process cost ~150 B at 500,000 processes).
+  int64_t target_millis = 0, quota_millis = 0, memory_high = 0;
+  int64_t demand_millis = 0, used_millis = 0, memory_bytes = 0;
 };
 
 struct SimNode {
@@ -87,6 +89,9 @@ struct World::Impl {
   std::unique_ptr<controller::ClusterController> ctl;
   std::vector<SimNode> nodes;
   std::unordered_map<ConnId, size_t> conn_node;
+  // A stream is ordered (TCP): nothing overtakes what was sent before it on
+  // the same stream. The last delivery time per stream and direction.
+  std::unordered_map<ConnId, int64_t> last_up, last_down;
   std::vector<Event> heap;
   uint64_t seq = 0;
   ConnId next_conn = 0;
@@ -178,6 +183,8 @@ struct World::Impl {
       e.node = it->second;
       e.conn = o.conn;
       e.at = now + compute_ms + delay() + (nodes[e.node].slow(now) ? nodes[e.node].slow_extra_ms : 0);
+      int64_t& last = last_down[o.conn];
+      e.at = last = std::max(e.at, last);
       e.down = std::make_unique<v1::ControllerMessage>(std::move(o.msg));
       e.close = o.close;
       push(std::move(e));
@@ -215,14 +222,22 @@ struct World::Impl {
     e.node = node;
     e.conn = n.conn;
     e.at = now + delay() + (n.slow(now) ? n.slow_extra_ms : 0);
+    int64_t& last = last_up[n.conn];
+    e.at = last = std::max(e.at, last);
     e.up = std::make_unique<v1::ShimMessage>(std::move(m));
     push(std::move(e));
+  }
+
+  void forget_conn(ConnId conn) {
+    conn_node.erase(conn);
+    last_up.erase(conn);
+    last_down.erase(conn);
   }
 
   void drop_stream(size_t node, int64_t reconnect_after_ms) {
     SimNode& n = nodes[node];
     if (n.conn != 0) {
-      conn_node.erase(n.conn);
+      forget_conn(n.conn);
       if (ctl) {
         ctl->on_disconnect(n.conn, now);
         touched = true;
@@ -357,8 +372,12 @@ struct World::Impl {
     pi.set_service(p.service);
     pi.set_state(p.running ? v1::RUNNING : (p.exited ? v1::EXITED : v1::STARTING));
     pi.set_pid(p.pid);
-    *pi.mutable_allocation() = p.allocation;
-    *pi.mutable_usage() = p.usage;
+    pi.mutable_allocation()->set_cpu_target_millis(p.target_millis);
+    pi.mutable_allocation()->set_cpu_quota_millis(p.quota_millis);
+    pi.mutable_allocation()->set_memory_high_bytes(p.memory_high);
+    pi.mutable_usage()->set_cpu_demand_millis(p.demand_millis);
+    pi.mutable_usage()->set_cpu_used_millis(p.used_millis);
+    pi.mutable_usage()->set_memory_bytes(p.memory_bytes);
     if (p.exited) pi.mutable_exit()->set_signal(9);
     return pi;
   }
@@ -610,13 +629,13 @@ StepUse World::summarise(const DemandFn& demand) {
         const Allocation& a = out.processes[k];
         SimProcess& p = *procs[k];
         p.alloc = a.state;
-        p.allocation.set_cpu_target_millis(a.cpu_target_millis);
-        p.allocation.set_cpu_quota_millis(a.cpu_quota_millis);
-        p.allocation.set_memory_high_bytes(a.memory_high_bytes);
+        p.target_millis = a.cpu_target_millis;
+        p.quota_millis = a.cpu_quota_millis;
+        p.memory_high = a.memory_high_bytes;
         const int64_t served = std::min(in[k].cpu_demand_millis, a.cpu_target_millis);
-        p.usage.set_cpu_demand_millis(in[k].cpu_demand_millis);
-        p.usage.set_cpu_used_millis(served);
-        p.usage.set_memory_bytes(in[k].memory_used_bytes);
+        p.demand_millis = in[k].cpu_demand_millis;
+        p.used_millis = served;
+        p.memory_bytes = in[k].memory_used_bytes;
         use.allocated_cpu += static_cast<double>(std::max(in[k].envelope.cpu_millis.min, a.cpu_target_millis));
         use.used_cpu += static_cast<double>(served);
         use.demand_cpu += static_cast<double>(in[k].cpu_demand_millis);
@@ -626,10 +645,10 @@ StepUse World::summarise(const DemandFn& demand) {
         SimProcess& p = *procs[k];
         const int64_t req = in[k].envelope.cpu_millis.max;
         const int64_t served = std::min(in[k].cpu_demand_millis, req);
-        p.allocation.set_cpu_target_millis(req);
-        p.usage.set_cpu_demand_millis(in[k].cpu_demand_millis);
-        p.usage.set_cpu_used_millis(served);
-        p.usage.set_memory_bytes(in[k].memory_used_bytes);
+        p.target_millis = req;
+        p.demand_millis = in[k].cpu_demand_millis;
+        p.used_millis = served;
+        p.memory_bytes = in[k].memory_used_bytes;
         use.allocated_cpu += static_cast<double>(req);
         use.used_cpu += static_cast<double>(served);
         use.demand_cpu += static_cast<double>(in[k].cpu_demand_millis);
@@ -680,7 +699,7 @@ void World::crash(size_t node) {
   for (auto& [id, p] : n.procs) w.set_stopped(node, id, p, true);
   n.procs.clear();
   n.alive = false;
-  if (n.conn != 0) w.conn_node.erase(n.conn);  // a power cut: the controller hears nothing
+  w.forget_conn(n.conn);  // a power cut: the controller hears nothing
   n.conn = 0;
 }
 
@@ -718,7 +737,7 @@ void World::kill_controller(int64_t down_ms) {
   // Its streams break: each shim sees its stream close and retries until the
   // controller is back (then reconnects with a jitter).
   for (auto& n : w.nodes) {
-    if (n.conn != 0) w.conn_node.erase(n.conn);
+    w.forget_conn(n.conn);
     n.conn = 0;
   }
   Event e;

@@ -21,6 +21,7 @@ double percentile(std::vector<double> v, double p) {
 }
 
 namespace {
+long rss() { FILE* f = fopen("/proc/self/statm", "r"); long a=0,b=0; if (fscanf(f, "%ld %ld", &a, &b) != 2) b = 0; fclose(f); return b * 4 / 1024; }
 
 struct Rng {
   std::mt19937_64 g;
@@ -31,7 +32,7 @@ struct Rng {
 
 struct Task {
   size_t pod = 0;
-  ServiceSpec spec;
+  std::string name;              // its service (the pod's name, made unique)
   size_t series = 0;
   int64_t arrive_ms = 0;
   int64_t leave_ms = 0;          // INT64_MAX: stays
@@ -107,10 +108,14 @@ class Simulation {
       while (next_arrival < by_arrival_.size() && tasks_[by_arrival_[next_arrival]].arrive_ms < step_end) {
         arriving.push_back(by_arrival_[next_arrival++]);
       }
+      if (getenv("SIMMEM")) fprintf(stderr, "before apply %ld\n", rss());
       arrivals(arriving);
+      if (getenv("SIMMEM")) fprintf(stderr, "after apply %ld\n", rss());
       // Starts land within a second; faults due in this step happen in order.
       world_->run_until(world_->now() + 1'000);
+      if (getenv("SIMMEM")) fprintf(stderr, "after starts %ld\n", rss());
       faults_due(step_end, step);
+      if (getenv("SIMMEM")) fprintf(stderr, "after faults %ld\n", rss());
       const double t_s = static_cast<double>(t) / 1000.0;
       StepUse use = world_->summarise([&](const std::string& service, int64_t) { return demand(service, t_s); });
       account(t_s, static_cast<double>(step_end - t) / 1000.0, use);
@@ -158,18 +163,19 @@ class Simulation {
   void build_tasks() {
     const int64_t start = cfg_.start_s, end = cfg_.start_s + cfg_.duration_s;
     std::unordered_map<std::string, size_t> names;
+    tasks_.reserve(cfg_.pods.size());
     for (size_t i = 0; i < cfg_.pods.size(); ++i) {
       const TracePod& p = cfg_.pods[i];
       const bool stays = p.deletion_s == 0;
       if (p.creation_s >= end || (!stays && p.deletion_s <= start)) continue;
       Task t;
       t.pod = i;
-      t.spec = map_pod(p, cfg_.mapping, cfg_.baseline);
-      if (names.count(t.spec.name)) t.spec.name += "-" + std::to_string(i);  // duplicate task names
+      t.name = p.name;
+      if (names.count(t.name)) t.name += "-" + std::to_string(i);  // duplicate task names
       t.series = series_for(p.name, cfg_.seed, cfg_.usage.series.size());
       t.arrive_ms = std::max(p.creation_s, start) * 1000;
       t.leave_ms = stays ? INT64_MAX : p.deletion_s * 1000;
-      names[t.spec.name] = tasks_.size();
+      names[t.name] = tasks_.size();
       tasks_.push_back(std::move(t));
     }
     task_of_ = std::move(names);
@@ -200,7 +206,7 @@ class Simulation {
     const auto* ctl = world_->controller();
     if (ctl == nullptr) return t.last_reason;
     v1::ListRequest req;
-    req.set_service(t.spec.name);
+    req.set_service(t.name);
     const v1::ListProcessesResponse listed = ctl->list_processes(req);
     for (const auto& p : listed.processes()) {
       if (!p.reason().empty()) return p.reason();
@@ -214,39 +220,59 @@ class Simulation {
       if (task.gone) continue;
       task.gone = true;
       if (!task.applied) continue;
-      if (!world_->ever_ran(task.spec.name)) task.last_reason = pending_reason(task);
+      if (!world_->ever_ran(task.name)) task.last_reason = pending_reason(task);
       if (world_->controller() == nullptr) continue;
-      (void)world_->stop_service(task.spec.name);  // a task that left: its service is stopped
+      (void)world_->stop_service(task.name);  // a task that left: its service is stopped
     }
   }
+
+  ServiceSpec spec_of(const Task& t) const {
+    ServiceSpec s = map_pod(cfg_.pods[t.pod], cfg_.mapping, cfg_.baseline);
+    s.name = t.name;
+    return s;
+  }
+
+  // Arrivals go in as client requests of at most kApplyBatch services (as a
+  // client under the API's message size limit would send them), one after
+  // the other.
+  static constexpr size_t kApplyBatch = 4096;
 
   void arrivals(const std::vector<size_t>& arriving) {
     std::vector<ServiceSpec> specs;
     std::vector<size_t> which;
+    auto send = [&] {
+      if (specs.empty() || world_->controller() == nullptr) return;
+      auto r = world_->apply(specs);
+      if (r.errors_size() > 0) {
+        for (size_t k : which) tasks_[k].rejected = "refused by the controller: " + r.errors(0);
+      } else {
+        for (size_t k : which) tasks_[k].applied = true;
+      }
+      // The next request goes once the controller has placed this one
+      // (its modelled compute time), as a client waiting for its answer would.
+      world_->run_until(world_->now() + 1 + static_cast<int64_t>(static_cast<double>(specs.size()) / cfg_.placements_per_ms));
+      specs.clear();
+      which.clear();
+    };
     for (size_t k : arriving) {
       Task& task = tasks_[k];
       if (task.gone) continue;
-      // One request carries them all, and a request with any error changes
-      // nothing: specs the controller would refuse are refused here, each
-      // with its words, and the rest go in.
+      // A request with any error changes nothing: specs the controller would
+      // refuse are refused here, each with its words, and the rest go in.
+      ServiceSpec spec = spec_of(task);
       std::string why;
-      for (const auto& e : validate_service_spec(task.spec)) why += (why.empty() ? "" : "; ") + e.message;
-      for (const auto& e : admission_errors(task.spec)) why += (why.empty() ? "" : "; ") + e.message;
+      for (const auto& e : validate_service_spec(spec)) why += (why.empty() ? "" : "; ") + e.message;
+      for (const auto& e : admission_errors(spec)) why += (why.empty() ? "" : "; ") + e.message;
       if (!why.empty()) {
         task.rejected = "refused by the controller: " + why;
         task.gone = true;
         continue;
       }
-      specs.push_back(task.spec);
+      specs.push_back(std::move(spec));
       which.push_back(k);
+      if (specs.size() == kApplyBatch) send();
     }
-    if (specs.empty() || world_->controller() == nullptr) return;
-    auto r = world_->apply(specs);
-    if (r.errors_size() > 0) {
-      for (size_t k : which) tasks_[k].rejected = "refused by the controller: " + r.errors(0);
-      return;
-    }
-    for (size_t k : which) tasks_[k].applied = true;
+    send();
   }
 
   // The next fault instant before `until` (-1: none); `restart` says which.
@@ -373,11 +399,11 @@ class Simulation {
   void finish() {
     const WorldCounters& c = world_->counters();
     for (auto& t : tasks_) {
-      const bool ran = world_->ever_ran(t.spec.name);
+      const bool ran = world_->ever_ran(t.name);
       res_.placed += ran;
       if (ran) continue;
       ++res_.unplaceable;
-      res_.never_placed.push_back(t.spec.name);
+      res_.never_placed.push_back(t.name);
       std::string why = t.rejected;
       if (why.empty() && t.applied && !t.gone) why = pending_reason(t);
       if (why.empty()) why = t.last_reason;
