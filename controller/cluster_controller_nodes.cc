@@ -334,33 +334,49 @@ void ClusterController::on_heartbeat(ConnId conn, NodeId node, const v1::Heartbe
 }
 
 void ClusterController::on_event(ConnId, NodeId node, const v1::ProcessEvent& ev, int64_t now_ms) {
-  const std::string& kind = ev.kind();
+  const std::optional<NodeEventKind> kind = parse_node_event_kind(ev.kind());
+  const std::string where = state_.node(node).name + (ev.id().empty() ? "" : "/" + ev.id());
+  if (!kind) {
+    // A newer shim's kind: shown, never acted on.
+    events_->add(now_ms, "warning", where, "unknown event kind \"" + ev.kind() + "\": " + ev.message());
+    return;
+  }
   NodeLink& link = links_[node];
-  if (kind == "exited" && link.stale.erase(ev.id())) {
+  if (*kind == NodeEventKind::exited && link.stale.erase(ev.id())) {
     check_reconciled(node, now_ms);
     return;
   }
   auto it = by_launch_.find(ev.id());
   const bool ours = it != by_launch_.end() && state_.process(it->second).node == node;
-  if (kind == "started") {
-    if (ours) mark_running(it->second, ev.pid(), now_ms);
-  } else if (kind == "start_failed") {
-    if (ours) {
-      v1::ExitStatus st;
-      st.set_start_error(ev.message());
-      handle_exit(it->second, st, now_ms);
-    }
-  } else if (kind == "exited") {
-    if (ours) handle_exit(it->second, ev.exit(), now_ms);
-  } else if (kind == "evict") {
-    if (ours && !pextra_[it->second.value].stop_wanted) {
-      ProcessId id = it->second;
-      events_->add(now_ms, "evict", process_name(id), state_.node(node).name + ": " + ev.message() + "; moving it");
-      avoid_.emplace_back(id, node);
-      move_off(id, now_ms);
-    }
-  } else {
-    events_->add(now_ms, kind, state_.node(node).name + (ev.id().empty() ? "" : "/" + ev.id()), ev.message());
+  switch (*kind) {
+    case NodeEventKind::started:
+      if (ours) mark_running(it->second, ev.pid(), now_ms);
+      return;
+    case NodeEventKind::start_failed:
+      if (ours) {
+        v1::ExitStatus st;
+        st.set_start_error(ev.message());
+        handle_exit(it->second, st, now_ms);
+      }
+      return;
+    case NodeEventKind::exited:
+      if (ours) handle_exit(it->second, ev.exit(), now_ms);
+      return;
+    case NodeEventKind::evict:
+      if (ours && !pextra_[it->second.value].stop_wanted) {
+        ProcessId id = it->second;
+        events_->add(now_ms, "evict", process_name(id), state_.node(node).name + ": " + ev.message() + "; moving it");
+        avoid_.emplace_back(id, node);
+        move_off(id, now_ms);
+      }
+      return;
+    case NodeEventKind::fenced:
+    case NodeEventKind::unfenced:
+    case NodeEventKind::adopted:
+    case NodeEventKind::takeover:
+    case NodeEventKind::warning:
+      events_->add(now_ms, std::string(to_string(*kind)), where, ev.message());
+      return;
   }
 }
 

@@ -74,4 +74,28 @@ std::string_view to_string(OnPartition p) {
   return p == OnPartition::stop ? "stop" : "keep";
 }
 
+std::string_view to_string(NodeEventKind k) {
+  switch (k) {
+    case NodeEventKind::started: return "started";
+    case NodeEventKind::start_failed: return "start_failed";
+    case NodeEventKind::exited: return "exited";
+    case NodeEventKind::evict: return "evict";
+    case NodeEventKind::fenced: return "fenced";
+    case NodeEventKind::unfenced: return "unfenced";
+    case NodeEventKind::adopted: return "adopted";
+    case NodeEventKind::takeover: return "takeover";
+    case NodeEventKind::warning: return "warning";
+  }
+  return "warning";
+}
+
+std::optional<NodeEventKind> parse_node_event_kind(std::string_view s) {
+  for (auto k : {NodeEventKind::started, NodeEventKind::start_failed, NodeEventKind::exited, NodeEventKind::evict,
+                 NodeEventKind::fenced, NodeEventKind::unfenced, NodeEventKind::adopted, NodeEventKind::takeover,
+                 NodeEventKind::warning}) {
+    if (to_string(k) == s) return k;
+  }
+  return std::nullopt;
+}
+
 }  // namespace rackos

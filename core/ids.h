@@ -38,6 +38,16 @@ std::optional<PriorityClass> parse_priority_class(std::string_view s);
 // CPU weight multiplier of a class: weight is proportional to min × this.
 uint32_t priority_weight(PriorityClass p);
 
+// What a shim reports (ProcessEvent.kind on the wire, and its own event log):
+//   started / start_failed / exited   a launch's life
+//   evict      memory cannot be kept: the controller should move it
+//   fenced / unfenced   the node's lease ran out / acks resumed
+//   adopted / takeover  a new shim took over running work
+//   warning    anything else worth a line
+enum class NodeEventKind : uint8_t { started, start_failed, exited, evict, fenced, unfenced, adopted, takeover, warning };
+std::string_view to_string(NodeEventKind k);
+std::optional<NodeEventKind> parse_node_event_kind(std::string_view s);
+
 // Node states (DESIGN.md "Failure handling").
 //   ready     heartbeats on time; accepts placements
 //   suspect   3 heartbeats missed; no new placements, processes stay

@@ -15,6 +15,12 @@ TEST(Kinds, EachParsesBackFromItsName) {
   for (auto p : {PriorityClass::system, PriorityClass::high, PriorityClass::normal, PriorityClass::batch}) {
     EXPECT_EQ(parse_priority_class(to_string(p)), p);
   }
+  for (auto k : {NodeEventKind::started, NodeEventKind::start_failed, NodeEventKind::exited, NodeEventKind::evict,
+                 NodeEventKind::fenced, NodeEventKind::unfenced, NodeEventKind::adopted, NodeEventKind::takeover,
+                 NodeEventKind::warning}) {
+    EXPECT_EQ(parse_node_event_kind(to_string(k)), k) << to_string(k);
+  }
+  EXPECT_FALSE(parse_node_event_kind("exploded"));
   EXPECT_FALSE(parse_process_state("dancing"));
   EXPECT_FALSE(parse_on_partition("Stop"));
   EXPECT_FALSE(parse_priority_class(""));

@@ -3,6 +3,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cctype>
 #include <limits>
 #include <map>
 #include <set>
@@ -475,6 +476,21 @@ void quoted(std::string& out, std::string_view s) {
   out.push_back('"');
 }
 
+// Plain when it cannot read back as anything else (a word or a path: starts
+// with a letter, '_' or '/', no YAML indicator, not a boolean or null);
+// double-quoted otherwise.
+void scalar(std::string& out, std::string_view s) {
+  bool plain = !s.empty() && (std::isalpha(static_cast<unsigned char>(s[0])) || s[0] == '_' || s[0] == '/');
+  for (unsigned char c : s) plain = plain && (std::isalnum(c) || c == '_' || c == '.' || c == '/' || c == '-');
+  if (plain) {
+    std::string lower(s);
+    for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (const char* word : {"true", "false", "yes", "no", "on", "off", "null", "y", "n"}) plain = plain && lower != word;
+  }
+  if (plain) out += s;
+  else quoted(out, s);
+}
+
 template <class Range, class F>
 void flow_seq(std::string& out, const Range& items, F&& item) {
   out.push_back('[');
@@ -492,21 +508,22 @@ void flow_seq(std::string& out, const Range& items, F&& item) {
 // Written by hand rather than through YAML::Emitter: the emitter's regex
 // scans made formatting the controller's hottest path at scale (a third of
 // the simulator's time with 500,000 services). Plain tokens are ours
-// (quantities, enums); every user string is double-quoted.
+// (quantities, enums); a user string is plain only when it cannot read back
+// as anything else, double-quoted otherwise.
 std::string format_service_yaml(const ServiceSpec& spec) {
   std::string o;
   o.reserve(384);
   o += "name: ";
-  quoted(o, spec.name);
+  scalar(o, spec.name);
   o += "\ncommand: ";
-  flow_seq(o, spec.command, [&](const std::string& a) { quoted(o, a); });
+  flow_seq(o, spec.command, [&](const std::string& a) { scalar(o, a); });
   if (!spec.env.empty()) {
     o += "\nenv: {";
     bool first = true;
     for (const auto& [k, v] : spec.env) {
       if (!first) o += ", ";
       first = false;
-      quoted(o, k);
+      scalar(o, k);
       o += ": ";
       quoted(o, v);
     }
@@ -514,7 +531,7 @@ std::string format_service_yaml(const ServiceSpec& spec) {
   }
   if (!spec.workdir.empty()) {
     o += "\nworkdir: ";
-    quoted(o, spec.workdir);
+    scalar(o, spec.workdir);
   }
   if (spec.uid) o += "\nuid: " + std::to_string(*spec.uid);
   if (spec.gid) o += "\ngid: " + std::to_string(*spec.gid);
@@ -530,7 +547,7 @@ std::string format_service_yaml(const ServiceSpec& spec) {
     for (const auto& [k, v] : spec.resources) {
       if (!first) o += ", ";
       first = false;
-      quoted(o, k);
+      scalar(o, k);
       o += ": " + std::to_string(v);
     }
     o += "}";

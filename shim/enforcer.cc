@@ -162,7 +162,7 @@ EnforcerTotals Enforcer::tick(Supervisor& sup, int64_t now_ms) {
     const ManagedProcess& p = *live[e.slot()];
     evicted.push_back(p.spec.id);
     if (std::find(last_evicted_.begin(), last_evicted_.end(), p.spec.id) == last_evicted_.end()) {
-      sup.emit("evict", p.spec.id,
+      sup.emit(NodeEventKind::evict, p.spec.id,
                "node short of memory: squeezed above its min for " +
                    std::to_string(now_ms - p.alloc.squeezed_since_ms) + " ms; move it elsewhere");
     }

@@ -9,7 +9,7 @@ void on_ack(NodeStatus& status, Supervisor& sup, int64_t sent_ms, int64_t now_ms
   status.last_ack_ms = std::max(status.last_ack_ms, std::min(sent_ms, now_ms));
   if (status.fenced) {
     status.fenced = false;
-    sup.emit("unfenced", "", "controller acknowledgements resumed");
+    sup.emit(NodeEventKind::unfenced, "", "controller acknowledgements resumed");
   }
 }
 
@@ -28,7 +28,7 @@ std::optional<size_t> fence_if_silent(NodeStatus& status, Supervisor& sup, int64
       ++stopped;
     }
   }
-  sup.emit("fenced", "", "no acknowledgement from the controller for " + std::to_string(now_ms - status.last_ack_ms) +
+  sup.emit(NodeEventKind::fenced, "", "no acknowledgement from the controller for " + std::to_string(now_ms - status.last_ack_ms) +
                              " ms; stopped " + std::to_string(stopped) + " at-most-one processes");
   return stopped;
 }

@@ -38,7 +38,7 @@ TEST_F(Fencing, SilenceFencesAtMostOneWorkOnlyAndAnAckLiftsIt) {
   on_ack(status_, *sup_, 99'999, 1700);
   EXPECT_FALSE(status_.fenced);
   EXPECT_EQ(status_.last_ack_ms, 1700);
-  EXPECT_EQ(sup_->events().back().kind, "unfenced");
+  EXPECT_EQ(sup_->events().back().kind, NodeEventKind::unfenced);
   EXPECT_FALSE(refuse_start(status_, *sup_, request("two", OnPartition::stop).spec));
 }
 

@@ -37,10 +37,10 @@ void fill_exit(const ManagedProcess& p, v1::ExitStatus* out) {
   out->set_fenced(p.exit->fenced);
 }
 
-v1::ShimMessage event(const std::string& id, const std::string& kind, const std::string& message) {
+v1::ShimMessage event(const std::string& id, NodeEventKind kind, const std::string& message) {
   v1::ShimMessage m;
   m.mutable_event()->set_id(id);
-  m.mutable_event()->set_kind(kind);
+  m.mutable_event()->set_kind(std::string(to_string(kind)));
   m.mutable_event()->set_message(message);
   return m;
 }
@@ -130,8 +130,8 @@ v1::ShimMessage event_message(const ShimEvent& e, const Supervisor& sup) {
   v1::ShimMessage m = event(e.id, e.kind, e.message);
   auto it = sup.processes().find(e.id);
   if (it != sup.processes().end()) {
-    if (e.kind == "exited") fill_exit(it->second, m.mutable_event()->mutable_exit());
-    if (e.kind == "started") m.mutable_event()->set_pid(it->second.pid.pid);
+    if (e.kind == NodeEventKind::exited) fill_exit(it->second, m.mutable_event()->mutable_exit());
+    if (e.kind == NodeEventKind::started) m.mutable_event()->set_pid(it->second.pid.pid);
   }
   return m;
 }
@@ -154,7 +154,7 @@ std::vector<v1::ShimMessage> handle_controller_message(const v1::ControllerMessa
     }
     // Stale copies of processes that run elsewhere now: at most one copy, so at once.
     for (const auto& id : reg.stop()) {
-      if (auto r = sup.stop(id, 0, now_ms); !r) out.push_back(event(id, "warning", r.error().message));
+      if (auto r = sup.stop(id, 0, now_ms); !r) out.push_back(event(id, NodeEventKind::warning, r.error().message));
     }
     for (const auto& id : reg.forget()) sup.forget_when_exited(id);
   } else if (m.has_start()) {
@@ -162,9 +162,9 @@ std::vector<v1::ShimMessage> handle_controller_message(const v1::ControllerMessa
     if (auto it = sup.processes().find(s.id()); it != sup.processes().end()) {
       // Sent again (the controller restarted): say how it is instead of starting it twice.
       if (it->second.state == ProcState::exited) {
-        out.push_back(event_message({0, 0, "exited", s.id(), "exited before"}, sup));
+        out.push_back(event_message({0, 0, NodeEventKind::exited, s.id(), "exited before"}, sup));
       } else {
-        auto e = event(s.id(), "started", "already running");
+        auto e = event(s.id(), NodeEventKind::started, "already running");
         e.mutable_event()->set_pid(it->second.pid.pid);
         out.push_back(e);
       }
@@ -184,27 +184,27 @@ std::vector<v1::ShimMessage> handle_controller_message(const v1::ControllerMessa
     if (s.has_uid()) sr.uid = s.uid();
     if (s.has_gid()) sr.gid = s.gid();
     if (auto why = refuse_start(status, sup, sr.spec)) {
-      out.push_back(event(s.id(), "start_failed", *why));
+      out.push_back(event(s.id(), NodeEventKind::start_failed, *why));
       return out;
     }
     // Asynchronous: "started" (with the pid) or "start_failed" follows as an event.
-    if (auto r = sup.start(sr, now_ms, /*wait=*/false); !r) out.push_back(event(s.id(), "start_failed", r.error().message));
+    if (auto r = sup.start(sr, now_ms, /*wait=*/false); !r) out.push_back(event(s.id(), NodeEventKind::start_failed, r.error().message));
   } else if (m.has_stop()) {
     auto it = sup.processes().find(m.stop().id());
     if (it == sup.processes().end()) {
       // Never got here (or forgotten): it is stopped as far as this node knows.
-      auto e = event(m.stop().id(), "exited", "not on node " + sup.config().node);
+      auto e = event(m.stop().id(), NodeEventKind::exited, "not on node " + sup.config().node);
       e.mutable_event()->mutable_exit()->set_stop_requested(true);
       out.push_back(e);
     } else if (auto r = sup.stop(m.stop().id(), m.stop().grace_ms(), now_ms); !r) {
-      out.push_back(event(m.stop().id(), "warning", r.error().message));
+      out.push_back(event(m.stop().id(), NodeEventKind::warning, r.error().message));
     } else if (m.stop().forget()) {
       sup.forget_when_exited(m.stop().id());
     }
   } else if (m.has_update()) {
     auto prio = parse_priority_class(m.update().priority()).value_or(PriorityClass::normal);
     if (auto r = sup.update(m.update().id(), from_proto(m.update().envelope()), prio); !r) {
-      out.push_back(event(m.update().id(), "warning", "update: " + r.error().message));
+      out.push_back(event(m.update().id(), NodeEventKind::warning, "update: " + r.error().message));
     }
   } else if (m.has_read_log()) {
     const auto& rl = m.read_log();

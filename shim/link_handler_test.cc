@@ -48,7 +48,7 @@ class LinkHandler : public SupervisorFixture {
     }
     ASSERT_GT(sup_->processes().at(id).pid.pid, 0);
   }
-  std::string last_event_kind() { return sup_->events().empty() ? "" : sup_->events().back().kind; }
+  std::string last_event_kind() { return sup_->events().empty() ? "" : std::string(to_string(sup_->events().back().kind)); }
 };
 
 TEST_F(LinkHandler, AsynchronousStartReportsStartedWithThePid) {

@@ -157,7 +157,7 @@ json handle_request(const json& req, Supervisor& sup, NodeStatus& status, int64_
       json list = json::array();
       for (const auto& e : sup.events()) {
         if (e.seq > since) {
-          list.push_back({{"seq", e.seq}, {"time_ms", e.time_ms}, {"kind", e.kind}, {"id", e.id}, {"message", e.message}});
+          list.push_back({{"seq", e.seq}, {"time_ms", e.time_ms}, {"kind", std::string(to_string(e.kind))}, {"id", e.id}, {"message", e.message}});
         }
       }
       return {{"ok", true}, {"events", list}};

@@ -232,7 +232,7 @@ class ShimDaemon {
     const size_t adopted = sup_->adopt_all(monotonic_ms());
     const int64_t takeover_ms = monotonic_ms() - t_active;
     if (adopted > 0 || !sup_->processes().empty()) {
-      sup_->emit("takeover", "", "shim pid " + std::to_string(::getpid()) + " active; re-adopted " + std::to_string(adopted) +
+      sup_->emit(NodeEventKind::takeover, "", "shim pid " + std::to_string(::getpid()) + " active; re-adopted " + std::to_string(adopted) +
                                      " running processes in " + std::to_string(takeover_ms) + " ms");
     }
     say(cfg_, "active: " + std::to_string(adopted) + " running processes re-adopted in " + std::to_string(takeover_ms) + " ms");

@@ -98,7 +98,7 @@ CgroupLimits initial_limits(const ProcessSpec& s) {
 
 Supervisor::Supervisor(SupervisorConfig cfg, Cgroups* cgroups)
     : cfg_(std::move(cfg)), cgroups_(cgroups), pool_(cfg_.monitor_path, cgroups, [this](std::string msg) {
-        emit("warning", "", std::move(msg));
+        emit(NodeEventKind::warning, "", std::move(msg));
       }) {}
 
 Supervisor::~Supervisor() {
@@ -118,7 +118,7 @@ Result<bool> Supervisor::init() {
   return true;
 }
 
-void Supervisor::emit(std::string kind, std::string id, std::string message) {
+void Supervisor::emit(NodeEventKind kind, std::string id, std::string message) {
   events_.push_back({next_seq_++, wall_ms(), std::move(kind), std::move(id), std::move(message)});
   while (events_.size() > 10'000) events_.pop_front();
 }
@@ -326,10 +326,10 @@ void Supervisor::on_reply(const std::string& id, int64_t now_ms) {
     p.state = ProcState::exited;
     if (p.cgroup && cgroups_ != nullptr && cgroups_->remove(*p.cgroup)) p.cgroup.reset();
     ++generation_;
-    emit("start_failed", id, r.error().message);
+    emit(NodeEventKind::start_failed, id, r.error().message);
     return;
   }
-  emit("started", id, "pid " + std::to_string(p.pid.pid));
+  emit(NodeEventKind::started, id, "pid " + std::to_string(p.pid.pid));
   if (p.stop_requested && p.pidfd >= 0) kill_group(p, SIGTERM);  // stopped while it was starting
 }
 
@@ -346,7 +346,7 @@ bool Supervisor::settle_interrupted_start(const ManagedProcess& p) {
       // shim's life — a monitor that was handed the launch then waits on it
       // and never starts it.
       held_locks_.push_back(fd);
-      emit("warning", p.spec.id, "cannot mark the launch cancelled (" + w.error().message + "); holding its lock instead");
+      emit(NodeEventKind::warning, p.spec.id, "cannot mark the launch cancelled (" + w.error().message + "); holding its lock instead");
       return false;
     }
     ::close(fd);
@@ -371,7 +371,7 @@ bool Supervisor::settle_interrupted_start(const ManagedProcess& p) {
     ::kill(mpid, SIGKILL);
   }
   kill_cgroup_leftovers(p);
-  emit("warning", p.spec.id, "its monitor held the start for " + std::to_string(kStartTimeoutMs) + " ms without a pid; killed");
+  emit(NodeEventKind::warning, p.spec.id, "its monitor held the start for " + std::to_string(kStartTimeoutMs) + " ms without a pid; killed");
   return false;
 }
 
@@ -385,7 +385,7 @@ Result<bool> Supervisor::stop(const std::string& id, int64_t grace_ms, int64_t n
     p.state = ProcState::stopping;
     p.kill_at_ms = now_ms + std::max<int64_t>(grace_ms, 0);
     if (auto w = write_atomic(p.dir + "/stop.json", "{\"kill_at_wall_ms\":" + std::to_string(wall_ms() + grace_ms) + "}"); !w) {
-      emit("warning", id, "the stop is not recorded (" + w.error().message + "): a shim restarting now would not carry it on");
+      emit(NodeEventKind::warning, id, "the stop is not recorded (" + w.error().message + "): a shim restarting now would not carry it on");
     }
     attention_.insert(id);
     kill_group(p, grace_ms <= 0 ? SIGKILL : SIGTERM);
@@ -490,7 +490,7 @@ void Supervisor::finish(ManagedProcess& p, int64_t now_ms) {
   else msg = "exit code " + std::to_string(e.exit_code);
   if (e.fenced) msg = "fenced: the node's lease ran out, its monitor killed it (" + msg + ")";
   if (p.stop_requested) msg += " (stop requested)";
-  emit("exited", p.spec.id, msg);
+  emit(NodeEventKind::exited, p.spec.id, msg);
   p.log_bytes = dir_log_bytes(p.dir);
   exited_log_bytes_ += p.log_bytes;
   if (p.forget_on_exit) forget_next_.push_back(p.spec.id);
@@ -585,7 +585,7 @@ void Supervisor::check(int64_t now_ms) {
       }
       if (!monitor_alive) {
         p.exit = ExitRecord{-1, 0, false, "", wall_ms()};
-        emit("warning", id, "its monitor died before recording the exit status; exit status unknown");
+        emit(NodeEventKind::warning, id, "its monitor died before recording the exit status; exit status unknown");
         done.push_back(&p);
       }
       continue;
@@ -619,7 +619,7 @@ size_t Supervisor::adopt_all(int64_t now_ms) {
     auto spec_text = read_file(p.dir + "/spec.json");
     auto spec = spec_text ? process_spec_from_json(*spec_text) : Result<ProcessSpec>(spec_text.error());
     if (!spec) {
-      emit("warning", id, "cannot adopt: " + spec.error().message + "; removing its state");
+      emit(NodeEventKind::warning, id, "cannot adopt: " + spec.error().message + "; removing its state");
       remove_tree(p.dir);
       continue;
     }

@@ -79,7 +79,7 @@ struct ManagedProcess {
 struct ShimEvent {
   uint64_t seq = 0;
   int64_t time_ms = 0;                 // wall clock
-  std::string kind;                    // "exited", "evict", "fenced", "unfenced", "adopted", "takeover"
+  NodeEventKind kind = NodeEventKind::warning;
   std::string id;                      // process id, when about one
   std::string message;
 };
@@ -149,7 +149,7 @@ class Supervisor {
   Cgroups* cgroups() { return cgroups_; }
   const SupervisorConfig& config() const { return cfg_; }
 
-  void emit(std::string kind, std::string id, std::string message);
+  void emit(NodeEventKind kind, std::string id, std::string message);
   const std::deque<ShimEvent>& events() const { return events_; }
 
   // pidfds registered/unregistered by the loop (epoll).

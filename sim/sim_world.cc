@@ -304,7 +304,7 @@ struct World::Impl {
         if (it == n.procs.end() || it->second.start_at != now) return;
         it->second.start_at = -1;
         set_running(e.node, e.launch, it->second);
-        v1::ShimMessage m = event(e.launch, "started", it->second.pid);
+        v1::ShimMessage m = event(e.launch, NodeEventKind::started, it->second.pid);
         send_up(e.node, std::move(m));
         return;
       }
@@ -349,16 +349,16 @@ struct World::Impl {
 
   // ---- the shims
 
-  static v1::ShimMessage event(const std::string& id, const std::string& kind, int32_t pid = 0) {
+  static v1::ShimMessage event(const std::string& id, NodeEventKind kind, int32_t pid = 0) {
     v1::ShimMessage m;
     auto* e = m.mutable_event();
     e->set_id(id);
-    e->set_kind(kind);
+    e->set_kind(std::string(to_string(kind)));
     e->set_pid(pid);
     return m;
   }
   static v1::ShimMessage exited(const std::string& id, bool stop_requested, bool fenced) {
-    v1::ShimMessage m = event(id, "exited");
+    v1::ShimMessage m = event(id, NodeEventKind::exited);
     auto* x = m.mutable_event()->mutable_exit();
     x->set_stop_requested(stop_requested);
     x->set_fenced(fenced);
@@ -495,13 +495,13 @@ struct World::Impl {
       const auto& s = m.start();
       if (auto it = n.procs.find(s.id()); it != n.procs.end()) {
         const SimProcess& p = it->second;
-        if (p.running) send_up(i, event(s.id(), "started", p.pid));
+        if (p.running) send_up(i, event(s.id(), NodeEventKind::started, p.pid));
         else if (p.exited) send_up(i, exited(s.id(), false, false));
         return;  // a start sent twice: in flight already
       }
       const bool amo = s.on_partition() == "stop";
       if (n.fenced && amo) {
-        v1::ShimMessage f = event(s.id(), "start_failed");
+        v1::ShimMessage f = event(s.id(), NodeEventKind::start_failed);
         f.mutable_event()->set_message("node fenced: its lease ran out");
         send_up(i, std::move(f));
         return;
