@@ -16,12 +16,16 @@ using controller::ConnId;
 
 std::string process_of(const std::string& launch) { return launch.substr(0, launch.rfind('.')); }
 
+// "Not set" for virtual times, which may be negative (a trace window that
+// starts at 0 boots the cluster a second before it).
+constexpr int64_t kNever = INT64_MIN;
+
 struct SimProcess {
   std::string service;
   bool at_most_one = false;
   bool running = false;
   bool exited = false;
-  int64_t start_at = -1;  // a start in flight completes then
+  int64_t start_at = kNever;  // a start in flight completes then
   int32_t pid = 0;
   Envelope envelope;
   PriorityClass priority = PriorityClass::normal;
@@ -38,15 +42,16 @@ struct SimNode {
   bool alive = true;
   ConnId conn = 0;  // 0: no stream
   uint64_t hb_seq = 0;
-  int64_t last_ack = -1;  // send time of the last acknowledged heartbeat
+  int64_t last_ack = kNever;  // send time of the last acknowledged heartbeat
   bool fenced = false;
   std::string cluster_id;
   uint64_t revision = 0;
-  int64_t partitioned_until = -1;
-  int64_t slow_until = -1;
+  int64_t partitioned_until = kNever;
+  int64_t slow_until = kNever;
   int64_t slow_extra_ms = 0;
   double slow_loss = 0;
   bool counted_dead = false;  // a false death already counted
+  std::string refused;        // the controller's last refusal
   std::map<std::string, SimProcess> procs;  // by launch id
   bool partitioned(int64_t now) const { return now < partitioned_until; }
   bool slow(int64_t now) const { return now < slow_until; }
@@ -100,8 +105,8 @@ struct World::Impl {
   bool detailed = false;
   uint64_t gen = 0;
   bool touched = false;  // the controller handled something since its last step
-  int64_t paused_until = -1;
-  int64_t down_until = -1;
+  int64_t paused_until = kNever;
+  int64_t down_until = kNever;
   int64_t fault_t0 = 0;
   uint64_t placements_seen = 0;
   std::unordered_map<std::string, int> copies;          // at-most-one process name → running copies
@@ -158,7 +163,7 @@ struct World::Impl {
       for (const auto& name : known_before_restart) counters.records_gone += known.count(name) == 0;
       known_before_restart.clear();
     }
-    down_until = -1;
+    down_until = kNever;
     touched = true;
   }
 
@@ -290,7 +295,7 @@ struct World::Impl {
         if (e.gen != gen || !detailed) return;
         SimNode& n = nodes[e.node];
         if (!n.alive) return;
-        const int64_t deadline = n.last_ack < 0 ? INT64_MAX : n.last_ack + lease() - lease() / 5;
+        const int64_t deadline = n.last_ack == kNever ? INT64_MAX : n.last_ack + lease() - lease() / 5;
         if (now >= deadline && !n.fenced) fence(e.node);
         // Check again at the deadline, or a lease from now while fenced / never acked.
         const int64_t next = (now >= deadline || n.fenced) ? now + lease() / 5 : deadline;
@@ -302,7 +307,7 @@ struct World::Impl {
         if (!n.alive) return;
         auto it = n.procs.find(e.launch);
         if (it == n.procs.end() || it->second.start_at != now) return;
-        it->second.start_at = -1;
+        it->second.start_at = kNever;
         set_running(e.node, e.launch, it->second);
         v1::ShimMessage m = event(e.launch, NodeEventKind::started, it->second.pid);
         send_up(e.node, std::move(m));
@@ -417,13 +422,13 @@ struct World::Impl {
 
   // A process stops running (stop, fence, crash); `disrupt`: because of a fault.
   void set_stopped(size_t node, const std::string& launch, SimProcess& p, bool disrupt) {
-    const bool was = p.running || p.start_at >= 0;
+    const bool was = p.running || p.start_at != kNever;
     const std::string name = process_of(launch);
     if (p.running && p.at_most_one) {
       if (--copies[name] <= 0) copies.erase(name);
     }
     p.running = false;
-    p.start_at = -1;
+    p.start_at = kNever;
     p.exited = true;
     if (!disrupt || !was) return;
     ++counters.processes_disrupted;
@@ -442,7 +447,7 @@ struct World::Impl {
     SimNode& n = nodes[i];
     n.fenced = true;
     for (auto& [id, p] : n.procs) {
-      if (!p.at_most_one || !(p.running || p.start_at >= 0)) continue;
+      if (!p.at_most_one || !(p.running || p.start_at != kNever)) continue;
       ++counters.fenced_stops;
       set_stopped(i, id, p, true);
       send_up(i, exited(id, false, true));
@@ -489,7 +494,7 @@ struct World::Impl {
       for (const auto& id : m.registered().stop()) stop(i, id, false);
       for (const auto& id : m.registered().forget()) {
         auto it = n.procs.find(id);
-        if (it != n.procs.end() && !it->second.running && it->second.start_at < 0) n.procs.erase(it);
+        if (it != n.procs.end() && !it->second.running && it->second.start_at == kNever) n.procs.erase(it);
       }
     } else if (m.has_start()) {
       const auto& s = m.start();
@@ -530,6 +535,7 @@ struct World::Impl {
         it->second.priority = parse_priority_class(m.update().priority()).value_or(it->second.priority);
       }
     } else if (!m.refused().empty()) {
+      n.refused = m.refused();
       const bool dead = m.refused().find("declared dead") != std::string::npos;
       drop_stream(i, dead ? cfg.reconnect_ms : 5'000);
     }
@@ -565,7 +571,7 @@ uint64_t World::store_commits() const { return impl_->store_data->commits; }
 
 size_t World::processes_on(size_t node) const {
   size_t k = 0;
-  for (const auto& [id, p] : impl_->nodes.at(node).procs) k += p.running || p.start_at >= 0;
+  for (const auto& [id, p] : impl_->nodes.at(node).procs) k += p.running || p.start_at != kNever;
   return k;
 }
 
@@ -577,7 +583,9 @@ void World::boot(int64_t now_ms) {
   // Registration is a round trip; then everyone is acknowledged.
   run_until(now_ms + 2 * w.cfg.net_delay_max_ms + 1);
   for (auto& n : w.nodes) {
-    if (n.conn == 0) throw std::runtime_error("node " + n.spec.name + " did not register");
+    if (n.conn == 0) {
+      throw std::runtime_error("node " + n.spec.name + " did not register" + (n.refused.empty() ? "" : ": " + n.refused));
+    }
   }
 }
 

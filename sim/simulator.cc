@@ -449,7 +449,13 @@ class Simulation {
 
 }  // namespace
 
-Result<SimResult> run_simulation(const SimConfig& cfg) { return Simulation(cfg).run(); }
+Result<SimResult> run_simulation(const SimConfig& cfg) {
+  try {
+    return Simulation(cfg).run();
+  } catch (const std::exception& e) {
+    return Error{std::string("simulation: ") + e.what()};
+  }
+}
 
 std::vector<TraceMachine> synthetic_machines(int count, uint64_t seed) {
   Rng rng(seed);
