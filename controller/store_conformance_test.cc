@@ -1,12 +1,16 @@
-// The rules every Store keeps, run against each implementation (SQLite and
-// in-memory): one transaction per commit, revisions, a store reopened holds
-// everything, stale writers are refused, a bad record fails the whole batch.
+// The rules every Store keeps, run against each implementation (SQLite, a
+// real etcd on loopback, in-memory): one transaction per commit, revisions, a
+// store reopened holds everything, stale writers are refused, a bad record
+// fails the whole batch.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <functional>
 
+#include "controller/etcd_process.h"
+#include "controller/etcd_store.h"
 #include "controller/memory_store.h"
 #include "controller/store.h"
 
@@ -87,12 +91,62 @@ TEST_P(StoreConformance, ABadRecordFailsTheWholeBatch) {
   EXPECT_EQ(s->revision(), 0u);
 }
 
+// One etcd for the whole test program (started on first use, killed by pid
+// at exit); each test gets its own key prefix in it, so tests do not see each
+// other's records.
+EtcdCluster* g_etcd = nullptr;
+
+EtcdCluster& shared_etcd() {
+  if (g_etcd == nullptr) {
+    char tmpl[] = "/tmp/rackos-etcd-XXXXXX";
+    std::string dir = ::mkdtemp(tmpl);
+    auto c = start_etcd(dir, 1);
+    if (!c) {
+      std::fprintf(stderr, "etcd: %s\n", c.error().message.c_str());
+      std::abort();
+    }
+    g_etcd = new EtcdCluster(std::move(c).value());
+    std::atexit([] {
+      stop_etcd(*g_etcd);
+      std::system(("rm -rf " + g_etcd->dir).c_str());
+    });
+  }
+  return *g_etcd;
+}
+
+// A cluster of its own for one test, stopped (by pid) and removed however
+// the test ends.
+struct OwnEtcd {
+  std::string dir;
+  EtcdCluster cluster;
+  explicit OwnEtcd(int members) {
+    char tmpl[] = "/tmp/rackos-etcd-own-XXXXXX";
+    dir = ::mkdtemp(tmpl);
+    auto started = start_etcd(dir, members);
+    if (started) cluster = std::move(started).value();
+    else error = started.error().message;
+  }
+  ~OwnEtcd() {
+    stop_etcd(cluster);
+    std::system(("rm -rf " + dir).c_str());
+  }
+  std::string error;
+};
+
+Opener etcd_opener(const std::string& dir) {
+  static int n = 0;
+  auto opts = parse_etcd_url(shared_etcd().url() + "/test-" + std::to_string(::getpid()) + "-" + std::to_string(++n) + "/");
+  (void)dir;
+  return [o = *opts] { return std::move(open_etcd_store(o)).value(); };
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Backends, StoreConformance,
     ::testing::Values(Backend{"sqlite",
                               [](const std::string& dir) -> Opener {
                                 return [dir] { return std::move(open_sqlite_store(dir + "/state.db", false)).value(); };
                               }},
+                      Backend{"etcd", etcd_opener},
                       Backend{"memory",
                               [](const std::string&) -> Opener {
                                 auto data = std::make_shared<MemoryStoreData>();
@@ -112,6 +166,84 @@ TEST(MemoryStore, AFullDiskFailsCommitsAndChangesNothing) {
   EXPECT_EQ(s->revision(), 1u);
   data->fail_commits = false;
   EXPECT_TRUE(s->commit({{{"node", "n2", "{}"}}, {}, std::nullopt}));
+}
+
+TEST(EtcdStore, UrlsAreParsedAndBadOnesNamed) {
+  auto o = parse_etcd_url("etcd://127.0.0.1:2379,127.0.0.1:22379/cell-a/");
+  ASSERT_TRUE(o) << o.error().message;
+  EXPECT_EQ(o->endpoints, (std::vector<std::string>{"127.0.0.1:2379", "127.0.0.1:22379"}));
+  EXPECT_EQ(o->prefix, "/cell-a/");
+  EXPECT_EQ(parse_etcd_url("etcd://localhost:2379")->prefix, "/rackos/");
+  EXPECT_NE(parse_etcd_url("http://127.0.0.1:2379").error().message.find("etcd://HOST:PORT"), std::string::npos);
+  EXPECT_NE(parse_etcd_url("etcd://127.0.0.1").error().message.find("\"127.0.0.1\" is not HOST:PORT"), std::string::npos);
+  EXPECT_NE(parse_etcd_url("etcd://127.0.0.1:2379/nope").error().message.find("must end with '/'"), std::string::npos);
+  EXPECT_FALSE(parse_etcd_url("etcd://"));
+}
+
+TEST(EtcdStore, OtherWritesToEtcdDoNotMoveTheRevision) {
+  auto a = std::move(open_etcd_store(*parse_etcd_url(shared_etcd().url() + "/rev-a/"))).value();
+  auto b = std::move(open_etcd_store(*parse_etcd_url(shared_etcd().url() + "/rev-b/"))).value();
+  ASSERT_TRUE(a->commit({{{"node", "n1", "{}"}}, {}, 0}));
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(b->commit({{{"node", "x", std::to_string(i)}}, {}, std::nullopt}));
+  auto r = a->commit({{{"node", "n2", "{}"}}, {}, 1});  // a's revision is its own, whatever else etcd holds
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(*r, 2u);
+}
+
+TEST(EtcdStore, AKeyPutAndDeletedInOneCommitEndsDeletedAsInTheOtherStores) {
+  auto s = std::move(open_etcd_store(*parse_etcd_url(shared_etcd().url() + "/putdel/"))).value();
+  ASSERT_TRUE(s->commit({{{"process", "web/1", "{}"}, {"process", "web/1", "{\"again\":1}"}}, {{"process", "web/1"}}, std::nullopt}));
+  EXPECT_EQ(s->load()->records.size(), 0u);
+}
+
+TEST(EtcdStore, ADeadEtcdIsOneClearErrorAndAReturningOneServesAgain) {
+  OwnEtcd own(1);
+  ASSERT_TRUE(own.error.empty()) << own.error;
+  EtcdCluster* c = &own.cluster;
+  EtcdOptions opts = *parse_etcd_url(c->url());
+  opts.timeout_ms = 500;
+  auto s = std::move(open_etcd_store(opts)).value();
+  ASSERT_TRUE(s->commit({{{"node", "n1", "{}"}}, {}, 0}));
+  kill_member(*c, 0);
+  auto r = s->commit({{{"node", "n2", "{}"}}, {}, 1});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::unavailable);
+  EXPECT_NE(r.error().message.find("is etcd running and reachable?"), std::string::npos) << r.error().message;
+  ASSERT_TRUE(restart_member(*c, 0));
+  std::string why;
+  bool back = false;
+  for (int i = 0; i < 100 && !back; ++i) {
+    auto l = s->load();
+    back = static_cast<bool>(l);
+    if (!back) {
+      why = l.error().message;
+      ::usleep(100'000);
+    }
+  }
+  ASSERT_TRUE(back) << why;
+  EXPECT_EQ(s->revision(), 1u);  // n2 never went in
+  EXPECT_EQ(s->load()->records.size(), 1u);
+}
+
+TEST(EtcdStore, ThreeMembersSurviveOneKilled) {
+  OwnEtcd own(3);
+  ASSERT_TRUE(own.error.empty()) << own.error;
+  EtcdCluster* c = &own.cluster;
+  auto s = std::move(open_etcd_store(*parse_etcd_url(c->url()))).value();
+  ASSERT_TRUE(s->commit({{{"node", "n1", "{}"}}, {}, 0}));
+  kill_member(*c, 0);  // the first endpoint: the client moves to another member
+  // Reads until the client has moved to a live member (a commit is not
+  // retried blindly: one that timed out may have gone in).
+  bool serving = false;
+  for (int i = 0; i < 100 && !serving; ++i) {
+    serving = static_cast<bool>(s->load());
+    if (!serving) ::usleep(100'000);
+  }
+  ASSERT_TRUE(serving);
+  auto r = s->commit({{{"node", "n2", "{}"}}, {}, 1});
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(*r, 2u);
+  EXPECT_EQ(s->load()->records.size(), 2u);
 }
 
 }  // namespace
