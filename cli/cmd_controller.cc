@@ -1,5 +1,5 @@
 // `rackos controller`: run the controller daemon (gRPC for shims and clients,
-// HTTP /metrics and /state, the embedded SQLite store).
+// HTTP /metrics and /state, the embedded SQLite store or etcd).
 #include <cstdio>
 #include <cstdlib>
 
@@ -14,6 +14,7 @@ void add_controller(CLI::App& app) {
     std::string listen = "127.0.0.1:7400";
     std::string http = "127.0.0.1:7401";
     std::string data_dir = "/var/lib/rackos";
+    std::string store;
     std::string token_file;
     std::string lease = "500ms";
     std::string heartbeat = "100ms";
@@ -26,7 +27,10 @@ void add_controller(CLI::App& app) {
   auto* cmd = app.add_subcommand("controller", "Run the controller (the cluster's single writer)");
   cmd->add_option("--listen", a.listen, "gRPC address for shims and clients (port 0: any)")->capture_default_str();
   cmd->add_option("--http", a.http, "HTTP address for /metrics and /state (empty: off)")->capture_default_str();
-  cmd->add_option("--data-dir", a.data_dir, "Where the SQLite store lives")->capture_default_str();
+  cmd->add_option("--data-dir", a.data_dir, "Where the SQLite store lives (and the address files)")->capture_default_str();
+  cmd->add_option("--store", a.store,
+                  "Keep the cluster in etcd instead of SQLite: etcd://HOST:PORT[,HOST:PORT...][/PREFIX/] "
+                  "(etcd started with --max-txn-ops and --max-request-bytes large enough for a step)");
   cmd->add_option("--token-file", a.token_file, "Shims must present this join token");
   cmd->add_option("--node-lease", a.lease, "A node is dead this long after its last heartbeat")->capture_default_str();
   cmd->add_option("--heartbeat", a.heartbeat, "Expected shim heartbeat period (3 missed: suspect)")->capture_default_str();
@@ -45,6 +49,7 @@ void add_controller(CLI::App& app) {
     cfg.listen = a.listen;
     cfg.http_listen = a.http;
     cfg.data_dir = a.data_dir;
+    cfg.store = a.store;
     cfg.durable = !a.no_fsync;
     cfg.controller.adopt = a.adopt;
     auto lease = parse_duration_ms(a.lease);

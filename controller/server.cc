@@ -19,6 +19,7 @@
 #include <set>
 #include <thread>
 
+#include "controller/etcd_store.h"
 #include "rackos/v1/cluster.grpc.pb.h"
 #include "rackos/v1/node.grpc.pb.h"
 
@@ -60,6 +61,10 @@ struct ConnOut {
 //      (the writes undone, their orders never sent) and every node is asked
 //      to register again, so nothing it reported meanwhile is lost.
 //   3. reads: answered from the state as committed, whatever the store does.
+// If the store cannot even be reloaded after a failed commit (etcd
+// unreachable), the loop acts on nothing — node messages dropped, clients
+// refused with the store's error — and retries the reload every 200 ms; the
+// nodes register again once it works.
 class Loop {
  public:
   enum class Kind { node, read, write };
@@ -114,6 +119,32 @@ class Loop {
         batch.swap(tasks_);
       }
       const int64_t now = wall_ms();
+      // 0. The store could not be reloaded after a failed commit (etcd
+      //    unreachable): the in-memory state is not the cluster's, so nothing
+      //    is acted on — node messages are dropped (shims register again once
+      //    it is back), clients are refused — and the reload is retried.
+      if (lost_store_) {
+        if (now - last_reload_ms_ >= 200) {
+          last_reload_ms_ = now;
+          if (auto r = ctl_.reset_to_store(now); r) {
+            lost_store_ = false;
+            store_error_.clear();
+            say("store reachable again: reloaded (" + std::to_string(*r) + " processes); nodes register again");
+          } else {
+            store_error_ = r.error().message;
+          }
+          hold(ctl_.take_outbox());  // only the closes that make every node register again
+          release(true);
+        }
+        if (lost_store_) {
+          for (auto& t : batch) {
+            if (t.reject) t.reject(Status(StatusCode::UNAVAILABLE, "store unavailable: " + store_error_ +
+                                                                    "; the controller acts again once it can reload it"));
+          }
+          next_tick = std::chrono::steady_clock::now() + std::chrono::milliseconds(tick_ms_);
+          continue;
+        }
+      }
       // 1. Node work and time.
       for (auto& t : batch) {
         if (t.kind == Kind::node) t.fn(now);
@@ -161,8 +192,11 @@ class Loop {
           say("store commit failed: " + w.error().message + "; undoing this batch's client changes (reloading the store)");
           ctl_.take_outbox();  // orders for changes that did not commit never leave
           if (auto r = ctl_.reset_to_store(now); !r) {
-            say("FATAL: cannot reload the store after a failed commit: " + r.error().message);
-            std::abort();  // a supervisor (rackos up, systemd) restarts it; the store is the truth
+            say("cannot reload the store after a failed commit: " + r.error().message +
+                "; acting on nothing until it can (retried every 200 ms)");
+            lost_store_ = true;
+            last_reload_ms_ = now;
+            store_error_ = r.error().message;
           }
           hold(ctl_.take_outbox());
           release(true);
@@ -188,6 +222,9 @@ class Loop {
   }
 
  private:
+  bool lost_store_ = false;   // reload failed: act on nothing until it works
+  int64_t last_reload_ms_ = 0;
+
   void push(Task t) {
     {
       std::lock_guard lock(mu_);
@@ -530,7 +567,13 @@ int run_controller(const ServerConfig& cfg) {
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
-  auto store = open_sqlite_store(cfg.data_dir + "/state.db", cfg.durable);
+  Result<std::unique_ptr<Store>> store = Error{"no store"};
+  if (cfg.store.empty()) {
+    store = open_sqlite_store(cfg.data_dir + "/state.db", cfg.durable);
+  } else {
+    auto opts = parse_etcd_url(cfg.store);
+    store = opts ? open_etcd_store(*opts) : Result<std::unique_ptr<Store>>(opts.error());
+  }
   if (!store) {
     say(store.error().message);
     return 1;

@@ -16,7 +16,8 @@ struct ServerConfig {
   std::string listen = "127.0.0.1:7400";       // gRPC; port 0 picks one
   std::string http_listen = "127.0.0.1:7401";  // empty: no HTTP; port 0 picks one
   std::string data_dir = "/var/lib/rackos";    // state.db; controller.addr and http.addr are written here
-  bool durable = true;                         // fsync each commit
+  std::string store;                           // empty: SQLite in data_dir; etcd://HOST:PORT[,...][/PREFIX/]
+  bool durable = true;                         // fsync each commit (SQLite)
   int64_t tick_ms = 20;
   ControllerConfig controller;
 };

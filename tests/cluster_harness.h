@@ -61,6 +61,7 @@ struct ClusterOptions {
   bool enforce = true;
   std::string lease = "500ms";
   std::string data_dir;  // the controller's store dir (empty: <dir>/controller)
+  std::vector<std::string> controller_extra;  // every start of the controller, e.g. {"--store", "etcd://..."}
 };
 
 class LocalCluster {
@@ -109,8 +110,9 @@ class LocalCluster {
   // Starts the controller (on `listen`; port 0 the first time) and waits for its address.
   std::string data_dir() const { return opt_.data_dir.empty() ? dir_ + "/controller" : opt_.data_dir; }
 
-  bool start_controller(const std::string& listen = "127.0.0.1:0", const std::vector<std::string>& extra = {}) {
+  bool start_controller(const std::string& listen = "127.0.0.1:0", std::vector<std::string> extra = {}) {
     std::filesystem::remove(data_dir() + "/controller.addr");
+    extra.insert(extra.begin(), opt_.controller_extra.begin(), opt_.controller_extra.end());
     ctl_pid_ = spawn(local::controller_argv({bin_, listen, "127.0.0.1:0", data_dir(), dir_ + "/token", opt_.lease, extra}),
                      dir_ + "/controller.log");
     bool ok = wait_until(10000, [&] {
