@@ -155,18 +155,51 @@ void ClusterController::finish_stopping(ServiceId sid, int64_t now_ms) {
 // ---------------------------------------------------------------- time
 
 void ClusterController::tick(int64_t now_ms) {
+  struct Change {
+    NodeId node;
+    NodeHealth health;
+    HealthEvent event;
+  };
+  std::vector<Change> changes;
+  size_t live = 0, silent = 0;
   for (NodeId n = 0; n < state_.node_count(); ++n) {
     const Node& node = state_.node(n);
     if (node.removed || node.health.liveness == NodeState::dead) continue;
+    ++live;
     NodeHealth h = node.health;
     HealthEvent ev = rackos::on_tick(h, now_ms, cfg_.health);
-    if (ev == HealthEvent::none) continue;
-    set_health(n, h);
-    if (ev == HealthEvent::became_suspect) {
+    silent += h.liveness == NodeState::suspect || ev == HealthEvent::became_dead;
+    if (ev != HealthEvent::none) changes.push_back({n, h, ev});
+  }
+  // Mass expiry (core looks_cut_off): hold every death while more than half
+  // of the live nodes are silent.
+  const bool cut_off = looks_cut_off(silent, live);
+  if (cut_off != cut_off_) {
+    events_->add(now_ms, cut_off ? "controller-cut-off" : "nodes-heard-again", "cluster",
+                 cut_off ? std::to_string(silent) + " of " + std::to_string(live) +
+                               " nodes are silent at once: assuming this controller is cut off, no node is declared "
+                               "dead and nothing is rescheduled until they are heard again"
+                         : "most nodes are heard again: silent ones are declared dead as their leases run out");
+    cut_off_ = cut_off;
+  }
+  for (const auto& c : changes) {
+    if (c.event == HealthEvent::became_dead && cut_off) {
+      // Held: suspect (no placements) rather than dead (nothing rescheduled).
+      if (state_.node(c.node).health.liveness != NodeState::suspect) {
+        NodeHealth held = c.health;
+        held.liveness = NodeState::suspect;
+        held.state_since_ms = now_ms;
+        set_health(c.node, held);
+      }
+      continue;
+    }
+    set_health(c.node, c.health);
+    const Node& node = state_.node(c.node);
+    if (c.event == HealthEvent::became_suspect) {
       events_->add(now_ms, "node-suspect", node.name,
-                   "no heartbeat for " + format_duration_ms(now_ms - h.last_heartbeat_ms) + "; no new placements");
-    } else if (ev == HealthEvent::became_dead) {
-      node_died(n, now_ms);
+                   "no heartbeat for " + format_duration_ms(now_ms - c.health.last_heartbeat_ms) + "; no new placements");
+    } else if (c.event == HealthEvent::became_dead) {
+      node_died(c.node, now_ms);
     }
   }
   if (now_ms - last_scaling_ms_ >= cfg_.scaling_every_ms) {

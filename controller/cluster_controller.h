@@ -218,6 +218,7 @@ class ClusterController {
   std::set<uint64_t> waiting_;                              // unbound, wanting a node
   std::vector<std::pair<ProcessId, NodeId>> avoid_;          // moves: not back onto this node
   bool capacity_changed_ = true;
+  bool cut_off_ = false;        // more than half of the nodes silent: no deaths declared (tick)
   int64_t last_retry_ms_ = 0;
   int64_t last_scaling_ms_ = 0;
 

@@ -6,6 +6,7 @@
 // of the lease: when to self-fence. Pure functions; time is an argument.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "core/ids.h"
@@ -45,6 +46,15 @@ HealthEvent on_heartbeat(NodeHealth& h, int64_t now_ms);
 HealthEvent on_tick(NodeHealth& h, int64_t now_ms, const HealthConfig& cfg);
 // The fenced node's shim reports its stale processes stopped: fenced → ready.
 HealthEvent on_reconciled(NodeHealth& h, int64_t now_ms);
+
+// Kubernetes' "full disruption": when more than half of the live nodes are
+// silent at once (suspect, or their lease just ran out), it is far likelier
+// that the controller is the one cut off (a network split on its side, a
+// stall) than that most of the cluster died together. The controller then
+// declares no node dead — nothing is rescheduled — until enough nodes are
+// heard again; at-most-one work on silent nodes is held by their own leases.
+// `silent` and `live` count nodes not already dead; needs at least 3 live.
+inline bool looks_cut_off(size_t silent, size_t live) { return live >= 3 && silent * 2 > live; }
 
 // The shim's side: no acknowledgement for a whole lease means the controller
 // may already have declared this node dead, so at-most-one workloads must stop.

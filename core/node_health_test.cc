@@ -38,6 +38,15 @@ TEST(NodeHealth, DeadNodeComesBackFencedThenReady) {
   EXPECT_TRUE(h.schedulable());
 }
 
+TEST(NodeHealth, MoreThanHalfSilentAtOnceLooksLikeTheControllerIsCutOff) {
+  EXPECT_FALSE(looks_cut_off(1, 4));
+  EXPECT_FALSE(looks_cut_off(2, 4));   // half: a rack may die
+  EXPECT_TRUE(looks_cut_off(3, 4));
+  EXPECT_TRUE(looks_cut_off(6, 10));
+  EXPECT_FALSE(looks_cut_off(1, 2));   // too few nodes to tell
+  EXPECT_FALSE(looks_cut_off(40, 10'000));
+}
+
 TEST(NodeHealth, DrainingIsAFlagOverLiveness) {
   HealthConfig cfg;
   NodeHealth h;

@@ -111,6 +111,30 @@ TEST(SimWorld, APartitionedNodeFencesBeforeItsSingletonsRunElsewhere) {
   }
 }
 
+TEST(SimWorld, MoreThanHalfTheNodesCutOffAtOnceIsHeldNotRescheduled) {
+  Booted r = booted();
+  // 11 of 20 nodes lose the controller for 3 s: from its side that looks
+  // like the controller being cut off, not like 11 machines dying together.
+  for (size_t i = 0; i < 11; ++i) r.world->partition(i, 3'000);
+  r.world->run_until(r.t0 + 4'000);
+  EXPECT_EQ(r.world->counters().false_deaths, 0);
+  const ClusterState& st = r.world->controller()->state();
+  for (size_t i = 0; i < 11; ++i) {
+    EXPECT_NE(st.node(*st.find_node(r.world->node_name(i))).health.liveness, NodeState::dead) << i;
+  }
+  r.world->run_until(r.t0 + 9'000);  // healed: the fenced singletons start again where they were
+  expect_clean(*r.world);
+}
+
+TEST(SimWorld, HalfTheNodesCrashingIsStillRecovered) {
+  Booted r = booted();
+  for (size_t i = 0; i < 10; ++i) r.world->crash(i);
+  r.world->run_until(r.t0 + 6'000);
+  EXPECT_EQ(r.world->counters().processes_doubled, 0);
+  EXPECT_EQ(r.world->disruptions().lost, 0);
+  EXPECT_EQ(running_total(*r.world), 60u);  // everything on the ten that are left
+}
+
 TEST(SimWorld, AControllerKilledAndRebuiltFromItsStoreLosesAndDoublesNothing) {
   Booted r = booted();
   r.world->kill_controller(800);  // longer than the monitors' lease: singletons are fenced, then started again
