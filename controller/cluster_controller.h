@@ -207,6 +207,7 @@ class ClusterController {
   std::string cluster_id_;
   bool cluster_dirty_ = false;  // the identity record is to be written
   bool store_was_empty_ = false;
+  uint64_t revision_seen_ = 0;  // the store's revision as this controller last loaded or committed it
   Store* store_;
   EventLog* events_;
   ClusterState state_;

@@ -26,6 +26,7 @@ static std::string new_cluster_id() {
 Result<size_t> ClusterController::load(int64_t now_ms) {
   auto snap = store_->load();
   if (!snap) return snap.error();
+  revision_seen_ = snap->revision;
   size_t processes = 0;
   cluster_id_.clear();
   for (const auto& rec : snap->records) {
@@ -158,6 +159,10 @@ Result<uint64_t> ClusterController::commit() {
     return store_->revision();
   }
   StoreBatch b;
+  // Guarded by the revision this controller last read or wrote: if anyone
+  // else (a second controller, a stale leader) wrote since, it is refused and
+  // changes nothing.
+  b.expect_revision = revision_seen_;
   if (cluster_dirty_) b.puts.push_back({schema::kCluster, schema::kClusterKey, schema::to_json(schema::ClusterRow{cluster_id_})});
   b.deletes = deletes_;
   for (uint64_t v : dirty_procs_) {
@@ -210,6 +215,7 @@ Result<uint64_t> ClusterController::commit() {
     return r.error();
   }
   ++counters_.commits;
+  revision_seen_ = *r;
   cluster_dirty_ = false;
   dirty_procs_.clear();
   dirty_services_.clear();

@@ -554,5 +554,29 @@ TEST(ClusterController, ServiceStoppedCarriesItsTime) {
   EXPECT_EQ(stopped, 2500);
 }
 
+// Two controllers on one store (a stale leader, a second one started by
+// mistake): every commit is guarded by the revision its controller last read
+// or wrote, so the one that is behind is refused and changes nothing.
+TEST(ClusterController, ASecondControllerOnTheSameStoreIsRefusedAndChangesNothing) {
+  auto data = std::make_shared<MemoryStoreData>();
+  auto sa = open_memory_store(data), sb = open_memory_store(data);
+  EventLog ea, eb;
+  ClusterController a({}, sa.get(), &ea), b({}, sb.get(), &eb);
+  ASSERT_TRUE(a.load(1000));
+  ASSERT_TRUE(a.commit());
+  ASSERT_TRUE(b.load(1000));  // both at the same revision now
+  const std::string web = "name: web\ncommand: [sleep, '1']\ncpu: 100m:1\nmemory: 16Mi\n";
+  ASSERT_EQ(a.apply(web, 1100).errors_size(), 0);
+  ASSERT_TRUE(a.commit());
+  ASSERT_EQ(b.apply("name: db\ncommand: [sleep, '1']\ncpu: 100m:1\nmemory: 16Mi\n", 1200).errors_size(), 0);
+  auto stale = b.commit();
+  ASSERT_FALSE(stale);
+  EXPECT_NE(stale.error().message.find("another controller is writing"), std::string::npos) << stale.error().message;
+  // What is stored is a's alone; b, reset to the store, sees it too.
+  ASSERT_TRUE(b.reset_to_store(1300));
+  EXPECT_TRUE(b.state().find_service("web"));
+  EXPECT_FALSE(b.state().find_service("db"));
+}
+
 }  // namespace
 }  // namespace rackos::controller

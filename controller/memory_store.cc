@@ -20,10 +20,11 @@ class MemoryStore final : public Store {
   }
 
   Result<uint64_t> commit(const StoreBatch& batch) override {
-    if (data_->fail_commits) return Error{"store " + name_ + ": database or disk is full"};
+    if (data_->fail_commits) return Error{"store " + name_ + ": database or disk is full", ErrorCode::unavailable};
     if (batch.expect_revision && *batch.expect_revision != data_->revision) {
       return Error{"the store moved on (revision " + std::to_string(data_->revision) + ", expected " +
-                   std::to_string(*batch.expect_revision) + "): another controller is writing"};
+                       std::to_string(*batch.expect_revision) + "): another controller is writing",
+                   ErrorCode::conflict};
     }
     for (const auto& r : batch.puts) {
       if (r.kind.empty() || r.key.empty()) return Error{"a record needs a kind and a key"};

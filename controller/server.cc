@@ -155,6 +155,19 @@ class Loop {
       }
       ctl_.settle(now);
       auto c = ctl_.commit();
+      if (!c && c.error().code == ErrorCode::conflict) {
+        // Someone else wrote the store (a second controller, or this one is a
+        // stale leader): retrying cannot work. What it holds is the truth.
+        say("store: " + c.error().message + "; reloading it and dropping this turn's changes");
+        ctl_.take_outbox();
+        if (auto r = ctl_.reset_to_store(now); !r) {
+          lost_store_ = true;
+          last_reload_ms_ = now;
+          store_error_ = r.error().message;
+        } else {
+          c = ctl_.commit();
+        }
+      }
       hold(ctl_.take_outbox());
       if (c) {
         store_error_.clear();

@@ -71,8 +71,10 @@ class SqliteStore final : public Store {
     auto rev = read_revision();
     if (!rev) return fail(rev.error().message);
     if (batch.expect_revision && *batch.expect_revision != *rev) {
-      return fail("the store moved on (revision " + std::to_string(*rev) + ", expected " +
-                  std::to_string(*batch.expect_revision) + "): another controller is writing");
+      (void)exec("ROLLBACK");
+      return Error{"the store moved on (revision " + std::to_string(*rev) + ", expected " +
+                       std::to_string(*batch.expect_revision) + "): another controller is writing",
+                   ErrorCode::conflict};
     }
     sqlite3_stmt* put = nullptr;
     sqlite3_stmt* del = nullptr;

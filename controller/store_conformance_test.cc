@@ -79,6 +79,7 @@ TEST_P(StoreConformance, StaleWriterIsRefusedAndChangesNothing) {
   auto stale = b->commit({{{"node", "n2", "{}"}}, {}, 0});
   ASSERT_FALSE(stale);
   EXPECT_NE(stale.error().message.find("another controller is writing"), std::string::npos) << stale.error().message;
+  EXPECT_EQ(stale.error().code, ErrorCode::conflict);
   EXPECT_EQ(a->load()->records.size(), 1u);
   EXPECT_EQ(a->revision(), 1u);
 }
