@@ -22,6 +22,7 @@
 #include "cli/client.h"
 #include "cli/commands.h"
 #include "cli/local_cluster.h"
+#include "controller/etcd_process.h"
 #include "core/quantity.h"
 #include "proto/convert.h"
 #include "shim/node_cleanup.h"
@@ -43,6 +44,8 @@ struct UpArgs {
   bool no_enforce = false;
   bool keep_state = false;
   std::string lease = "500ms";
+  std::string store = "sqlite";  // or etcd: members started here, on loopback
+  int etcd_members = 3;
 };
 
 void say(const std::string& m) {
@@ -157,12 +160,18 @@ void add_up(CLI::App& app) {
   cmd->add_flag("--no-standby", a.no_standby, "One shim per node instead of an active/standby pair");
   cmd->add_flag("--no-enforce", a.no_enforce, "Shims do not use cgroups");
   cmd->add_flag("--keep-state", a.keep_state, "Reuse the controller's store from an earlier run");
+  cmd->add_option("--store", a.store, "sqlite (in DIR/controller) or etcd (members started on loopback, data in DIR/etcd)")
+      ->capture_default_str();
+  cmd->add_option("--etcd-members", a.etcd_members, "With --store etcd: how many members")->capture_default_str();
   cmd->callback([] {
     if (a.nodes < 1 || a.nodes > 64) fail("up: --nodes " + std::to_string(a.nodes) + " must be 1..64");
     if (a.racks < 1) fail("up: --racks must be ≥ 1");
     if (!parse_cpu_millis(a.cpu)) fail("up: --node-cpu " + a.cpu + " is not a CPU amount");
     if (!parse_memory_bytes(a.memory)) fail("up: --node-memory " + a.memory + " is not a memory amount");
     if (!parse_duration_ms(a.lease)) fail("up: --node-lease " + a.lease + " is not a duration");
+    if (a.store != "sqlite" && a.store != "etcd") fail("up: --store " + a.store + " must be sqlite or etcd");
+    if (a.etcd_members < 1 || a.etcd_members > 7) fail("up: --etcd-members must be 1..7");
+    if (a.store == "etcd" && a.keep_state) fail("up: --keep-state with --store etcd is not supported yet");
     namespace fs = std::filesystem;
     std::error_code ec;
     const std::string ctl_dir = a.dir + "/controller";
@@ -223,12 +232,42 @@ void add_up(CLI::App& app) {
                  std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count()) +
              " ms";
     };
+    // etcd first (--store etcd): its members outlive a killed `up` like the
+    // other daemons; a later `up` in this dir kills them by their pid files.
+    const std::string etcd_dir = a.dir + "/etcd";
+    std::vector<std::string> store_args;
+    controller::EtcdCluster etcd;
+    std::vector<Daemon> etcd_daemons;
+    {
+      const size_t old_members = controller::kill_recorded_etcd(etcd_dir);
+      if (old_members > 0) say("killed " + std::to_string(old_members) + " etcd members an earlier run left");
+      fs::remove_all(etcd_dir, ec);
+    }
+    if (a.store == "etcd") {
+      auto started = controller::start_etcd(etcd_dir, a.etcd_members, "etcd", /*die_with_parent=*/false);
+      if (!started) fail("up: etcd: " + started.error().message);
+      etcd = std::move(started).value();
+      store_args = {"--store", etcd.url()};
+      for (size_t i = 0; i < etcd.members.size(); ++i) {
+        etcd_daemons.push_back({"etcd member " + etcd.members[i].name, controller::etcd_member_argv(etcd, i, false),
+                                etcd_dir + "/" + etcd.members[i].name + ".log", etcd.members[i].pid, 0, steady_ms(), 0});
+      }
+      say("etcd        " + std::to_string(etcd.members.size()) + " members " + etcd.url().substr(7) + "  (data " + etcd_dir +
+          ")  " + since());
+    }
     const std::string ctl_log = a.dir + "/controller.log";
-    pid_t ctl = spawn(local::controller_argv({exe, a.listen, a.http, ctl_dir, token_file, a.lease, {}}), ctl_log);
+    pid_t ctl = spawn(local::controller_argv({exe, a.listen, a.http, ctl_dir, token_file, a.lease, store_args}), ctl_log);
     std::vector<pid_t> shims;
+    auto stop_etcd_members = [&] {
+      for (auto& d : etcd_daemons) {
+        if (d.pid > 0) stop_child(d.pid, 3000);
+        d.pid = 0;
+      }
+    };
     auto shutdown = [&](int code) {
       for (pid_t p : shims) stop_child(p, 3000);
       stop_child(ctl, 3000);
+      stop_etcd_members();
       std::exit(code);
     };
     std::string addr;
@@ -247,7 +286,8 @@ void add_up(CLI::App& app) {
       std::fprintf(stderr, "rackos: up: the controller did not start in 10 s:\n%s", tail(ctl_log, 10).c_str());
       shutdown(1);
     }
-    say("controller  " + addr + "  (store " + ctl_dir + "/state.db, log " + ctl_log + ")  " + since());
+    say("controller  " + addr + "  (store " + (a.store == "etcd" ? "etcd" : ctl_dir + "/state.db") + ", log " + ctl_log +
+        ")  " + since());
     std::string http_now = a.http;
     {
       std::ifstream in(ctl_dir + "/http.addr");
@@ -255,7 +295,8 @@ void add_up(CLI::App& app) {
     }
     // Restarted on the address the nodes know (the port it got, if it was 0).
     Daemon ctl_daemon{"controller",
-                      local::controller_argv({exe, addr, http_now.empty() ? a.http : http_now, ctl_dir, token_file, a.lease, {}}),
+                      local::controller_argv({exe, addr, http_now.empty() ? a.http : http_now, ctl_dir, token_file, a.lease,
+                                              store_args}),
                       ctl_log, ctl, 0, steady_ms(), 0};
     std::vector<Daemon> shim_daemons;
     std::vector<std::string> names;
@@ -351,6 +392,11 @@ void add_up(CLI::App& app) {
       int sig = ::sigtimedwait(&sigs, nullptr, &every);
       if (sig == SIGINT || sig == SIGTERM) break;
       const int64_t now = steady_ms();
+      for (auto& d : etcd_daemons) {
+        const pid_t before = d.pid;
+        supervise(d, now);
+        if (d.pid > 0 && d.pid != before) std::ofstream(etcd_dir + "/" + d.name.substr(d.name.rfind(' ') + 1) + ".pid") << d.pid << "\n";
+      }
       supervise(ctl_daemon, now);
       for (auto& d : shim_daemons) supervise(d, now);
     }
@@ -389,6 +435,7 @@ void add_up(CLI::App& app) {
       if (p > 0) stop_child(p, 3000);
     }
     if (ctl > 0) stop_child(ctl, 3000);
+    stop_etcd_members();
     size_t leftovers = 0, cgroups = 0;
     for (const auto& n : names) {
       leftovers += shim::kill_recorded_processes(node_state(n));
@@ -396,7 +443,8 @@ void add_up(CLI::App& app) {
     if (leftovers > 0) std::this_thread::sleep_for(std::chrono::milliseconds(200));
     for (const auto& n : names) cgroups += shim::remove_node_cgroups(n);
     if (state_root != a.dir + "/nodes") fs::remove_all(state_root, ec);  // workload logs went with their services
-    say("stopped: controller, " + std::to_string(shims.size()) + " shims; " + std::to_string(leftovers) +
+    say("stopped: controller, " + std::to_string(shims.size()) + " shims" +
+        (etcd_daemons.empty() ? "" : ", " + std::to_string(etcd_daemons.size()) + " etcd members") + "; " + std::to_string(leftovers) +
         " leftover processes killed, " + std::to_string(cgroups) + " cgroups removed; state and logs in " + a.dir);
     std::exit(0);
   });

@@ -68,44 +68,10 @@ int spawn_child(void* p) {
 }
 
 Result<bool> spawn(EtcdCluster& c, EtcdMember& m, bool fresh) {
-  std::string initial;
-  for (const auto& o : c.members) initial += (initial.empty() ? "" : ",") + o.name + "=" + peer_url(o);
-  std::vector<std::string> args = {c.binary,
-                                   "--name", m.name,
-                                   "--data-dir", m.data_dir,
-                                   "--listen-client-urls", client_url(m),
-                                   "--advertise-client-urls", client_url(m),
-                                   "--listen-peer-urls", peer_url(m),
-                                   "--initial-advertise-peer-urls", peer_url(m),
-                                   "--initial-cluster", initial,
-                                   "--initial-cluster-token", c.token,
-                                   "--initial-cluster-state", fresh ? "new" : "existing",
-                                   // A controller step is one transaction of many records.
-                                   "--max-txn-ops", "100000",
-                                   "--max-request-bytes", std::to_string(64 << 20),
-                                   "--logger", "zap", "--log-level", "warn"};
+  const size_t index = static_cast<size_t>(&m - c.members.data());
+  std::vector<std::string> args = etcd_member_argv(c, index, fresh);
   const std::string log = c.dir + "/" + m.name + ".log";
-  // The binary's full path now: the child may only exec, not search PATH.
-  std::string path = c.binary;
-  if (path.find('/') == std::string::npos) {
-    const char* env = std::getenv("PATH");
-    std::string dirs = env ? env : "/usr/bin:/bin";
-    path.clear();
-    for (size_t start = 0; start <= dirs.size();) {
-      size_t colon = dirs.find(':', start);
-      std::string cand = dirs.substr(start, colon == std::string::npos ? std::string::npos : colon - start) + "/" + c.binary;
-      if (::access(cand.c_str(), X_OK) == 0) {
-        path = cand;
-        break;
-      }
-      if (colon == std::string::npos) break;
-      start = colon + 1;
-    }
-    if (path.empty()) {
-      return Error{"etcd is not installed (no " + c.binary + " on PATH; scripts/setup installs etcd-server)",
-                   ErrorCode::unavailable};
-    }
-  }
+  const std::string& path = c.binary;  // resolved by start_etcd: the child may only exec
   int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) return Error{"cannot write " + log + ": " + std::strerror(errno)};
   std::vector<char*> argv;
@@ -124,6 +90,7 @@ Result<bool> spawn(EtcdCluster& c, EtcdMember& m, bool fresh) {
     return Error{"cannot run " + path + ": " + std::strerror(sa.err_no), ErrorCode::unavailable};
   }
   m.pid = pid;
+  std::ofstream(c.dir + "/" + m.name + ".pid") << pid << "\n";
   return true;
 }
 
@@ -155,7 +122,60 @@ Result<bool> wait_ready(EtcdCluster& c) {
   return Error{"etcd did not answer within 15 s: " + last + "; " + log_tail(c, c.members.front()), ErrorCode::unavailable};
 }
 
+// The binary's full path (a name is looked up on PATH), or empty.
+std::string resolve_binary(const std::string& binary) {
+  if (binary.find('/') != std::string::npos) return ::access(binary.c_str(), X_OK) == 0 ? binary : "";
+  const char* env = std::getenv("PATH");
+  const std::string dirs = env ? env : "/usr/bin:/bin";
+  for (size_t start = 0; start <= dirs.size();) {
+    size_t colon = dirs.find(':', start);
+    std::string cand = dirs.substr(start, colon == std::string::npos ? std::string::npos : colon - start) + "/" + binary;
+    if (::access(cand.c_str(), X_OK) == 0) return cand;
+    if (colon == std::string::npos) break;
+    start = colon + 1;
+  }
+  return "";
+}
+
 }  // namespace
+
+std::vector<std::string> etcd_member_argv(const EtcdCluster& c, size_t i, bool fresh) {
+  const EtcdMember& m = c.members.at(i);
+  std::string initial;
+  for (const auto& o : c.members) initial += (initial.empty() ? "" : ",") + o.name + "=" + peer_url(o);
+  return {c.binary,
+          "--name", m.name,
+          "--data-dir", m.data_dir,
+          "--listen-client-urls", client_url(m),
+          "--advertise-client-urls", client_url(m),
+          "--listen-peer-urls", peer_url(m),
+          "--initial-advertise-peer-urls", peer_url(m),
+          "--initial-cluster", initial,
+          "--initial-cluster-token", c.token,
+          "--initial-cluster-state", fresh ? "new" : "existing",
+          // A controller step is one transaction of many records.
+          "--max-txn-ops", "100000",
+          "--max-request-bytes", std::to_string(64 << 20),
+          "--logger", "zap", "--log-level", "warn"};
+}
+
+size_t kill_recorded_etcd(const std::string& dir) {
+  size_t killed = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    if (e.path().extension() != ".pid") continue;
+    std::ifstream in(e.path());
+    pid_t pid = 0;
+    in >> pid;
+    if (pid <= 1) continue;
+    std::ifstream cmd("/proc/" + std::to_string(pid) + "/cmdline");
+    std::string cmdline((std::istreambuf_iterator<char>(cmd)), std::istreambuf_iterator<char>());
+    const std::string data_dir = dir + "/" + e.path().stem().string() + ".etcd";
+    if (cmdline.find(data_dir) == std::string::npos) continue;
+    if (::kill(pid, SIGKILL) == 0) ++killed;
+  }
+  return killed;
+}
 
 std::string EtcdCluster::url() const {
   std::string u = "etcd://";
@@ -163,11 +183,15 @@ std::string EtcdCluster::url() const {
   return u;
 }
 
-Result<EtcdCluster> start_etcd(const std::string& dir, int members, const std::string& binary) {
+Result<EtcdCluster> start_etcd(const std::string& dir, int members, const std::string& binary, bool die_with_parent) {
   if (members < 1) return Error{"an etcd cluster needs at least one member"};
   EtcdCluster c;
   c.dir = dir;
-  c.binary = binary;
+  c.binary = resolve_binary(binary);
+  if (c.binary.empty()) {
+    return Error{"etcd is not installed (no " + binary + " on PATH; scripts/setup installs etcd-server)", ErrorCode::unavailable};
+  }
+  c.die_with_parent = die_with_parent;
   c.token = "rackos-" + std::to_string(::getpid()) + "-" + std::to_string(free_port());
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);

@@ -23,7 +23,7 @@ struct EtcdMember {
 
 struct EtcdCluster {
   std::string dir;       // holds each member's data dir and log
-  std::string binary = "etcd";
+  std::string binary = "etcd";  // its full path once started
   std::string token;     // initial-cluster-token
   bool die_with_parent = true;
   std::vector<EtcdMember> members;
@@ -33,8 +33,18 @@ struct EtcdCluster {
 
 // Starts `members` members under `dir` and waits (up to 15 s) until the
 // cluster answers a read. One clear error (with the tail of a member's log)
-// when etcd is missing or does not come up.
-Result<EtcdCluster> start_etcd(const std::string& dir, int members, const std::string& binary = "etcd");
+// when etcd is missing or does not come up. `die_with_parent`: the members
+// are killed when this process dies (tests); otherwise they outlive it, and
+// each member's pid is in <dir>/<name>.pid for whoever cleans up.
+Result<EtcdCluster> start_etcd(const std::string& dir, int members, const std::string& binary = "etcd",
+                               bool die_with_parent = true);
+// The command line of member i (`fresh`: the cluster's first start; else it
+// rejoins with its data dir), for a supervisor that restarts it.
+std::vector<std::string> etcd_member_argv(const EtcdCluster& c, size_t i, bool fresh);
+// Kills (SIGKILL) the members an earlier start under `dir` left running, by
+// the pids in <dir>/*.pid — each only if its command line still names its
+// data dir under `dir` (a reused pid is left alone). Returns how many.
+size_t kill_recorded_etcd(const std::string& dir);
 // Starts one stopped member again (its data dir kept).
 Result<bool> restart_member(EtcdCluster& c, size_t i);
 // SIGKILL one member (by pid) and reap it.

@@ -2,8 +2,13 @@
 // controller with --store etcd://, real shims and processes. Killed and
 // restarted, it finds everything in etcd and adopts the same pids; with etcd
 // gone it refuses changes with one clear error and loses nothing, and serves
-// again once etcd is back.
+// again once etcd is back; `rackos up --store etcd` starts, supervises and
+// stops three members.
+#include <dirent.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
 
 #include <fstream>
 #include <map>
@@ -25,6 +30,34 @@ std::map<std::string, int> pids_by_name(LocalCluster& c, const std::string& serv
   std::map<std::string, int> out;
   for (const auto all_ = c.processes(service); const auto& p : all_.processes()) out[p.id()] = p.pid();
   return out;
+}
+
+std::string text_of(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// Live processes whose command line contains `needle` (one read(2) each: a
+// process may exit mid-read; a zombie's command line is empty).
+int processes_with(const std::string& needle) {
+  int n = 0;
+  DIR* d = ::opendir("/proc");
+  if (d == nullptr) return -1;
+  while (dirent* e = ::readdir(d)) {
+    const int pid = std::atoi(e->d_name);
+    if (pid <= 0) continue;
+    int fd = ::open(("/proc/" + std::to_string(pid) + "/cmdline").c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    std::string cmd(4096, '\0');
+    ssize_t got = ::read(fd, cmd.data(), cmd.size());
+    ::close(fd);
+    if (got <= 0) continue;
+    cmd.resize(static_cast<size_t>(got));
+    for (char& ch : cmd) ch = ch == '\0' ? ' ' : ch;
+    if (cmd.find(needle) != std::string::npos && ::kill(pid, 0) == 0) ++n;
+  }
+  ::closedir(d);
+  return n;
 }
 
 // One etcd member for a test, stopped by pid and removed however it ends.
@@ -86,6 +119,74 @@ TEST(EtcdE2E, WithEtcdDownChangesAreRefusedNothingRunningStopsAndItServesAgain) 
       << c.file(c.dir() + "/controller.log");
   ASSERT_TRUE(wait_until(10000, [&] { return c.running("later") == 1 && c.running("keep") == 2; }));
   EXPECT_EQ(pids_by_name(c, "keep"), before);
+}
+
+// `rackos up --store etcd`: three etcd members on loopback, the controller
+// on them, nodes, a demo; an etcd member killed is restarted by `up` and the
+// cluster keeps serving; Ctrl-C (SIGTERM) stops all of it — no etcd member and
+// no workload left on the host.
+TEST(EtcdE2E, UpWithEtcdStartsSupervisesAndStopsThreeMembers) {
+  const std::string dir = "/tmp/rackos-up-etcd-" + std::to_string(::getpid());
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string secs = std::to_string(800000 + (::getpid() % 100000) * 7);
+  std::ofstream(dir + "/spec.yaml") << "name: sup\ncommand: [sleep, '" << secs << "']\ncpu: 10m:100m\nmemory: 8Mi:32Mi\ninstances: 3\n";
+  const std::string prefix = "ue" + std::to_string(::getpid()) + "n";
+  pid_t up = ::fork();
+  if (up == 0) {
+    int fd = ::open((dir + "/up.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    ::execl(kBin.c_str(), kBin.c_str(), "up", "--store", "etcd", "--nodes", "2", "--no-standby", "--dir", dir.c_str(),
+            "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--node-prefix", prefix.c_str(), "-f",
+            (dir + "/spec.yaml").c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ASSERT_GT(up, 0);
+  struct Stop {
+    pid_t pid;
+    std::string dir;
+    ~Stop() {
+      if (pid > 0) {
+        ::kill(pid, SIGTERM);
+        for (int i = 0; i < 1500 && ::waitpid(pid, nullptr, WNOHANG) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+      }
+      controller::kill_recorded_etcd(dir + "/etcd");  // whatever a failed run left, by pid
+      std::filesystem::remove_all(dir);
+    }
+  } stop{up, dir};
+  auto log = [&] { return text_of(dir + "/up.log"); };
+  ASSERT_TRUE(wait_until(60000, [&] { return log().find("The cluster is up") != std::string::npos; }, 50)) << log();
+  EXPECT_NE(log().find("etcd        3 members"), std::string::npos) << log();
+  EXPECT_EQ(processes_with("--data-dir " + dir + "/etcd/"), 3);
+  EXPECT_EQ(processes_with("sleep " + secs), 3);
+
+  // kill -9 of one member: `up` starts it again with its data; the cluster serves throughout.
+  const pid_t m0 = std::atoi(text_of(dir + "/etcd/m0.pid").c_str());
+  ASSERT_GT(m0, 0);
+  ASSERT_EQ(::kill(m0, SIGKILL), 0);
+  ASSERT_TRUE(wait_until(10000, [&] { return log().find("etcd member m0 restarted") != std::string::npos; }, 50)) << log();
+  std::string addr;
+  std::getline(std::ifstream(dir + "/controller/controller.addr"), addr);
+  std::ofstream(dir + "/more.yaml") << "name: more\ncommand: [sleep, '" << secs << "']\ncpu: 10m:100m\nmemory: 8Mi:32Mi\n";
+  ASSERT_TRUE(wait_until(10000, [&] {
+    return std::system((kBin + " apply --controller " + addr + " -f " + dir + "/more.yaml > /dev/null 2>&1").c_str()) == 0;
+  }, 100)) << log();
+  ASSERT_TRUE(wait_until(10000, [&] { return processes_with("sleep " + secs) == 4; }, 50));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_EQ(processes_with("--data-dir " + dir + "/etcd/"), 3) << log();
+
+  // Ctrl-C: everything stops, by pid.
+  ::kill(up, SIGTERM);
+  int status = 0;
+  ASSERT_TRUE(wait_until(30000, [&] { return ::waitpid(up, &status, WNOHANG) == up; }, 50)) << log();
+  stop.pid = 0;
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << log();
+  EXPECT_NE(log().find("3 etcd members"), std::string::npos) << log();
+  EXPECT_EQ(processes_with("--data-dir " + dir + "/etcd/"), 0);
+  EXPECT_EQ(processes_with("sleep " + secs), 0);
 }
 
 }  // namespace
