@@ -18,16 +18,6 @@ namespace {
 
 const std::string kBin = RACKOS_BINARY;
 
-std::string sleeper(const std::string& name, int instances, const std::string& extra = "") {
-  return "name: " + name + "\ncommand: [sleep, '600']\ncpu: 100m:500m\nmemory: 16Mi:64Mi\ninstances: " +
-         std::to_string(instances) + "\n" + extra;
-}
-
-std::map<std::string, int> pids_by_name(LocalCluster& c, const std::string& service) {
-  std::map<std::string, int> out;
-  for (const auto all_ = c.processes(service); const auto& p : all_.processes()) out[p.id()] = p.pid();
-  return out;
-}
 
 // The harness reaps orphans in the background; it must never take the exit
 // status of a command a test is waiting for (it once did: waitpid(-1) raced
@@ -147,7 +137,7 @@ TEST(ClusterE2E, ControllerKill9RestartLosesNothingAndDoublesNothing) {
   ASSERT_TRUE(c.start());
   ASSERT_EQ(c.apply(sleeper("keep", 4)).errors_size(), 0);
   ASSERT_TRUE(wait_until(10000, [&] { return c.running("keep") == 4; }));
-  const auto before = pids_by_name(c, "keep");
+  const auto before = c.pids("keep");
   const std::string addr = c.addr();
   c.kill9_controller();
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
@@ -159,7 +149,7 @@ TEST(ClusterE2E, ControllerKill9RestartLosesNothingAndDoublesNothing) {
     return c.ready_nodes() == 2 && adopted == 4;
   }, 20)) << c.cli("events").second;
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // would anything start twice?
-  EXPECT_EQ(pids_by_name(c, "keep"), before) << c.cli("events").second;  // same processes, adopted
+  EXPECT_EQ(c.pids("keep"), before) << c.cli("events").second;  // same processes, adopted
   EXPECT_EQ(c.processes("keep").processes_size(), 4);
   size_t live = 0;
   for (int i = 1; i <= 2; ++i) {

@@ -30,6 +30,7 @@
 
 #include "cli/local_cluster.h"
 #include "rackos/v1/cluster.grpc.pb.h"
+#include "shim/cgroup_files.h"
 #include "shim/node_cleanup.h"
 
 namespace rackos::testing {
@@ -51,6 +52,26 @@ inline bool pid_alive(int pid) {
   if (!std::getline(in, line)) return false;
   auto close = line.rfind(')');
   return close != std::string::npos && close + 2 < line.size() && line[close + 2] != 'Z';
+}
+
+// Live (non-zombie) processes on this host whose command line — its
+// arguments, each followed by a NUL — satisfies `match`. Each /proc file is
+// read whole (a process may exit mid-read).
+inline std::vector<int> host_pids(const std::function<bool(const std::string& cmdline)>& match) {
+  std::vector<int> out;
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    const int pid = std::atoi(e.path().filename().c_str());
+    if (pid <= 0) continue;
+    auto text = shim::read_file("/proc/" + std::to_string(pid) + "/cmdline");
+    if (text && !text->empty() && match(*text) && pid_alive(pid)) out.push_back(pid);
+  }
+  return out;
+}
+
+// A service of `instances` sleepers (sleep 600), small envelopes.
+inline std::string sleeper(const std::string& name, int instances, const std::string& extra = "") {
+  return "name: " + name + "\ncommand: [sleep, '600']\ncpu: 100m:500m\nmemory: 16Mi:64Mi\ninstances: " +
+         std::to_string(instances) + "\n" + extra;
 }
 
 struct ClusterOptions {
@@ -159,6 +180,13 @@ class LocalCluster {
     v1::ListProcessesResponse r;
     call([&](grpc::ClientContext* c) { return stub_->ListProcesses(c, req, &r); });
     return r;
+  }
+
+  // Each process of the service → its pid, as the controller holds them.
+  std::map<std::string, int> pids(const std::string& service) {
+    std::map<std::string, int> out;
+    for (const auto all_ = processes(service); const auto& p : all_.processes()) out[p.id()] = p.pid();
+    return out;
   }
 
   int running(const std::string& service = "") {

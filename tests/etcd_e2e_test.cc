@@ -4,7 +4,6 @@
 // gone it refuses changes with one clear error and loses nothing, and serves
 // again once etcd is back; `rackos up --store etcd` starts, supervises and
 // stops three members.
-#include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -21,43 +20,17 @@ namespace {
 
 const std::string kBin = RACKOS_BINARY;
 
-std::string sleeper(const std::string& name, int instances) {
-  return "name: " + name + "\ncommand: [sleep, '600']\ncpu: 100m:500m\nmemory: 16Mi:64Mi\ninstances: " +
-         std::to_string(instances) + "\n";
-}
-
-std::map<std::string, int> pids_by_name(LocalCluster& c, const std::string& service) {
-  std::map<std::string, int> out;
-  for (const auto all_ = c.processes(service); const auto& p : all_.processes()) out[p.id()] = p.pid();
-  return out;
-}
-
 std::string text_of(const std::string& path) {
   std::ifstream in(path);
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
-// Live processes whose command line contains `needle` (one read(2) each: a
-// process may exit mid-read; a zombie's command line is empty).
+// Live processes whose command line contains `needle` (arguments joined by spaces).
 int processes_with(const std::string& needle) {
-  int n = 0;
-  DIR* d = ::opendir("/proc");
-  if (d == nullptr) return -1;
-  while (dirent* e = ::readdir(d)) {
-    const int pid = std::atoi(e->d_name);
-    if (pid <= 0) continue;
-    int fd = ::open(("/proc/" + std::to_string(pid) + "/cmdline").c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) continue;
-    std::string cmd(4096, '\0');
-    ssize_t got = ::read(fd, cmd.data(), cmd.size());
-    ::close(fd);
-    if (got <= 0) continue;
-    cmd.resize(static_cast<size_t>(got));
-    for (char& ch : cmd) ch = ch == '\0' ? ' ' : ch;
-    if (cmd.find(needle) != std::string::npos && ::kill(pid, 0) == 0) ++n;
-  }
-  ::closedir(d);
-  return n;
+  return static_cast<int>(host_pids([&](std::string cmd) {
+                            for (char& ch : cmd) ch = ch == '\0' ? ' ' : ch;
+                            return cmd.find(needle) != std::string::npos;
+                          }).size());
 }
 
 // One etcd member for a test, stopped by pid and removed however it ends.
@@ -85,7 +58,7 @@ TEST(EtcdE2E, AControllerOnEtcdKilledAndRestartedAdoptsTheSamePids) {
   ASSERT_TRUE(c.start()) << c.file(c.dir() + "/controller.log");
   ASSERT_EQ(c.apply(sleeper("keep", 4)).errors_size(), 0);
   ASSERT_TRUE(wait_until(10000, [&] { return c.running("keep") == 4; }));
-  const auto before = pids_by_name(c, "keep");
+  const auto before = c.pids("keep");
   EXPECT_FALSE(std::filesystem::exists(c.data_dir() + "/state.db"));  // nothing in SQLite
   const std::string addr = c.addr();
   c.kill9_controller();
@@ -95,7 +68,7 @@ TEST(EtcdE2E, AControllerOnEtcdKilledAndRestartedAdoptsTheSamePids) {
     for (const auto all_ = c.processes("keep"); const auto& p : all_.processes()) adopted += p.pid() > 0 && p.state() == v1::RUNNING;
     return c.ready_nodes() == 2 && adopted == 4;
   }, 20)) << c.cli("events").second;
-  EXPECT_EQ(pids_by_name(c, "keep"), before) << c.cli("events").second;
+  EXPECT_EQ(c.pids("keep"), before) << c.cli("events").second;
 }
 
 TEST(EtcdE2E, WithEtcdDownChangesAreRefusedNothingRunningStopsAndItServesAgain) {
@@ -105,7 +78,7 @@ TEST(EtcdE2E, WithEtcdDownChangesAreRefusedNothingRunningStopsAndItServesAgain) 
   ASSERT_TRUE(c.start()) << c.file(c.dir() + "/controller.log");
   ASSERT_EQ(c.apply(sleeper("keep", 2)).errors_size(), 0);
   ASSERT_TRUE(wait_until(10000, [&] { return c.running("keep") == 2; }));
-  const auto before = pids_by_name(c, "keep");
+  const auto before = c.pids("keep");
   controller::kill_member(etcd.cluster, 0);
   const std::string later = c.dir() + "/later.yaml";
   std::ofstream(later) << sleeper("later", 1);
@@ -118,7 +91,7 @@ TEST(EtcdE2E, WithEtcdDownChangesAreRefusedNothingRunningStopsAndItServesAgain) 
   ASSERT_TRUE(wait_until(15000, [&] { return c.cli("apply -f " + later).first == 0; }, 200))
       << c.file(c.dir() + "/controller.log");
   ASSERT_TRUE(wait_until(10000, [&] { return c.running("later") == 1 && c.running("keep") == 2; }));
-  EXPECT_EQ(pids_by_name(c, "keep"), before);
+  EXPECT_EQ(c.pids("keep"), before);
 }
 
 // `rackos up --store etcd`: three etcd members on loopback, the controller

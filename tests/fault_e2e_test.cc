@@ -36,16 +36,7 @@ std::string cmdline(int pid) {
 int host_count(const std::vector<std::string>& argv) {
   std::string want;
   for (const auto& a : argv) want += a + '\0';
-  int n = 0;
-  DIR* d = ::opendir("/proc");
-  if (d == nullptr) return -1;
-  while (dirent* e = ::readdir(d)) {
-    const int pid = std::atoi(e->d_name);
-    if (pid <= 0) continue;
-    if (cmdline(pid) == want && pid_alive(pid)) ++n;
-  }
-  ::closedir(d);
-  return n;
+  return static_cast<int>(host_pids([&](const std::string& cmd) { return cmd == want; }).size());
 }
 
 // A sleep argument no other test (or earlier run) uses.
