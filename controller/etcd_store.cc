@@ -151,23 +151,7 @@ class EtcdStore final : public Store {
   // unable to connect (each attempt cut at its connect timeout) while a new
   // one connected at once.
   void connect() {
-    std::string target;
-    if (std::all_of(opt_.endpoints.begin(), opt_.endpoints.end(), is_ipv4_endpoint)) {
-      // Every member; gRPC's pick_first moves to the next when one is down.
-      target = "ipv4:" + endpoints_;
-    } else {
-      target = opt_.endpoints.front();
-    }
-    grpc::ChannelArguments args;
-    args.SetMaxReceiveMessageSize(-1);  // a whole cluster's records in one Range
-    args.SetMaxSendMessageSize(-1);
-    // An etcd member back from a restart is used within a second: gRPC's
-    // default reconnect backoff grows to two minutes. (The "min" backoff is
-    // also each attempt's connect timeout.)
-    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 1'000);
-    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1'000);
-    channel_ = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+    channel_ = etcd_channel(opt_);
     kv_ = pb::KV::NewStub(channel_);
     reconnect_ = false;
   }
@@ -210,6 +194,27 @@ class EtcdStore final : public Store {
 };
 
 }  // namespace
+
+std::shared_ptr<grpc::Channel> etcd_channel(const EtcdOptions& opt) {
+  std::string target;
+  if (std::all_of(opt.endpoints.begin(), opt.endpoints.end(), is_ipv4_endpoint)) {
+    // Every member; gRPC's pick_first moves to the next when one is down.
+    target = "ipv4:";
+    for (size_t i = 0; i < opt.endpoints.size(); ++i) target += (i ? "," : "") + opt.endpoints[i];
+  } else {
+    target = opt.endpoints.front();
+  }
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(-1);  // a whole cluster's records in one Range
+  args.SetMaxSendMessageSize(-1);
+  // An etcd member back from a restart is used within a second: gRPC's
+  // default reconnect backoff grows to two minutes. (The "min" backoff is
+  // also each attempt's connect timeout.)
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 1'000);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1'000);
+  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+}
 
 Result<EtcdOptions> parse_etcd_url(std::string_view url) {
   constexpr std::string_view scheme = "etcd://";

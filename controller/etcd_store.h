@@ -25,6 +25,10 @@
 
 #include "controller/store.h"
 
+namespace grpc {
+class Channel;
+}
+
 namespace rackos::controller {
 
 struct EtcdOptions {
@@ -36,6 +40,9 @@ struct EtcdOptions {
 // "etcd://127.0.0.1:2379[,127.0.0.1:22379...][/prefix/]" → options; one
 // clear error naming what is wrong otherwise.
 Result<EtcdOptions> parse_etcd_url(std::string_view url);
+
+// A gRPC channel to every member (pick_first; reconnects within a second).
+std::shared_ptr<grpc::Channel> etcd_channel(const EtcdOptions& options);
 
 // Connects and reads the store's revision: an etcd that does not answer is
 // one clear error here.

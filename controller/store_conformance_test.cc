@@ -11,6 +11,7 @@
 
 #include "controller/etcd_process.h"
 #include "controller/etcd_store.h"
+#include "controller/leader_election.h"
 #include "controller/memory_store.h"
 #include "controller/store.h"
 
@@ -245,6 +246,33 @@ TEST(EtcdStore, ThreeMembersSurviveOneKilled) {
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ(*r, 2u);
   EXPECT_EQ(s->load()->records.size(), 2u);
+}
+
+// The leader record: of two controllers only one takes the lead; the other
+// can take it only from the revision it saw, after the leader stopped
+// renewing; the old leader's renewal then fails (it must stop).
+TEST(LeaderElection, OneLeadsTheOtherTakesOverOnlyFromWhatItSawAndTheOldOneLearnsIt) {
+  auto opts = *parse_etcd_url(shared_etcd().url() + "/lead-" + std::to_string(::getpid()) + "/");
+  LeaderElection a(opts, "a", "127.0.0.1:1"), b(opts, "b", "127.0.0.1:2");
+  auto none = b.read();
+  ASSERT_TRUE(none) << none.error().message;
+  EXPECT_EQ(none->revision, 0);
+  ASSERT_TRUE(*a.campaign(0));
+  EXPECT_FALSE(*b.campaign(0));  // not absent any more
+  auto seen = b.read();
+  ASSERT_TRUE(seen);
+  EXPECT_EQ(seen->id, "a");
+  EXPECT_EQ(seen->term, 1u);
+  ASSERT_TRUE(*a.renew());
+  EXPECT_FALSE(*b.campaign(seen->revision));  // a renewed since b looked
+  auto now = b.read();
+  ASSERT_TRUE(*b.campaign(now->revision));    // a stopped renewing: b takes it
+  EXPECT_EQ(b.term(), 2u);
+  EXPECT_FALSE(*a.renew());                   // a learns it lost the lead
+  EXPECT_EQ(b.read()->id, "b");
+  b.resign();
+  EXPECT_EQ(a.read()->revision, 0);
+  EXPECT_TRUE(*a.campaign(0));
 }
 
 }  // namespace
