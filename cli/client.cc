@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <vector>
 
 namespace rackos::cli {
 
@@ -15,7 +16,28 @@ std::string default_controller() {
 ControllerClient connect_controller(const std::string& addr) {
   ControllerClient c;
   c.addr = addr;
-  c.channel = grpc::CreateChannel(addr, grpc::InsecureChannelCredentials());
+  if (addr.find(',') != std::string::npos) {
+    // A controller pair: only the active listens; the first that accepts a
+    // connection is it.
+    std::vector<std::string> all;
+    for (size_t start = 0; start <= addr.size();) {
+      size_t comma = addr.find(',', start);
+      std::string a = addr.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      if (!a.empty()) all.push_back(a);
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+    for (const auto& a : all) {
+      auto ch = grpc::CreateChannel(a, grpc::InsecureChannelCredentials());
+      if (ch->WaitForConnected(std::chrono::system_clock::now() + std::chrono::milliseconds(500))) {
+        c.addr = a;
+        c.channel = ch;
+        c.stub = v1::ClusterService::NewStub(c.channel);
+        return c;
+      }
+    }
+  }
+  c.channel = grpc::CreateChannel(c.addr, grpc::InsecureChannelCredentials());
   c.stub = v1::ClusterService::NewStub(c.channel);
   return c;
 }

@@ -19,6 +19,7 @@ void add_controller(CLI::App& app) {
     std::string lease = "500ms";
     std::string heartbeat = "100ms";
     std::string grace = "2s";
+    std::string leader_lease = "600ms";
     bool allow_faults = false;
     bool no_fsync = false;
     bool adopt = false;
@@ -35,6 +36,9 @@ void add_controller(CLI::App& app) {
   cmd->add_option("--node-lease", a.lease, "A node is dead this long after its last heartbeat")->capture_default_str();
   cmd->add_option("--heartbeat", a.heartbeat, "Expected shim heartbeat period (3 missed: suspect)")->capture_default_str();
   cmd->add_option("--reconnect-grace", a.grace, "After a restart, how long nodes have to reconnect")->capture_default_str();
+  cmd->add_option("--leader-lease", a.leader_lease,
+                  "With --store etcd: a standby controller takes over after this long without a renewal by the active")
+      ->capture_default_str();
   cmd->add_flag("--allow-fault-injection", a.allow_faults, "Allow `rackos node kill` (tests and demos)");
   cmd->add_flag("--adopt", a.adopt,
                 "Take over what nodes run even if their cluster id or store revision does not match this store "
@@ -58,6 +62,10 @@ void add_controller(CLI::App& app) {
     if (!lease) die("--node-lease: " + lease.error().message);
     if (!hb) die("--heartbeat: " + hb.error().message);
     if (!grace) die("--reconnect-grace: " + grace.error().message);
+    auto leader_lease = parse_duration_ms(a.leader_lease);
+    if (!leader_lease) die("--leader-lease: " + leader_lease.error().message);
+    if (*leader_lease < 200) die("--leader-lease must be at least 200ms (renewals go every 100 ms)");
+    cfg.leader_lease_ms = *leader_lease;
     if (*hb * 2 > *lease) die("--heartbeat must be at most half of --node-lease");
     cfg.controller.health.node_lease_ms = *lease;
     cfg.controller.health.heartbeat_ms = *hb;

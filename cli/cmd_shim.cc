@@ -82,7 +82,8 @@ void add_shim(CLI::App& app, int argc, char** argv) {
   cmd->add_option("--retained-logs", a.retained_logs, "Logs of exited processes kept on the node (oldest dropped first)")
       ->capture_default_str();
   cmd->add_flag("--no-enforce", a.no_enforce, "Do not use cgroups (enforcement off)");
-  cmd->add_option("--controller", a.controller, "The controller to join (HOST:PORT); none: local API only");
+  cmd->add_option("--controller", a.controller,
+                  "The controller to join (HOST:PORT; a pair: HOST:PORT,HOST:PORT — the active answers); none: local API only");
   cmd->add_option("--token-file", a.token_file, "File holding the cluster's join token");
   cmd->add_option("--heartbeat", a.heartbeat, "Heartbeat period to the controller")->capture_default_str();
   cmd->add_option("--label", a.labels, "Node label KEY=VALUE (e.g. rack=r1, zone=eu1); repeatable");

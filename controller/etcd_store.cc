@@ -73,6 +73,7 @@ class EtcdStore final : public Store {
       }
       std::string_view rest(kv.key());
       rest.remove_prefix(opt_.prefix.size());
+      if (!rest.empty() && rest.front() == '~') continue;  // the pair's own keys (~leader), not records
       auto slash = rest.find('/');
       if (slash == std::string_view::npos || slash == 0 || slash + 1 == rest.size()) {
         return Error{"store " + name() + ": key \"" + kv.key() + "\" is not <kind>/<key> (written by something else?)",

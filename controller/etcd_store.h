@@ -5,6 +5,8 @@
 //   - a record (kind, key) is the etcd key <prefix><kind>/<key> (default
 //     prefix "/rackos/"), its JSON the value;
 //   - one commit is one etcd transaction: all of its puts and deletes, or none;
+//   - keys under the prefix that start with '~' are not records (~rev below,
+//     ~leader: the controller pair's leader record, leader_election.h);
 //   - the store's revision is the version of the key <prefix>~rev, which
 //     every commit rewrites: it moves by exactly one per commit, whatever
 //     else is written to etcd (leadership records, other prefixes);

@@ -20,6 +20,8 @@
 #include <thread>
 
 #include "controller/etcd_store.h"
+#include "controller/leader_election.h"
+#include "core/leader_lease.h"
 #include "rackos/v1/cluster.grpc.pb.h"
 #include "rackos/v1/node.grpc.pb.h"
 
@@ -105,6 +107,8 @@ class Loop {
   void set_deliver(std::function<void(std::vector<Outgoing>)> d) { deliver_ = std::move(d); }
   void set_log_router(std::function<void(std::vector<v1::LogData>)> r) { route_logs_ = std::move(r); }
   void set_after_turn(std::function<void()> f) { after_turn_ = std::move(f); }
+  // Runs first in every turn, before anything is acted on (the leader lease).
+  void set_before_turn(std::function<void(int64_t now)> f) { before_turn_ = std::move(f); }
 
   void loop() {
     auto next_tick = std::chrono::steady_clock::now();
@@ -119,6 +123,7 @@ class Loop {
         batch.swap(tasks_);
       }
       const int64_t now = wall_ms();
+      if (before_turn_) before_turn_(now);
       // 0. The store could not be reloaded after a failed commit (etcd
       //    unreachable): the in-memory state is not the cluster's, so nothing
       //    is acted on — node messages are dropped (shims register again once
@@ -235,6 +240,7 @@ class Loop {
   }
 
  private:
+  std::function<void(int64_t)> before_turn_;
   bool lost_store_ = false;   // reload failed: act on nothing until it works
   int64_t last_reload_ms_ = 0;
 
@@ -558,6 +564,11 @@ bool split_host_port(const std::string& addr, std::string& host, int& port) {
   return port >= 0 && port < 65536;
 }
 
+// This process's own clock for the leader lease (never steps back).
+int64_t steady_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
 void write_file(const std::string& path, const std::string& text) {
   std::ofstream(path + ".tmp") << text << "\n";
   std::filesystem::rename(path + ".tmp", path);
@@ -585,11 +596,66 @@ int run_controller(const ServerConfig& cfg) {
     store = open_sqlite_store(cfg.data_dir + "/state.db", cfg.durable);
   } else {
     auto opts = parse_etcd_url(cfg.store);
-    store = opts ? open_etcd_store(*opts) : Result<std::unique_ptr<Store>>(opts.error());
+    if (!opts) {
+      say(opts.error().message);
+      return 1;
+    }
+    // etcd may still be starting (or briefly unreachable): wait for it, as a
+    // standby would, rather than exit.
+    bool said = false;
+    while (!(store = open_etcd_store(*opts))) {
+      if (store.error().code != ErrorCode::unavailable) break;
+      if (!said) say("waiting for the store: " + store.error().message);
+      said = true;
+      timespec wait{0, 200'000'000};
+      if (int sig = ::sigtimedwait(&sigs, nullptr, &wait); sig == SIGTERM || sig == SIGINT) return 0;
+    }
   }
   if (!store) {
     say(store.error().message);
     return 1;
+  }
+  // On etcd, controllers form an active/standby pair: this one leads only
+  // once it holds the leader record; until then it waits as a standby (not
+  // listening: shims and clients given every controller's address go to the
+  // one that answers).
+  std::unique_ptr<LeaderElection> election;
+  const LeaderLeaseConfig lease{cfg.leader_lease_ms, 100, std::min<int64_t>(150, cfg.leader_lease_ms / 4)};
+  std::atomic<int64_t> last_renew_sent{0};
+  if (!cfg.store.empty()) {
+    auto opts = *parse_etcd_url(cfg.store);
+    opts.timeout_ms = std::max<int64_t>(50, lease.renew_every_ms);
+    char host[256] = "?";
+    ::gethostname(host, sizeof host - 1);
+    election = std::make_unique<LeaderElection>(opts, std::string(host) + ":" + std::to_string(::getpid()), cfg.listen);
+    LeaderWatch watch;
+    bool said = false;
+    while (true) {
+      const int64_t now = wall_ms();
+      if (auto rec = election->read(); rec) {
+        observe_leader(watch, rec->revision, steady_now_ms());
+        if (!said && rec->revision != 0) {
+          say("standby: " + rec->id + " leads (term " + std::to_string(rec->term) + ", " + rec->address +
+              "); taking over if it stops renewing for " + std::to_string(lease.lease_ms) + " ms");
+          said = true;
+        }
+        if (may_take_over(watch, steady_now_ms(), lease)) {
+          auto won = election->campaign(watch.seen_revision);
+          if (won && *won) {
+            last_renew_sent = steady_now_ms();
+            say("leading (term " + std::to_string(election->term()) + ")" +
+                (watch.seen_revision == 0 ? "" : " after " + std::to_string(steady_now_ms() - watch.since_ms) + " ms without a renewal"));
+            break;
+          }
+        }
+      }
+      (void)now;
+      timespec wait{0, 50'000'000};
+      if (int sig = ::sigtimedwait(&sigs, nullptr, &wait); sig == SIGTERM || sig == SIGINT) {
+        say("signal " + std::to_string(sig) + " while standby: stopping");
+        return 0;
+      }
+    }
   }
   EventLog events;
   ClusterController ctl(cfg.controller, store->get(), &events);
@@ -604,6 +670,28 @@ int run_controller(const ServerConfig& cfg) {
   Loop loop(ctl, cfg.tick_ms);
   Services services(ctl, loop, events);
   loop.set_after_turn(LoudEvents(events));
+  if (election) {
+    // Renewed from the loop itself: a stalled loop stops renewing, and on
+    // waking finds it may no longer act before it touches anything.
+    int64_t last_try = 0;
+    loop.set_before_turn([&, last_try](int64_t) mutable {
+      const int64_t now = steady_now_ms();
+      if (!leader_may_act(last_renew_sent, now, lease)) {
+        say("FATAL: no renewal of the lead for " + std::to_string(now - last_renew_sent) +
+            " ms: a standby may lead now; stopping before acting (a supervisor restarts this one as a standby)");
+        std::_Exit(3);
+      }
+      if (now - last_try < lease.renew_every_ms) return;
+      last_try = now;
+      auto r = election->renew();
+      if (r && *r) {
+        last_renew_sent = now;
+      } else if (r) {
+        say("FATAL: another controller took the lead: stopping (a supervisor restarts this one as a standby)");
+        std::_Exit(3);
+      }
+    });
+  }
   std::thread loop_thread([&] { loop.loop(); });
 
   grpc::ServerBuilder builder;
@@ -681,13 +769,20 @@ int run_controller(const ServerConfig& cfg) {
   int sig = 0;
   sigwait(&sigs, &sig);
   say("signal " + std::to_string(sig) + ": stopping (workloads keep running on their nodes)");
+  if (election) {
+    loop.stop();
+    loop_thread.join();
+    election->resign();  // a standby takes over at once, not after a lease
+  }
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
   if (http_thread.joinable()) {
     http.stop();
     http_thread.join();
   }
-  loop.stop();
-  loop_thread.join();
+  if (!election) {
+    loop.stop();
+    loop_thread.join();
+  }
   return 0;
 }
 

@@ -19,6 +19,7 @@ struct ServerConfig {
   std::string store;                           // empty: SQLite in data_dir; etcd://HOST:PORT[,...][/PREFIX/]
   bool durable = true;                         // fsync each commit (SQLite)
   int64_t tick_ms = 20;
+  int64_t leader_lease_ms = 600;               // etcd: a standby takes over after this long without a renewal
   ControllerConfig controller;
 };
 

@@ -102,8 +102,21 @@ void ControllerLink::write_loop() {
 
 void ControllerLink::run() {
   int64_t backoff = 50;
+  // Several addresses (a controller pair): only the active listens, so after
+  // any disconnect the next address is tried.
+  std::vector<std::string> targets;
+  for (size_t start = 0; start <= cfg_.controller.size();) {
+    size_t comma = cfg_.controller.find(',', start);
+    std::string t = cfg_.controller.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (!t.empty()) targets.push_back(t);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  if (targets.empty()) targets.push_back(cfg_.controller);
+  size_t at = 0;
   while (!stop_) {
-    channel_ = make_channel(cfg_.controller);
+    const std::string target = targets[at % targets.size()];
+    channel_ = make_channel(target);
     v1::NodeService::Stub stub(channel_);
     auto ctx = std::make_shared<grpc::ClientContext>();
     std::shared_ptr<Stream> stream(stub.Connect(ctx.get()).release());
@@ -153,8 +166,12 @@ void ControllerLink::run() {
     }
     std::string why = !refused.empty() ? "refused by the controller: " + refused
                       : st.ok()        ? "the controller closed the stream"
-                                       : "controller " + cfg_.controller + ": " + st.error_message();
+                                       : "controller " + target + ": " + st.error_message();
     push({LinkItem::disconnected, {}, why});
+    if (targets.size() > 1) {
+      ++at;
+      if (!heard) backoff = std::min<int64_t>(backoff, 50);  // nobody there: try the next one at once
+    }
     if (heard && refused.empty()) backoff = 50;
     const int64_t wait = refused.empty() ? backoff : (refused.find("declared dead") != std::string::npos ? 0 : 5000);
     backoff = std::min<int64_t>(backoff * 2, 200);

@@ -29,7 +29,7 @@ class ClientReaderWriter;
 namespace rackos::shim {
 
 struct LinkConfig {
-  std::string controller;      // host:port
+  std::string controller;      // host:port, or several (a controller pair): host:port,host:port
   int64_t silence_ms = 2'000;  // no message from the controller this long: reconnect
 };
 
