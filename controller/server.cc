@@ -631,7 +631,6 @@ int run_controller(const ServerConfig& cfg) {
     LeaderWatch watch;
     bool said = false;
     while (true) {
-      const int64_t now = wall_ms();
       if (auto rec = election->read(); rec) {
         observe_leader(watch, rec->revision, steady_now_ms());
         if (!said && rec->revision != 0) {
@@ -640,16 +639,16 @@ int run_controller(const ServerConfig& cfg) {
           said = true;
         }
         if (may_take_over(watch, steady_now_ms(), lease)) {
+          const int64_t sent = steady_now_ms();  // the lease counts from the send, not the answer
           auto won = election->campaign(watch.seen_revision);
           if (won && *won) {
-            last_renew_sent = steady_now_ms();
+            last_renew_sent = sent;
             say("leading (term " + std::to_string(election->term()) + ")" +
                 (watch.seen_revision == 0 ? "" : " after " + std::to_string(steady_now_ms() - watch.since_ms) + " ms without a renewal"));
             break;
           }
         }
       }
-      (void)now;
       timespec wait{0, 50'000'000};
       if (int sig = ::sigtimedwait(&sigs, nullptr, &wait); sig == SIGTERM || sig == SIGINT) {
         say("signal " + std::to_string(sig) + " while standby: stopping");
@@ -660,7 +659,31 @@ int run_controller(const ServerConfig& cfg) {
   EventLog events;
   ClusterController ctl(cfg.controller, store->get(), &events);
   const int64_t t0 = wall_ms();
+  // Loading a large cluster can take longer than the leader lease: the lead
+  // is renewed meanwhile (nothing is acted on until the loop runs, which
+  // renews from then on).
+  std::atomic<bool> loading{true};
+  std::atomic<bool> lost_while_loading{false};
+  std::thread load_renewer;
+  if (election) {
+    load_renewer = std::thread([&] {
+      while (loading) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(lease.renew_every_ms));
+        if (!loading) break;
+        const int64_t sent = steady_now_ms();
+        auto r = election->renew();
+        if (r && *r) last_renew_sent = sent;
+        else if (r) lost_while_loading = true;
+      }
+    });
+  }
   auto loaded = ctl.load(t0);
+  loading = false;
+  if (load_renewer.joinable()) load_renewer.join();
+  if (lost_while_loading) {
+    say("FATAL: another controller took the lead while this one loaded the store: stopping");
+    return 3;
+  }
   if (!loaded) {
     say("cannot load the cluster from " + (*store)->name() + ": " + loaded.error().message);
     return 1;
