@@ -21,9 +21,8 @@
 #include "controller/etcd_store.h"
 
 namespace rackos::controller {
-namespace {
 
-int free_port() {
+int free_loopback_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return 0;
   sockaddr_in a{};
@@ -37,6 +36,8 @@ int free_port() {
   ::close(fd);
   return port;
 }
+
+namespace {
 
 std::string peer_url(const EtcdMember& m) { return "http://127.0.0.1:" + std::to_string(m.peer_port); }
 std::string client_url(const EtcdMember& m) { return "http://127.0.0.1:" + std::to_string(m.client_port); }
@@ -192,7 +193,7 @@ Result<EtcdCluster> start_etcd(const std::string& dir, int members, const std::s
     return Error{"etcd is not installed (no " + binary + " on PATH; scripts/setup installs etcd-server)", ErrorCode::unavailable};
   }
   c.die_with_parent = die_with_parent;
-  c.token = "rackos-" + std::to_string(::getpid()) + "-" + std::to_string(free_port());
+  c.token = "rackos-" + std::to_string(::getpid()) + "-" + std::to_string(free_loopback_port());
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return Error{"cannot create " + dir + ": " + ec.message()};
@@ -200,8 +201,8 @@ Result<EtcdCluster> start_etcd(const std::string& dir, int members, const std::s
     EtcdMember m;
     m.name = "m" + std::to_string(i);
     m.data_dir = dir + "/" + m.name + ".etcd";
-    m.client_port = free_port();
-    m.peer_port = free_port();
+    m.client_port = free_loopback_port();
+    m.peer_port = free_loopback_port();
     if (m.client_port == 0 || m.peer_port == 0) return Error{"no free loopback port for etcd", ErrorCode::unavailable};
     c.members.push_back(m);
   }

@@ -31,6 +31,9 @@ struct EtcdCluster {
   std::string url() const;
 };
 
+// A TCP port on 127.0.0.1 free right now (0 if none): bound, read, released.
+int free_loopback_port();
+
 // Starts `members` members under `dir` and waits (up to 15 s) until the
 // cluster answers a read. One clear error (with the tail of a member's log)
 // when etcd is missing or does not come up. `die_with_parent`: the members

@@ -4,10 +4,7 @@
 // gone it refuses changes with one clear error and loses nothing, and serves
 // again once etcd is back; `rackos up --store etcd` starts, supervises and
 // stops three members.
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -180,20 +177,6 @@ TEST(EtcdE2E, UpWithEtcdStartsSupervisesAndStopsThreeMembers) {
   EXPECT_EQ(processes_with("sleep " + secs), 0);
 }
 
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
-    port = ntohs(a.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
-
 // The controller pair on etcd: one leads (listens), the other waits as a
 // standby. kill -9 of the active: the standby takes the lead after the
 // leader lease, the node (given both addresses) registers with it and its
@@ -205,7 +188,7 @@ TEST(EtcdE2E, TheStandbyControllerTakesOverAKilledActiveAndAdoptsTheSamePids) {
   const std::string dir = etcd.dir + "/pair";
   std::filesystem::create_directories(dir);
   std::ofstream(dir + "/token") << "pair-token\n";
-  const std::string pa = "127.0.0.1:" + std::to_string(free_port()), pb = "127.0.0.1:" + std::to_string(free_port());
+  const std::string pa = "127.0.0.1:" + std::to_string(controller::free_loopback_port()), pb = "127.0.0.1:" + std::to_string(controller::free_loopback_port());
   const std::string both = pa + "," + pb;
   auto controller = [&](const std::string& name, const std::string& listen) {
     std::filesystem::create_directories(dir + "/" + name);
