@@ -25,6 +25,7 @@ struct ShimArgs {
   std::string state_dir;
   std::string tick = "50ms";
   std::string lease = "500ms";
+  std::string fence_grace = "3s";
   std::string burst_window = "30s";
   std::string memory_reserve = "0";
   std::string monitor;
@@ -73,7 +74,12 @@ void add_shim(CLI::App& app, int argc, char** argv) {
   cmd->add_option("--memory", a.memory, "Declared memory capacity");
   cmd->add_option("--state-dir", a.state_dir, "Node-local state (default /run/rackos/NODE)");
   cmd->add_option("--tick", a.tick, "Enforcement loop period")->capture_default_str();
-  cmd->add_option("--node-lease", a.lease, "Self-fence after this long without a controller acknowledgement")->capture_default_str();
+  cmd->add_option("--node-lease", a.lease,
+                  "Self-fence (freeze at-most-one workloads) after this long without a controller acknowledgement")
+      ->capture_default_str();
+  cmd->add_option("--fence-grace", a.fence_grace,
+                  "Kill frozen at-most-one workloads when the fence lasts this much longer than the lease")
+      ->capture_default_str();
   cmd->add_option("--burst-window", a.burst_window, "Burst credit window")->capture_default_str();
   cmd->add_option("--memory-reserve", a.memory_reserve, "Memory kept free on the node")->capture_default_str();
   cmd->add_option("--monitor", a.monitor, "Path of rackos-monitor (default: next to this binary)");
@@ -100,6 +106,7 @@ void add_shim(CLI::App& app, int argc, char** argv) {
     cfg.tick_ms = must(parse_duration_ms(a.tick), "--tick");
     if (cfg.tick_ms < 5) die("--tick " + a.tick + " is below 5ms");
     cfg.node_lease_ms = must(parse_duration_ms(a.lease), "--node-lease");
+    cfg.fence_grace_ms = must(parse_duration_ms(a.fence_grace), "--fence-grace");
     cfg.enforcer.allocator.burst_window_ms = must(parse_duration_ms(a.burst_window), "--burst-window");
     cfg.enforcer.allocator.memory_reserve_bytes = must(parse_memory_bytes(a.memory_reserve), "--memory-reserve");
     cfg.enforce = !a.no_enforce;

@@ -23,6 +23,8 @@ struct SimArgs {
   int fail_nodes = 0, partition_nodes = 0, slow_nodes = 0;
   std::string controller_pause = "0ms", controller_down = "300ms", partition_for = "5s";
   double restart_controller_at = -1;
+  double controller_failover_at = -1;
+  std::string leader_lease = "600ms";
   bool fail_rack = false, json = false, find_min = false;
   uint64_t seed = 1;
   double fault_at = 0.5;
@@ -113,6 +115,12 @@ void run(const SimArgs& a) {
   cfg.faults.controller_down_ms = seconds_ms("--controller-down", a.controller_down);
   if (a.restart_controller_at >= 1) die("--restart-controller-at must be in [0, 1)");
   cfg.faults.restart_controller_at = a.restart_controller_at;
+  if (a.controller_failover_at >= 1) die("--controller-failover-at must be in [0, 1)");
+  if (a.controller_failover_at >= 0 && a.restart_controller_at >= 0) {
+    die("--controller-failover-at and --restart-controller-at are two ways to lose the controller: give one");
+  }
+  cfg.faults.controller_failover_at = a.controller_failover_at;
+  cfg.faults.leader_lease_ms = seconds_ms("--leader-lease", a.leader_lease);
   cfg.mapping = {a.min_fraction, a.burst_factor, a.demand_scale, a.memory_base};
   if (a.min_fraction < 0 || a.min_fraction > 1) die("--min-fraction must be in [0, 1]");
   if (a.burst_factor < 1) die("--burst-factor must be at least 1");
@@ -127,6 +135,7 @@ void run(const SimArgs& a) {
   // The baseline models Kubernetes' failure timing; a restart of rackos's
   // controller (which gives nodes 2 s to reconnect) is not part of it.
   base_cfg.faults.restart_controller_at = -1;
+  base_cfg.faults.controller_failover_at = -1;
   auto base = sim::run_simulation(base_cfg);
   if (!base) die(base.error().message);
 
@@ -179,6 +188,10 @@ void add_sim(CLI::App& app) {
   cmd->add_option("--restart-controller-at", a.restart_controller_at,
                   "Kill the controller at this fraction of the window and rebuild it from the store (kill -9 and restart)");
   cmd->add_option("--controller-down", a.controller_down, "How long the killed controller stays down")->capture_default_str();
+  cmd->add_option("--controller-failover-at", a.controller_failover_at,
+                  "Kill the active of a controller pair at this fraction of the window; the standby takes over after "
+                  "--leader-lease (nodes freeze their at-most-one work meanwhile)");
+  cmd->add_option("--leader-lease", a.leader_lease, "The controller pair's leader lease")->capture_default_str();
   cmd->add_option("--fault-at", a.fault_at, "When faults happen, as a fraction of the window")->capture_default_str();
   cmd->add_option("--seed", a.seed, "Seed (same seed, same output)")->capture_default_str();
   cmd->add_option("--min-fraction", a.min_fraction, "Envelope min = request × this")->capture_default_str();

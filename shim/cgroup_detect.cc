@@ -75,9 +75,10 @@ DetectedCgroups detect_cgroups(const std::string& mountinfo_path) {
       notes += "cgroup v2 at " + m.mount_point + " is not writable; ";
     }
   }
-  const CgroupMount *cpu = nullptr, *acct = nullptr, *mem = nullptr;
+  const CgroupMount *cpu = nullptr, *acct = nullptr, *mem = nullptr, *freezer = nullptr;
   for (const auto& m : mounts) {
     if (m.v2) continue;
+    if (has(m.controllers, "freezer")) freezer = &m;
     if (has(m.controllers, "cpu")) cpu = &m;
     if (has(m.controllers, "cpuacct")) acct = &m;
     if (has(m.controllers, "memory")) mem = &m;
@@ -85,9 +86,11 @@ DetectedCgroups detect_cgroups(const std::string& mountinfo_path) {
   if (cpu && acct && mem) {
     if (!cpu->read_only && !acct->read_only && !mem->read_only && writable(cpu->mount_point) &&
         writable(acct->mount_point) && writable(mem->mount_point)) {
-      d.cgroups = make_cgroup_v1(cpu->mount_point, acct->mount_point, mem->mount_point);
+      const bool use_freezer = freezer != nullptr && !freezer->read_only && writable(freezer->mount_point);
+      d.cgroups = make_cgroup_v1(cpu->mount_point, acct->mount_point, mem->mount_point,
+                                 use_freezer ? freezer->mount_point : std::string());
       d.description = "cgroup v1 (cpu " + cpu->mount_point + ", cpuacct " + acct->mount_point + ", memory " +
-                      mem->mount_point + ")";
+                      mem->mount_point + (use_freezer ? ", freezer " + freezer->mount_point : std::string(", no freezer")) + ")";
       return d;
     }
     notes += "cgroup v1 is mounted but not writable; ";

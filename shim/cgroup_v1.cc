@@ -1,5 +1,6 @@
 // cgroup v1: cpu (shares, CFS quota/period/burst), cpuacct (usage) and memory
-// (soft limit, limit, usage, oom_control), each its own hierarchy (or co-mounted).
+// (soft limit, limit, usage, oom_control), each its own hierarchy (or co-mounted),
+// and the freezer when it is mounted (freezer.state: a lapsed lease freezes).
 // v1 has no memory.high: the soft limit carries `min` (reclaim prefers groups
 // above it) and the limit carries `burst`; a squeeze below use is reported by
 // the allocator as an eviction instead of being throttled by the kernel.
@@ -17,8 +18,8 @@ namespace {
 
 class CgroupV1 final : public Cgroups {
  public:
-  CgroupV1(std::string cpu, std::string cpuacct, std::string memory)
-      : cpu_(std::move(cpu)), cpuacct_(std::move(cpuacct)), memory_(std::move(memory)) {}
+  CgroupV1(std::string cpu, std::string cpuacct, std::string memory, std::string freezer)
+      : cpu_(std::move(cpu)), cpuacct_(std::move(cpuacct)), memory_(std::move(memory)), freezer_(std::move(freezer)) {}
 
   std::string name() const override { return "cgroup v1"; }
 
@@ -100,6 +101,12 @@ class CgroupV1 final : public Cgroups {
 
   std::string oom_file(const CgroupPath& cg) const override { return mem_dir(cg) + "/memory.oom_control"; }
 
+  std::string freeze_file(const CgroupPath& cg) const override {
+    if (freezer_.empty()) return {};
+    const size_t i = index_of(freezer_);
+    return i < cg.dirs.size() ? cg.dirs[i] + "/freezer.state" : std::string();  // a cgroup made before the freezer was used
+  }
+
   Result<bool> remove(const CgroupPath& cg) override {
     for (const auto& d : cg.dirs) cache_.forget_dir(d);
     for (const auto& d : cg.dirs) {
@@ -114,6 +121,7 @@ class CgroupV1 final : public Cgroups {
     std::vector<std::string> r{cpu_};
     if (cpuacct_ != cpu_) r.push_back(cpuacct_);
     if (memory_ != cpu_ && memory_ != cpuacct_) r.push_back(memory_);
+    if (!freezer_.empty() && freezer_ != cpu_ && freezer_ != cpuacct_ && freezer_ != memory_) r.push_back(freezer_);
     return r;
   }
   size_t index_of(const std::string& root) const {
@@ -124,15 +132,17 @@ class CgroupV1 final : public Cgroups {
   std::string acct_dir(const CgroupPath& cg) const { return cg.dirs[index_of(cpuacct_)]; }
   std::string mem_dir(const CgroupPath& cg) const { return cg.dirs[index_of(memory_)]; }
 
-  std::string cpu_, cpuacct_, memory_;
+  std::string cpu_, cpuacct_, memory_, freezer_;  // freezer_ empty: not mounted
   mutable FileCache cache_;
   bool has_burst_ = true;  // cpu.cfs_burst_us exists on kernels ≥ 5.14
 };
 
 }  // namespace
 
-std::unique_ptr<Cgroups> make_cgroup_v1(std::string cpu_root, std::string cpuacct_root, std::string memory_root) {
-  return std::make_unique<CgroupV1>(std::move(cpu_root), std::move(cpuacct_root), std::move(memory_root));
+std::unique_ptr<Cgroups> make_cgroup_v1(std::string cpu_root, std::string cpuacct_root, std::string memory_root,
+                                        std::string freezer_root) {
+  return std::make_unique<CgroupV1>(std::move(cpu_root), std::move(cpuacct_root), std::move(memory_root),
+                                    std::move(freezer_root));
 }
 
 }  // namespace rackos::shim

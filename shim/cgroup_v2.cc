@@ -91,6 +91,7 @@ class CgroupV2 final : public Cgroups {
   }
 
   std::string oom_file(const CgroupPath& cg) const override { return cg.dirs.at(0) + "/memory.events"; }
+  std::string freeze_file(const CgroupPath& cg) const override { return cg.dirs.at(0) + "/cgroup.freeze"; }
 
   Result<bool> remove(const CgroupPath& cg) override {
     cache_.forget_dir(cg.dirs.at(0));

@@ -3,7 +3,8 @@
 // cgroup v2 (cgroup_v2.cc: cpu.weight, cpu.max, cpu.max.burst, memory.low/
 // high/max, cpu.stat, memory.current, memory.events, PSI) and cgroup v1
 // (cgroup_v1.cc: cpu.shares, cfs_quota/period/burst, memory soft limit and
-// limit, cpuacct.usage, memory.usage_in_bytes, memory.oom_control).
+// limit, cpuacct.usage, memory.usage_in_bytes, memory.oom_control, and the
+// freezer hierarchy when mounted).
 // `detect_cgroups` reads /proc/self/mountinfo and picks the one that is
 // mounted and writable; none means "enforcement off".
 // Not thread-safe: the shim's loop owns it.
@@ -64,6 +65,9 @@ class Cgroups {
   virtual Result<CgroupStats> read_stats(const CgroupPath& cg) const = 0;
   // Files holding the OOM kill count, read by the per-process monitor.
   virtual std::string oom_file(const CgroupPath& cg) const = 0;
+  // The file that freezes the cgroup's processes (v1 freezer.state, v2
+  // cgroup.freeze; see freeze.h); empty when there is none.
+  virtual std::string freeze_file(const CgroupPath& cg) const = 0;
   // Removes the directories (the cgroup must be empty of processes).
   virtual Result<bool> remove(const CgroupPath& cg) = 0;
 };
@@ -88,7 +92,9 @@ struct DetectedCgroups {
 // controllers, else v1 with cpu, cpuacct and memory, checking writability.
 DetectedCgroups detect_cgroups(const std::string& mountinfo_path = "/proc/self/mountinfo");
 
-std::unique_ptr<Cgroups> make_cgroup_v1(std::string cpu_root, std::string cpuacct_root, std::string memory_root);
+// `freezer_root` empty: no freezer hierarchy (a lapsed lease then stops workloads with SIGSTOP).
+std::unique_ptr<Cgroups> make_cgroup_v1(std::string cpu_root, std::string cpuacct_root, std::string memory_root,
+                                        std::string freezer_root = {});
 std::unique_ptr<Cgroups> make_cgroup_v2(std::string root);
 
 }  // namespace rackos::shim

@@ -34,7 +34,7 @@ Result<T> parse(const std::string& text, const char* what, F f) {
 std::string to_json(const LaunchSpec& s) {
   json j{{"argv", s.argv}, {"workdir", s.workdir}, {"cgroup_procs", s.cgroup_procs}, {"oom_file", s.oom_file},
          {"log_max_bytes", s.log_max_bytes}, {"log_keep", s.log_keep}, {"lease_file", s.lease_file},
-         {"cgroup_members", s.cgroup_members}};
+         {"cgroup_members", s.cgroup_members}, {"freeze_file", s.freeze_file}, {"fence_grace_ms", s.fence_grace_ms}};
   json env = json::array();
   for (const auto& [k, v] : s.env) env.push_back({k, v});
   j["env"] = env;
@@ -57,6 +57,8 @@ Result<LaunchSpec> launch_from_json(const std::string& text) {
     s.log_keep = j.value("log_keep", 3);
     s.lease_file = j.value("lease_file", "");
     s.cgroup_members = j.value("cgroup_members", "");
+    s.freeze_file = j.value("freeze_file", "");
+    s.fence_grace_ms = j.value("fence_grace_ms", int64_t{3000});
     return s;
   });
 }

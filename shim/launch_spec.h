@@ -29,10 +29,14 @@ struct LaunchSpec {
   int64_t log_max_bytes = 10 << 20;       // rotate stdout.log/stderr.log past this
   int log_keep = 3;                       // rotated files kept: .1 .. .N
   // At-most-one workloads (on_partition: stop) under a controller: the node's
-  // lease file (node_lease.h). The monitor kills the workload, and every
-  // process in `cgroup_members`, once the lease deadline passes.
+  // lease file (node_lease.h). Once the lease deadline passes the monitor
+  // freezes the workload and every process in `cgroup_members` (freeze.h),
+  // thaws them when the lease is renewed, and kills them if it is not renewed
+  // within `fence_grace_ms` of the deadline.
   std::string lease_file;
   std::string cgroup_members;             // its cgroup's procs file; empty without cgroups
+  std::string freeze_file;                // freezer.state / cgroup.freeze; empty: SIGSTOP instead
+  int64_t fence_grace_ms = 3000;
 };
 
 // What the shim enforces for a process (survives shim restarts).

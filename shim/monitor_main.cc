@@ -26,6 +26,7 @@
 
 #include "shim/cgroup_files.h"
 #include "shim/launch_spec.h"
+#include "shim/freeze.h"
 #include "shim/node_lease.h"
 
 using namespace rackos::shim;
@@ -253,35 +254,42 @@ int supervise(const std::string& dir, const LaunchSpec& spec, pid_t child, int o
     }
   };
   // At-most-one workloads: the node's lease, enforced here so that a stalled
-  // shim cannot leave a copy running past it (see node_lease.h).
+  // shim cannot leave a copy running past it (see node_lease.h). Past the
+  // deadline the workload is frozen; a renewed lease thaws it; a lease not
+  // renewed within the grace kills it (freeze.h).
   NodeLease lease;
   bool fencing = !spec.lease_file.empty() && NodeLease::open_reader(spec.lease_file, lease);
   if (!spec.lease_file.empty() && !fencing) std::fprintf(stderr, "cannot read the node lease %s\n", spec.lease_file.c_str());
+  const FreezeTarget target{spec.freeze_file, spec.cgroup_members, child, dir + "/frozen"};
   bool fenced = false;
+  int64_t frozen_at = -1;  // lease clock; -1: not frozen
   while (!exited) {
     int timeout = pidfd < 0 ? 100 : -1;  // without pidfd: poll waitpid
     if (fencing) {
       const int64_t deadline = lease.deadline();
       const int64_t now = lease_clock_ms();
-      if (deadline > 0 && now >= deadline) {
-        std::fprintf(stderr, "lease expired %lld ms ago: killing the workload (at most one copy)\n",
-                     static_cast<long long>(now - deadline));
-        if (pidfd >= 0) ::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
-        else ::kill(child, SIGKILL);
-        if (!spec.cgroup_members.empty()) {
-          for (int round = 0; round < 3; ++round) {  // and whatever it forked
-            auto text = read_file(spec.cgroup_members);
-            if (!text || text->find_first_not_of(" \n") == std::string::npos) break;
-            std::istringstream in(*text);
-            int pid;
-            while (in >> pid) ::kill(pid, SIGKILL);
-          }
-        }
+      int64_t wake_at = -1;
+      if (frozen_at < 0 && deadline > 0 && now >= deadline) {
+        const std::string how = set_frozen(target, true);
+        std::fprintf(stderr, "lease expired %lld ms ago: workload frozen (%s) until the lease is renewed or %lld ms pass\n",
+                     static_cast<long long>(now - deadline), how.c_str(), static_cast<long long>(spec.fence_grace_ms));
+        frozen_at = now;
+      } else if (frozen_at >= 0 && deadline > now) {
+        set_frozen(target, false);
+        std::fprintf(stderr, "lease renewed: workload thawed after %lld ms\n", static_cast<long long>(now - frozen_at));
+        frozen_at = -1;
+      } else if (frozen_at >= 0 && now >= frozen_at + spec.fence_grace_ms) {
+        std::fprintf(stderr, "lease not renewed for %lld ms: killing the workload (at most one copy)\n",
+                     static_cast<long long>(now - frozen_at));
+        kill_frozen(target);
         fenced = true;
         fencing = false;
-      } else {
-        // Wake at the deadline, and often enough to see it armed or moved.
-        const int64_t wait = deadline > 0 ? std::clamp<int64_t>(deadline - now, 1, 200) : 200;
+      }
+      if (fencing) {
+        // Wake at the deadline or the end of the grace, and often enough to see the lease armed or moved.
+        if (frozen_at >= 0) wake_at = frozen_at + spec.fence_grace_ms;
+        else if (deadline > 0) wake_at = deadline;
+        const int64_t wait = wake_at >= 0 ? std::clamp<int64_t>(wake_at - now, 1, frozen_at >= 0 ? 10 : 200) : 200;
         timeout = timeout < 0 ? static_cast<int>(wait) : std::min(timeout, static_cast<int>(wait));
       }
     }

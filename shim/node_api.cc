@@ -1,6 +1,8 @@
 // Request handling of the node-local API (see node_api.h).
 #include "shim/node_api.h"
 
+#include "shim/freeze.h"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -58,6 +60,7 @@ json process_json(const ManagedProcess& p) {
          {"monitor_pid", p.pid.monitor_pid},
          {"started_ms", p.pid.started_ms},
          {"adopted", p.adopted},
+         {"frozen", p.state != ProcState::exited && marked_frozen(p.dir + "/frozen")},
          {"priority", std::string(to_string(p.spec.priority))},
          {"on_partition", std::string(to_string(p.spec.on_partition))},
          {"cpu", format_cpu_millis(e.cpu_millis.min) + ":" + format_cpu_millis(e.cpu_millis.max) + ":" +

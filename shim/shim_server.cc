@@ -213,9 +213,11 @@ class ShimDaemon {
                                                          .log_max_bytes = cfg_.log_max_bytes,
                                                          .log_keep = cfg_.log_keep,
                                                          .retained_log_bytes = cfg_.retained_log_bytes,
-                                                         .lease_file = lease_.valid() ? lease_path_ : std::string()},
+                                                         .lease_file = lease_.valid() ? lease_path_ : std::string(),
+                                                         .fence_grace_ms = cfg_.fence_grace_ms},
                                         detected_.cgroups.get());
     status_.enforcement = detected_.description;
+    status_.node_lease_ms = cfg_.node_lease_ms;
     status_.version = RACKOS_VERSION;
     status_.started_wall_ms = wall_ms();
     load_identity();
@@ -337,8 +339,11 @@ class ShimDaemon {
     }
     sup_->flush_limits();
     sup_->check(now);
-    if (auto stopped = fence_if_silent(status_, *sup_, now, health_)) {
-      say(cfg_, "self-fenced: controller silent; stopped " + std::to_string(*stopped) + " on_partition=stop processes");
+    if (auto frozen = fence_if_silent(status_, *sup_, now, health_)) {
+      say(cfg_, "self-fenced: controller silent; " + std::to_string(*frozen) + " on_partition=stop processes frozen");
+    }
+    if (size_t killed = kill_if_fence_outlasts_grace(status_, *sup_, now, health_)) {
+      say(cfg_, "fenced past the grace: killed " + std::to_string(killed) + " frozen on_partition=stop processes");
     }
     enforcer_.tick(*sup_, now);
     sync_fds();
@@ -377,8 +382,16 @@ class ShimDaemon {
   // died); they are worked off a slice at a time so heartbeats, exits and the
   // local API are never starved: a node busy starting work is not a dead node.
   void on_link(int64_t now) {
+    // An acknowledgement renews the lease, which thaws frozen workloads: it
+    // must never overtake the Registered of its connection, whose stop list
+    // names the frozen copies that now run elsewhere (they are killed, not thawed).
+    bool behind_registration = false;
+    for (const auto& item : link_pending_) {
+      behind_registration |= item.kind == LinkItem::connected || (item.kind == LinkItem::message && item.msg.has_registered());
+    }
     for (auto& item : link_->take()) {
-      if (item.kind == LinkItem::message && item.msg.has_ack()) {
+      behind_registration |= item.kind == LinkItem::connected || (item.kind == LinkItem::message && item.msg.has_registered());
+      if (item.kind == LinkItem::message && item.msg.has_ack() && !behind_registration) {
         // Acknowledgements jump the queue: the lease must not wait behind a burst of starts.
         bool unused = false;
         (void)handle_controller_message(item.msg, *sup_, status_, monotonic_ms(), unused);
@@ -422,6 +435,7 @@ class ShimDaemon {
       link_->send(std::move(reply));
     }
     if (power_off) lose_power();
+    if (item.msg.has_ack()) lease_.renew(monitor_deadline(status_, cfg_.node_lease_ms));  // one that waited its turn
     if (item.msg.has_start()) {
       sup_->ensure_spare();  // the next starts find warm monitors
       sup_->ensure_spare();
@@ -475,6 +489,7 @@ class ShimDaemon {
       json resp;
       try {
         resp = handle_request(json::parse(line), *sup_, status_, monotonic_ms());
+        lease_.renew(monitor_deadline(status_, cfg_.node_lease_ms));  // a local "ack" moves the monitors' deadline too
       } catch (const std::exception& e) {
         resp = {{"ok", false}, {"error", std::string("request is not JSON: ") + e.what()}};
       }

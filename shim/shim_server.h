@@ -23,6 +23,7 @@ struct ShimConfig {
   int64_t memory_bytes = 0;
   int64_t tick_ms = 50;
   int64_t node_lease_ms = 500;
+  int64_t fence_grace_ms = 3000;     // frozen at-most-one workloads are killed this long after the lease lapses
   int64_t log_max_bytes = 10 << 20;  // per log file, before rotation
   int log_keep = 3;
   int64_t retained_log_bytes = 256 << 20;  // logs of exited processes kept per node, oldest dropped first

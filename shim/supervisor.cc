@@ -214,7 +214,9 @@ Result<const ManagedProcess*> Supervisor::start(const StartRequest& req, int64_t
     if (!in_slot) launch.cgroup_procs = cgroups_->procs_files(*p.cgroup);
     launch.oom_file = cgroups_->oom_file(*p.cgroup);
     launch.cgroup_members = cgroups_->procs_files(*p.cgroup).at(0);
+    launch.freeze_file = cgroups_->freeze_file(*p.cgroup);
   }
+  launch.fence_grace_ms = cfg_.fence_grace_ms;
   auto fail = [&](const std::string& msg) -> Error {
     if (mon.pid > 0) {  // a slot's monitor and child leave on EOF
       ::close(mon.to_fd);
@@ -388,9 +390,39 @@ Result<bool> Supervisor::stop(const std::string& id, int64_t grace_ms, int64_t n
       emit(NodeEventKind::warning, id, "the stop is not recorded (" + w.error().message + "): a shim restarting now would not carry it on");
     }
     attention_.insert(id);
-    kill_group(p, grace_ms <= 0 ? SIGKILL : SIGTERM);
+    // A frozen process cannot end by itself, and must not run again: it is
+    // killed where it stands (it runs elsewhere now, or its service is gone).
+    if (is_frozen(p)) {
+      kill_frozen(freeze_target(p));
+      p.kill_at_ms = now_ms;
+    } else {
+      kill_group(p, grace_ms <= 0 ? SIGKILL : SIGTERM);
+    }
   }
   return true;
+}
+
+FreezeTarget Supervisor::freeze_target(const ManagedProcess& p) const {
+  FreezeTarget t;
+  t.pid = p.pid.pid;
+  t.marker = p.dir + "/frozen";
+  if (p.cgroup && cgroups_ != nullptr) {
+    t.freeze_file = cgroups_->freeze_file(*p.cgroup);
+    t.members_file = cgroups_->procs_files(*p.cgroup).at(0);
+  }
+  return t;
+}
+
+bool Supervisor::is_frozen(const ManagedProcess& p) const { return p.state != ProcState::exited && marked_frozen(p.dir + "/frozen"); }
+
+size_t Supervisor::set_at_most_one_frozen(bool on) {
+  size_t n = 0;
+  for (auto& [id, p] : procs_) {
+    if (p.state != ProcState::running || p.spec.on_partition != OnPartition::stop || is_frozen(p) == on) continue;
+    (void)set_frozen(freeze_target(p), on);
+    ++n;
+  }
+  return n;
 }
 
 Result<bool> Supervisor::forget(const std::string& id) {
@@ -591,7 +623,8 @@ void Supervisor::check(int64_t now_ms) {
       continue;
     }
     if (p.state == ProcState::stopping && now_ms >= p.kill_at_ms) {
-      kill_group(p, SIGKILL);
+      if (is_frozen(p)) kill_frozen(freeze_target(p));
+      else kill_group(p, SIGKILL);
       p.kill_at_ms = now_ms + 1000;  // again later if it somehow survives
     }
   }

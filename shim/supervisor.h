@@ -20,6 +20,7 @@
 #include "core/allocator.h"
 #include "core/result.h"
 #include "shim/cgroups.h"
+#include "shim/freeze.h"
 #include "shim/launch_spec.h"
 #include "shim/monitor_pool.h"
 
@@ -38,6 +39,8 @@ struct SupervisorConfig {
   // The node lease file (node_lease.h) that monitors of at-most-one workloads
   // enforce; empty: no controller, no lease, no fencing by monitors.
   std::string lease_file;
+  // A frozen at-most-one workload is killed when its lease stays lapsed this long (freeze.h).
+  int64_t fence_grace_ms = 3000;
 };
 
 enum class ProcState : uint8_t { running, stopping, exited };
@@ -135,6 +138,11 @@ class Supervisor {
   void check(int64_t now_ms);
   // Writes the CPU limits of processes started since the last call.
   void flush_limits();
+  // The node lease ran out (on) or came back: freezes or thaws every running
+  // at-most-one workload (the monitors do the same on their own: freeze.h).
+  // Returns how many changed.
+  size_t set_at_most_one_frozen(bool on);
+  bool is_frozen(const ManagedProcess& p) const;
   // Fault injection (a power cut): SIGKILL every workload, its children and
   // its monitor, and every spare, at once. Records are left as they are.
   void power_off();
@@ -159,6 +167,7 @@ class Supervisor {
  private:
   void finish(ManagedProcess& p, int64_t now_ms);
   void kill_group(const ManagedProcess& p, int sig);
+  FreezeTarget freeze_target(const ManagedProcess& p) const;
   void kill_cgroup_leftovers(const ManagedProcess& p);
   void trim_exited();
   // A launch found with neither pid.json nor exit.json: settles whether a

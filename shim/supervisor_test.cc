@@ -124,39 +124,102 @@ TEST_F(SupervisorTest, AStaleReadinessOfALiveProcessIsIgnored) {
   EXPECT_EQ(sup_->processes().at("live").state, ProcState::running);
 }
 
-TEST_F(SupervisorTest, MonitorsKillAtMostOneWorkloadsWhenTheLeasePassesAndOnlyThose) {
+// The scheduler state of a pid from /proc/PID/stat ('T': stopped), or 0 if gone.
+char proc_state(int pid) {
+  auto text = read_file("/proc/" + std::to_string(pid) + "/stat");
+  if (!text) return 0;
+  const size_t close = text->rfind(')');
+  return close == std::string::npos || close + 2 >= text->size() ? 0 : (*text)[close + 2];
+}
+
+// Waits until `pred` holds (checked every 5 ms) or `ms` pass; returns when it held (lease clock), -1 if not.
+template <typename Pred>
+int64_t wait_for(Pred pred, int64_t ms) {
+  const int64_t end = lease_clock_ms() + ms;
+  while (lease_clock_ms() < end) {
+    if (pred()) return lease_clock_ms();
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return pred() ? lease_clock_ms() : -1;
+}
+
+TEST_F(SupervisorTest, MonitorsFreezeAtMostOneWorkloadsPastTheLeaseThawOnRenewalAndKillAfterTheGrace) {
   const std::string lease_path = dir_ + "/lease";
   NodeLease lease;
   ASSERT_TRUE(NodeLease::open_writer(lease_path, lease));
   lease.renew(lease_clock_ms() + 400);
   sup_ = std::make_unique<Supervisor>(SupervisorConfig{.node = "test", .state_dir = dir_, .monitor_path = MONITOR_BINARY,
                                                        .cpu_millis = 2000, .memory_bytes = 1ll << 30,
-                                                       .lease_file = lease_path},
-                                      nullptr);
+                                                       .lease_file = lease_path, .fence_grace_ms = 800},
+                                      nullptr);  // no cgroups: the freeze is SIGSTOP
   ASSERT_TRUE(sup_->init());
   ASSERT_TRUE(sup_->start(request("one", {"sleep", "600"}, OnPartition::stop), monotonic_ms()));
   ASSERT_TRUE(sup_->start(request("many", {"sleep", "600"}, OnPartition::keep), monotonic_ms()));
+  const int one = sup_->processes().at("one").pid.pid;
+  const int many = sup_->processes().at("many").pid.pid;
   // Renewed: both run on past the first deadline. Nothing here drives the
   // supervisor's loop: the monitors act on their own.
   for (int i = 0; i < 8; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     lease.renew(lease_clock_ms() + 400);
   }
-  EXPECT_NE(process_start_ticks(sup_->processes().at("one").pid.pid), 0u);
-  // Not renewed (the shim is stalled): the at-most-one workload is killed by
+  EXPECT_NE(proc_state(one), 'T');
+  // Not renewed (the shim is stalled): the at-most-one workload is frozen by
   // the deadline, the other keeps running.
-  const int one = sup_->processes().at("one").pid.pid;
-  const int64_t deadline = lease.deadline();
-  while (process_start_ticks(one) != 0 && lease_clock_ms() < deadline + 2000) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  const int64_t killed_at = lease_clock_ms();
-  EXPECT_EQ(process_start_ticks(one), 0u) << "the at-most-one workload outlived the lease";
-  EXPECT_LT(killed_at - deadline, 200) << "killed " << killed_at - deadline << " ms after the deadline";
-  EXPECT_NE(process_start_ticks(sup_->processes().at("many").pid.pid), 0u);
+  int64_t deadline = lease.deadline();
+  int64_t frozen_at = wait_for([&] { return proc_state(one) == 'T'; }, 1000);
+  ASSERT_GT(frozen_at, 0) << "the at-most-one workload ran on past the lease";
+  EXPECT_LT(frozen_at - deadline, 200) << "frozen " << frozen_at - deadline << " ms after the deadline";
+  EXPECT_TRUE(sup_->is_frozen(sup_->processes().at("one"))) << "the monitor marks it frozen for the shim";
+  EXPECT_NE(proc_state(many), 'T');
+  // Renewed within the grace (a new active controller answered): thawed, the same process.
+  lease.renew(lease_clock_ms() + 400);
+  ASSERT_GT(wait_for([&] { return proc_state(one) != 'T'; }, 300), 0) << "not thawed by the renewed lease";
+  EXPECT_NE(proc_state(one), 0) << "thawed, not killed";
+  EXPECT_FALSE(sup_->is_frozen(sup_->processes().at("one")));
+  // Not renewed for the lease and the grace: frozen, then killed.
+  deadline = lease.deadline();
+  ASSERT_GT(wait_for([&] { return proc_state(one) == 'T'; }, 1000), 0);
+  const int64_t gone_at = wait_for([&] { return proc_state(one) == 0 || proc_state(one) == 'Z'; }, 3000);
+  ASSERT_GT(gone_at, 0) << "a frozen at-most-one workload outlived the lease and the grace";
+  EXPECT_GE(gone_at - deadline, 800) << "killed before the grace ran out";
+  EXPECT_LT(gone_at - deadline, 1200) << "killed " << gone_at - deadline << " ms after the deadline";
+  EXPECT_NE(proc_state(many), 0);
   ASSERT_TRUE(wait_exit("one"));
   const auto& ex = *sup_->processes().at("one").exit;
   EXPECT_TRUE(ex.fenced);
   EXPECT_EQ(ex.signal, SIGKILL);
   EXPECT_NE(sup_->events().back().message.find("fenced"), std::string::npos) << sup_->events().back().message;
+}
+
+TEST_F(SupervisorTest, StoppingAFrozenWorkloadKillsItWithoutThawingItFirst) {
+  // The controller placed it elsewhere while the node was cut off: on
+  // reconnection its stale copy must die frozen, never run another instruction.
+  const std::string lease_path = dir_ + "/lease";
+  NodeLease lease;
+  ASSERT_TRUE(NodeLease::open_writer(lease_path, lease));
+  lease.renew(lease_clock_ms() + 200);
+  sup_ = std::make_unique<Supervisor>(SupervisorConfig{.node = "test", .state_dir = dir_, .monitor_path = MONITOR_BINARY,
+                                                       .cpu_millis = 2000, .memory_bytes = 1ll << 30,
+                                                       .lease_file = lease_path, .fence_grace_ms = 60'000},
+                                      nullptr);
+  ASSERT_TRUE(sup_->init());
+  // It counts while it runs; a thaw before the kill would show as one more line.
+  const std::string out = dir_ + "/ticks";
+  ASSERT_TRUE(sup_->start(request("one", {"sh", "-c", "while :; do echo x >> " + out + "; sleep 0.01; done"}, OnPartition::stop),
+                          monotonic_ms()));
+  const int one = sup_->processes().at("one").pid.pid;
+  ASSERT_GT(wait_for([&] { return proc_state(one) == 'T'; }, 1000), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const auto before = read_file(out);
+  ASSERT_TRUE(before);
+  ASSERT_TRUE(sup_->stop("one", 10'000, monotonic_ms()));  // even with a grace: frozen means killed now
+  ASSERT_TRUE(wait_exit("one"));
+  EXPECT_EQ(sup_->processes().at("one").exit->signal, SIGKILL);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  auto after = read_file(out);
+  ASSERT_TRUE(after);
+  EXPECT_EQ(*after, *before) << "the frozen copy ran again before it died";
 }
 
 TEST_F(SupervisorTest, RetainedLogsAreCappedPerNodeAndForgottenRecordsGo) {

@@ -24,6 +24,8 @@ nlohmann::json figures_json(const SimResult& r, std::optional<int> nodes_needed)
       {"failed_nodes_recovered", r.recovery_ms.size()},
       {"false_deaths", r.false_deaths},
       {"fenced_stops", r.fenced_stops},
+      {"frozen_processes", r.frozen_ms.size()},
+      {"frozen_ms_p99", round3(percentile(r.frozen_ms, 99))},
       {"controller_restarts", r.controller_restarts},
       {"processes_doubled", r.processes_doubled},
       {"processes_lost", r.processes_lost},
@@ -70,7 +72,9 @@ std::string summary_table(const SimResult& a, const SimResult& b, std::optional<
   row("  running again / unplaceable", n(a.rescheduled) + " / " + n(a.lost_unplaceable), n(b.rescheduled) + " / " + n(b.lost_unplaceable));
   row("moved to a node with room", n(a.moves), n(b.moves));
   row("live nodes declared dead", n(a.false_deaths), n(b.false_deaths));
-  row("processes stopped by self-fence", n(a.fenced_stops), n(b.fenced_stops));
+  row("processes killed by self-fence", n(a.fenced_stops), n(b.fenced_stops));
+  row("at-most-one frozen / p99 frozen", n(a.frozen_ms.size()) + " / " + f(percentile(a.frozen_ms, 99), " ms"),
+      n(b.frozen_ms.size()) + " / " + f(percentile(b.frozen_ms, 99), " ms"));
   row("controller restarts", n(static_cast<size_t>(a.controller_restarts)), n(static_cast<size_t>(b.controller_restarts)));
   row("at-most-one processes run twice", n(static_cast<size_t>(a.processes_doubled)), n(static_cast<size_t>(b.processes_doubled)));
   row("processes lost (gone, never rerun)", n(static_cast<size_t>(a.processes_lost)), n(static_cast<size_t>(b.processes_lost)));

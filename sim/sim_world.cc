@@ -26,6 +26,7 @@ struct SimProcess {
   bool running = false;
   bool exited = false;
   int64_t start_at = kNever;  // a start in flight completes then
+  int64_t frozen_since = kNever;  // its node's lease lapsed: frozen (runs nothing) since then
   int32_t pid = 0;
   Envelope envelope;
   PriorityClass priority = PriorityClass::normal;
@@ -295,10 +296,15 @@ struct World::Impl {
         if (e.gen != gen || !detailed) return;
         SimNode& n = nodes[e.node];
         if (!n.alive) return;
+        // The monitors' deadline (a fifth of the lease early), and the grace after it.
         const int64_t deadline = n.last_ack == kNever ? INT64_MAX : n.last_ack + lease() - lease() / 5;
+        const int64_t kill_at = deadline == INT64_MAX ? INT64_MAX : deadline + cfg.fence_grace_ms;
         if (now >= deadline && !n.fenced) fence(e.node);
-        // Check again at the deadline, or a lease from now while fenced / never acked.
-        const int64_t next = (now >= deadline || n.fenced) ? now + lease() / 5 : deadline;
+        if (now >= kill_at && n.fenced) kill_frozen(e.node);
+        // Check again at the deadline / the end of the grace, or a fifth of a lease from now.
+        int64_t next = now + lease() / 5;
+        if (now < deadline && deadline != INT64_MAX) next = deadline;
+        else if (now < kill_at) next = std::min(next, kill_at);
         timer(Ev::fence_check, next, e.node);
         return;
       }
@@ -309,6 +315,7 @@ struct World::Impl {
         if (it == n.procs.end() || it->second.start_at != now) return;
         it->second.start_at = kNever;
         set_running(e.node, e.launch, it->second);
+        if (n.fenced && it->second.at_most_one) freeze(e.node, e.launch, it->second);  // its monitor sees the lapsed lease at once
         v1::ShimMessage m = event(e.launch, NodeEventKind::started, it->second.pid);
         send_up(e.node, std::move(m));
         return;
@@ -408,29 +415,42 @@ struct World::Impl {
     const std::string name = process_of(launch);
     ever_ran.insert(p.service);
     if (p.at_most_one && ++copies[name] > 1) ++counters.processes_doubled;
+    ran_again(name);
+  }
+
+  // A process a fault disrupted runs again (here or elsewhere, or thawed):
+  // its node's disruption ends when the last of them does.
+  void ran_again(const std::string& name) {
     auto d = disrupted.find(name);
-    if (d != disrupted.end()) {
-      Disruption& dis = disruptions[d->second];
-      disrupted.erase(d);
-      disrupted_service.erase(name);
-      if (--dis.outstanding == 0 && !dis.reported) {
-        dis.reported = true;
-        counters.recovery_ms.push_back(static_cast<double>(now - dis.t0));
-      }
+    if (d == disrupted.end()) return;
+    Disruption& dis = disruptions[d->second];
+    disrupted.erase(d);
+    disrupted_service.erase(name);
+    if (--dis.outstanding == 0 && !dis.reported) {
+      dis.reported = true;
+      counters.recovery_ms.push_back(static_cast<double>(now - dis.t0));
     }
   }
 
   // A process stops running (stop, fence, crash); `disrupt`: because of a fault.
   void set_stopped(size_t node, const std::string& launch, SimProcess& p, bool disrupt) {
-    const bool was = p.running || p.start_at != kNever;
+    const bool was = (p.running && p.frozen_since == kNever) || p.start_at != kNever;
     const std::string name = process_of(launch);
-    if (p.running && p.at_most_one) {
+    if (p.running && p.at_most_one && p.frozen_since == kNever) {
       if (--copies[name] <= 0) copies.erase(name);
     }
+    if (p.frozen_since != kNever) counters.frozen_ms.push_back(static_cast<double>(now - p.frozen_since));
     p.running = false;
+    p.frozen_since = kNever;
     p.start_at = kNever;
     p.exited = true;
-    if (!disrupt || !was) return;
+    if (disrupt && was) disrupt_process(node, name, p.service);
+  }
+
+  // A fault took a running process out of service (stopped or frozen). An
+  // at-most-one process already running elsewhere is not disrupted.
+  void disrupt_process(size_t node, const std::string& name, const std::string& service) {
+    if (copies.count(name)) return;
     ++counters.processes_disrupted;
     auto [it, fresh] = open_disruption.try_emplace(node, disruptions.size());
     if (fresh || disruptions[it->second].reported) {
@@ -439,15 +459,50 @@ struct World::Impl {
     }
     if (disrupted.emplace(name, it->second).second) {
       ++disruptions[it->second].outstanding;
-      disrupted_service[name] = p.service;
+      disrupted_service[name] = service;
     }
   }
 
+  // The lease ran out: at-most-one processes are frozen (they run nothing, so
+  // they no longer count as a running copy) until an ack thaws them or the
+  // grace runs out (kill_frozen).
   void fence(size_t i) {
     SimNode& n = nodes[i];
     n.fenced = true;
     for (auto& [id, p] : n.procs) {
-      if (!p.at_most_one || !(p.running || p.start_at != kNever)) continue;
+      if (!p.at_most_one || p.frozen_since != kNever || !p.running) continue;
+      freeze(i, id, p);  // a start in flight freezes as it starts (Ev::started)
+    }
+  }
+
+  void freeze(size_t i, const std::string& id, SimProcess& p) {
+    p.frozen_since = now;
+    const std::string name = process_of(id);
+    if (--copies[name] <= 0) copies.erase(name);
+    disrupt_process(i, name, p.service);
+  }
+
+  // An ack: the fence lifts and frozen processes run again — a copy running
+  // elsewhere by then is a double run (the controller must have told this
+  // node to stop it first, in Registered).
+  void thaw(size_t i) {
+    SimNode& n = nodes[i];
+    n.fenced = false;
+    for (auto& [id, p] : n.procs) {
+      if (p.frozen_since == kNever) continue;
+      counters.frozen_ms.push_back(static_cast<double>(now - p.frozen_since));
+      p.frozen_since = kNever;
+      const std::string name = process_of(id);
+      if (++copies[name] > 1) ++counters.processes_doubled;
+      ran_again(name);
+    }
+  }
+
+  // Frozen past the grace: killed on the node (what fenced_stops counts).
+  void kill_frozen(size_t i) {
+    SimNode& n = nodes[i];
+    for (auto& [id, p] : n.procs) {
+      if (p.frozen_since == kNever) continue;
       ++counters.fenced_stops;
       set_stopped(i, id, p, true);
       send_up(i, exited(id, false, true));
@@ -486,7 +541,9 @@ struct World::Impl {
     if (m.has_ack()) {
       n.last_ack = std::max(n.last_ack, m.ack().sent_ms());
       n.revision = std::max(n.revision, m.ack().store_revision());
-      n.fenced = false;  // an ack lifts the fence
+      // An ack lifts the fence only if the lease it grants still runs (a late
+      // one may come after the controller declared this node dead).
+      if (n.fenced && n.last_ack + lease() - lease() / 5 > now) thaw(i);
     } else if (m.has_registered()) {
       n.cluster_id = m.registered().cluster_id();
       n.revision = m.registered().store_revision();

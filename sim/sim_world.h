@@ -54,6 +54,7 @@ struct WorldConfig {
   int64_t start_latency_max_ms = 20;
   double placements_per_ms = 50;            // the controller's compute time, modelled per step
   int64_t reconnect_ms = 50;                // a shim's reconnect backoff
+  int64_t fence_grace_ms = 3'000;           // frozen at-most-one processes are killed this long after the lease
   bool allocator = true;                    // shims run the core allocator (false: static sizing)
   uint64_t seed = 1;
 };
@@ -76,7 +77,8 @@ struct StepUse {
 struct WorldCounters {
   int64_t processes_doubled = 0;   // an at-most-one process started while another copy of it ran
   int64_t processes_disrupted = 0; // stopped by a fault (crash, fence)
-  int64_t fenced_stops = 0;        // at-most-one processes stopped by their node's lease deadline
+  int64_t fenced_stops = 0;        // at-most-one processes killed on their node: frozen past the lease and the grace
+  std::vector<double> frozen_ms;   // per freeze: how long an at-most-one process stayed frozen (thawed or killed)
   int64_t false_deaths = 0;        // nodes that did not crash, declared dead by the controller
   int64_t controller_restarts = 0;
   int64_t records_gone = 0;        // process records a restarted controller did not find

@@ -52,6 +52,7 @@ int64_t detail_ms(const SimConfig& c, int64_t lease_ms) {
   if (f.slow_nodes > 0) longest = std::max(longest, f.slow_for_ms);
   longest = std::max(longest, f.controller_pause_ms);
   if (f.restart_controller_at >= 0) longest = std::max(longest, f.controller_down_ms + c.health.node_lease_ms * 4);
+  if (f.controller_failover_at >= 0) longest = std::max(longest, f.leader_lease_ms + c.health.node_lease_ms * 4);
   return 2 * lease_ms + longest + (c.baseline ? 10'000 : 3'000);
 }
 
@@ -88,9 +89,9 @@ class Simulation {
     const int64_t start_ms = cfg_.start_s * 1000, end_ms = (cfg_.start_s + cfg_.duration_s) * 1000;
     const int64_t window = end_ms - start_ms;
     fault_ms_ = any_fault() ? start_ms + static_cast<int64_t>(static_cast<double>(window) * cfg_.faults.at_fraction) : -1;
-    restart_ms_ = cfg_.faults.restart_controller_at >= 0
-                      ? start_ms + static_cast<int64_t>(static_cast<double>(window) * cfg_.faults.restart_controller_at)
-                      : -1;
+    const double restart_at = cfg_.faults.controller_failover_at >= 0 ? cfg_.faults.controller_failover_at
+                                                                      : cfg_.faults.restart_controller_at;
+    restart_ms_ = restart_at >= 0 ? start_ms + static_cast<int64_t>(static_cast<double>(window) * restart_at) : -1;
     world_->boot(start_ms - 1'000);
     world_->summarise([](const std::string&, int64_t) { return Demand{}; });
     size_t next_arrival = 0;
@@ -303,9 +304,13 @@ class Simulation {
     while (at >= 0) {
       world_->run_until(std::max(world_->now(), at));
       if (restart) {
+        const bool failover = cfg_.faults.controller_failover_at >= 0;
+        const int64_t down = failover ? cfg_.faults.leader_lease_ms : cfg_.faults.controller_down_ms;
         res_.events.push_back({static_cast<double>(world_->now()) / 1000.0,
-                               "controller killed, back after " + std::to_string(cfg_.faults.controller_down_ms) + " ms"});
-        world_->kill_controller(cfg_.faults.controller_down_ms);
+                               failover ? "active controller killed; the standby takes over after the " +
+                                              std::to_string(down) + " ms leader lease"
+                                        : "controller killed, back after " + std::to_string(down) + " ms"});
+        world_->kill_controller(down);
         restart_ms_ = -1;
       } else {
         inject(step);
@@ -421,6 +426,7 @@ class Simulation {
     if (c.processes_doubled > 0) violate(-1, std::to_string(c.processes_doubled) + " at-most-one processes ran twice");
     res_.false_deaths = static_cast<size_t>(c.false_deaths);
     res_.fenced_stops = static_cast<size_t>(c.fenced_stops);
+    res_.frozen_ms = c.frozen_ms;
     res_.recovery_ms = c.recovery_ms;
     res_.sched_ms = c.batch_ms;
     res_.controller_restarts = c.controller_restarts;

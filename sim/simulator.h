@@ -37,6 +37,11 @@ struct FaultPlan {
   double at_fraction = 0.5;      // when, as a fraction of the window
   double restart_controller_at = -1;  // the controller is killed and rebuilt from the store then (fraction; < 0: never)
   int64_t controller_down_ms = 300;   //   down this long before it is rebuilt
+  // Unplanned failover of the controller pair (fraction; < 0: never): the
+  // active dies and the standby takes over after the leader lease, from the
+  // store, with every node's at-most-one work frozen meanwhile — not killed.
+  double controller_failover_at = -1;
+  int64_t leader_lease_ms = 600;
 };
 
 struct SimConfig {
@@ -88,7 +93,8 @@ struct SimResult {
   size_t rescheduled = 0;        // of those, running again
   size_t lost_unplaceable = 0;   // of those, reported unplaceable (with a reason)
   size_t false_deaths = 0;       // nodes that did not crash declared dead (slow heartbeats)
-  size_t fenced_stops = 0;       // at-most-one processes stopped by their shim's self-fence
+  size_t fenced_stops = 0;       // at-most-one processes killed by their node's fence (frozen past the grace)
+  std::vector<double> frozen_ms; // per freeze of an at-most-one process: how long until thawed or stopped
   size_t moves = 0;              // processes moved off a node that could not give them enough
   std::vector<double> recovery_ms;   // per failed node: death → its last lost process running
   std::vector<double> sched_ms;      // modelled controller time per step that placed

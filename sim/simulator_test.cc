@@ -84,28 +84,31 @@ TEST_P(SimFaults, SlowHeartbeatsFenceBeforeBeingDeclaredDead) {
   ASSERT_TRUE(r);
   EXPECT_TRUE(r->violations.empty()) << r->violations.front();  // fence before dead, nothing runs twice
   EXPECT_GT(r->false_deaths, 0u) << "seed " << GetParam();
+  EXPECT_GT(r->frozen_ms.size(), 0u) << "seed " << GetParam();
   EXPECT_EQ(r->rescheduled + r->lost_unplaceable, r->lost);
   EXPECT_EQ(r->processes_doubled, 0);
   EXPECT_EQ(r->processes_lost, 0);
   // A node whose acks come back later than its lease flaps (fenced, an ack
-  // lifts it, its singletons are started again, fenced again) for as long as
-  // the network stays slow; within 2 s of it healing everything runs.
+  // lifts it and thaws its singletons, fenced again) for as long as the
+  // network stays slow; within 2 s of it healing everything runs.
   EXPECT_LE(percentile(r->recovery_ms, 99), static_cast<double>(c.faults.slow_for_ms) + 2000.0);
 }
 
-TEST_P(SimFaults, ShortControllerPauseStopsNothingLongOneFencesSingletons) {
+TEST_P(SimFaults, ShortControllerPauseStopsNothingLongOneFreezesSingletons) {
   SimConfig c = small_cluster(GetParam());
   c.faults.controller_pause_ms = 200;  // within the node lease
   auto short_pause = run_simulation(c);
   ASSERT_TRUE(short_pause);
   EXPECT_EQ(short_pause->fenced_stops, 0u);
+  EXPECT_EQ(short_pause->frozen_ms.size(), 0u);
   EXPECT_EQ(short_pause->lost, 0u);
-  c.faults.controller_pause_ms = 2000;  // longer than the node lease
+  c.faults.controller_pause_ms = 2000;  // longer than the node lease, within lease + grace
   auto long_pause = run_simulation(c);
   ASSERT_TRUE(long_pause);
   EXPECT_TRUE(long_pause->violations.empty());
-  EXPECT_GT(long_pause->fenced_stops, 0u);
-  EXPECT_EQ(long_pause->lost, long_pause->fenced_stops);  // what stopped is what the leases fenced
+  EXPECT_EQ(long_pause->fenced_stops, 0u) << "frozen, then thawed by the controller's acks";
+  EXPECT_GT(long_pause->frozen_ms.size(), 0u);
+  EXPECT_LE(percentile(long_pause->frozen_ms, 100), 2000.0);
   EXPECT_EQ(long_pause->false_deaths, 0u);  // it reads every waiting heartbeat before it looks at a lease
   EXPECT_EQ(long_pause->processes_doubled, 0);
   EXPECT_EQ(long_pause->processes_lost, 0);
@@ -122,15 +125,38 @@ TEST_P(SimFaults, AControllerKilledMidWindowIsRebuiltFromItsStoreAndLosesNothing
   EXPECT_EQ(quick->fenced_stops, 0u);  // back within the lease
   EXPECT_EQ(quick->processes_doubled, 0);
   EXPECT_EQ(quick->processes_lost, 0);
-  c.faults.controller_down_ms = 3000;  // longer than the lease: singletons fenced, then started again
+  c.faults.controller_down_ms = 3000;  // longer than the lease: singletons frozen, then thawed
   c.faults.fail_nodes = 2;             // and nodes crash while it is down
   c.faults.at_fraction = 0.5001;       //   (1.4 s after the kill)
   auto slow = run_simulation(c);
   ASSERT_TRUE(slow);
   EXPECT_TRUE(slow->violations.empty()) << slow->violations.front();
-  EXPECT_GT(slow->fenced_stops, 0u);
+  EXPECT_GT(slow->frozen_ms.size(), 0u);
   EXPECT_EQ(slow->processes_doubled, 0);
   EXPECT_EQ(slow->processes_lost, 0);
+  c.faults.controller_down_ms = 6000;  // past the lease and the grace: frozen singletons are killed, then started again
+  c.faults.fail_nodes = 0;
+  auto long_down = run_simulation(c);
+  ASSERT_TRUE(long_down);
+  EXPECT_TRUE(long_down->violations.empty()) << long_down->violations.front();
+  EXPECT_GT(long_down->fenced_stops, 0u);
+  EXPECT_EQ(long_down->processes_doubled, 0);
+  EXPECT_EQ(long_down->processes_lost, 0);
+}
+
+TEST_P(SimFaults, AnUnplannedFailoverOfTheControllerPairFreezesButKillsNothing) {
+  SimConfig c = small_cluster(GetParam());
+  c.faults.controller_failover_at = 0.5;  // the standby leads after the 600 ms leader lease
+  auto r = run_simulation(c);
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->violations.empty()) << r->violations.front();
+  EXPECT_EQ(r->controller_restarts, 1);
+  EXPECT_EQ(r->fenced_stops, 0u) << "seed " << GetParam();
+  EXPECT_GT(r->frozen_ms.size(), 0u) << "the lease is shorter than the failover: singletons freeze";
+  EXPECT_LE(percentile(r->frozen_ms, 99), 1000.0) << "seed " << GetParam();
+  EXPECT_EQ(r->false_deaths, 0u);
+  EXPECT_EQ(r->processes_doubled, 0);
+  EXPECT_EQ(r->processes_lost, 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Seeds, SimFaults, ::testing::Values(1, 2, 3, 42));

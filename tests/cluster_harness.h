@@ -68,6 +68,35 @@ inline std::vector<int> host_pids(const std::function<bool(const std::string& cm
   return out;
 }
 
+// Frozen on this host: stopped by a signal ('T'), or in a frozen cgroup
+// (v1 freezer.state FROZEN/FREEZING, v2 cgroup.freeze 1) — the way a node
+// holds an at-most-one process whose lease ran out (shim/freeze.h).
+inline bool host_frozen(int pid) {
+  auto stat = shim::read_file("/proc/" + std::to_string(pid) + "/stat");
+  if (!stat) return false;
+  const size_t close = stat->rfind(')');
+  if (close != std::string::npos && close + 2 < stat->size() && (*stat)[close + 2] == 'T') return true;
+  auto groups = shim::read_file("/proc/" + std::to_string(pid) + "/cgroup");
+  if (!groups) return false;
+  std::istringstream in(*groups);
+  std::string line;
+  while (std::getline(in, line)) {
+    const size_t a = line.find(':'), b = line.find(':', a + 1);
+    if (a == std::string::npos || b == std::string::npos) continue;
+    const std::string ctl = line.substr(a + 1, b - a - 1), path = line.substr(b + 1);
+    if (ctl == "freezer") {
+      auto st = shim::read_file("/sys/fs/cgroup/freezer" + path + "/freezer.state");
+      if (st && st->rfind("THAWED", 0) != 0) return true;
+    } else if (ctl.empty()) {
+      for (const char* root : {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"}) {
+        auto f = shim::read_file(root + path + "/cgroup.freeze");
+        if (f && f->rfind("1", 0) == 0) return true;
+      }
+    }
+  }
+  return false;
+}
+
 // A service of `instances` sleepers (sleep 600), small envelopes.
 inline std::string sleeper(const std::string& name, int instances, const std::string& extra = "") {
   return "name: " + name + "\ncommand: [sleep, '600']\ncpu: 100m:500m\nmemory: 16Mi:64Mi\ninstances: " +

@@ -39,6 +39,15 @@ int host_count(const std::vector<std::string>& argv) {
   return static_cast<int>(host_pids([&](const std::string& cmd) { return cmd == want; }).size());
 }
 
+// Of those, the ones that run (not frozen by a lapsed node lease).
+int host_running(const std::vector<std::string>& argv) {
+  std::string want;
+  for (const auto& a : argv) want += a + '\0';
+  int n = 0;
+  for (int pid : host_pids([&](const std::string& cmd) { return cmd == want; })) n += !host_frozen(pid);
+  return n;
+}
+
 // A sleep argument no other test (or earlier run) uses.
 std::string unique_seconds() { return std::to_string(700000 + (::getpid() % 100000) * 7 + std::rand() % 7); }
 
@@ -94,7 +103,7 @@ TEST(FaultE2E, ShimKilledDuringABurstOfStartsLeavesNoUnknownCopy) {
 // The controller declares the node dead and starts the singleton elsewhere;
 // the stopped node's monitor must have killed its copy first. The host's
 // process table is sampled every 20 ms: never two copies.
-TEST(FaultE2E, StoppedShimStillFencesItsSingleton) {
+TEST(FaultE2E, StoppedShimStillFreezesItsSingletonAndItsStaleCopyDiesFrozen) {
   LocalCluster c(kBin, {.nodes = 2, .standby = true});
   ASSERT_TRUE(c.start()) << c.file(c.dir() + "/controller.log");
   const std::string secs = unique_seconds();
@@ -104,26 +113,43 @@ TEST(FaultE2E, StoppedShimStillFencesItsSingleton) {
   std::string node;
   for (const auto all_ = c.processes("single"); const auto& p : all_.processes()) node = p.node();
   const int victim = node == c.node_name(1) ? 1 : 2;
+  const auto first = host_pids([&](const std::string& cmd) { return cmd == "sleep" + std::string(1, '\0') + secs + '\0'; });
+  ASSERT_EQ(first.size(), 1u);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // a few acks: the lease is armed
   for (int pid : c.shim_pids(victim)) ::kill(pid, SIGSTOP);
-  int most = 0, samples = 0;
+  // The stalled shim renews nothing: its monitor freezes the singleton by
+  // the lease; the controller declares the node dead and starts it on the
+  // other node. From the host: never two copies running, at some point two
+  // on the host (one frozen).
+  int most = 0, samples = 0, seen_frozen = 0;
   bool elsewhere = false;
-  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(2);
   while (std::chrono::steady_clock::now() < end) {
-    const int n = host_count(argv);
-    most = std::max(most, n);
+    most = std::max(most, host_running(argv));
+    seen_frozen += host_frozen(first[0]);
     ++samples;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   for (const auto all_ = c.processes("single"); const auto& p : all_.processes()) {
     elsewhere = p.node() != node && p.state() == v1::RUNNING;
   }
+  EXPECT_GT(seen_frozen, 0) << "the singleton on the stalled node was never frozen";
+  EXPECT_TRUE(pid_alive(first[0])) << "frozen, not killed, within the grace";
+  // Back: the controller says its copy runs elsewhere; the frozen copy dies without running again.
   for (int pid : c.shim_pids(victim)) ::kill(pid, SIGCONT);
+  const auto end2 = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (std::chrono::steady_clock::now() < end2 && pid_alive(first[0])) {
+    most = std::max(most, host_running(argv));
+    ++samples;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
   EXPECT_LE(most, 1) << "two copies of an at-most-one process ran (" << samples << " samples)\n" << c.cli("events").second;
   EXPECT_TRUE(elsewhere) << "the singleton was not restarted on the live node\n" << c.cli("events").second;
+  EXPECT_FALSE(pid_alive(first[0])) << "the stale frozen copy was not killed when its node came back";
   ASSERT_TRUE(wait_until(10000, [&] { return c.ready_nodes() == 2; }, 20)) << c.file(c.node_log(victim));
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   EXPECT_EQ(host_count(argv), 1);
+  EXPECT_EQ(host_running(argv), 1);
   EXPECT_EQ(c.running("single"), 1);
 }
 

@@ -4,6 +4,10 @@
 // Everything started is cleaned up by pid and path (see shim_harness.h).
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
+#include <sstream>
+
 #include "shim_harness.h"
 
 namespace rackos::testing {
@@ -273,31 +277,75 @@ TEST(ShimSurvival, UpgradeReplacesBothShimsWithoutRestarts) {
   EXPECT_EQ(shim::standby_pids(n.dir()).size(), 1u);
 }
 
-TEST(ShimFencing, SilentControllerStopsAtMostOneProcessesOnly) {
-  ShimNode n({"--node-lease", "300ms"});
+// The scheduler state of a pid ('T' stopped, 'D' in the v1 freezer...), 0 if gone.
+char proc_state(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t close = text.rfind(')');
+  return close == std::string::npos || close + 2 >= text.size() ? 0 : text[close + 2];
+}
+
+// Ticks of CPU the process has used (utime + stime), -1 if gone.
+long cpu_ticks(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t close = text.rfind(')');
+  if (close == std::string::npos) return -1;
+  std::istringstream fields(text.substr(close + 2));
+  std::string f;
+  long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && fields >> f; ++i) {
+    if (i == 14) utime = std::stol(f);
+    if (i == 15) stime = std::stol(f);
+  }
+  return utime + stime;
+}
+
+TEST(ShimFencing, SilentControllerFreezesAtMostOneProcessesAnAckThawsThemAndTheGraceKillsThem) {
+  ShimNode n({"--node-lease", "300ms", "--fence-grace", "1s"});
   n.start_active();
-  auto once = n.start("singleton", kSleep, "100m:1", "16Mi:64Mi", R"({"on_partition":"stop"})");
-  auto many = n.start("replica", kSleep, "100m:1", "16Mi:64Mi", R"({"on_partition":"keep"})");
+  // Busy loops: frozen means they use no CPU at all.
+  const std::vector<std::string> spin{"/bin/sh", "-c", "while :; do :; done"};
+  auto once = n.start("singleton", spin, "100m:1", "16Mi:64Mi", R"({"on_partition":"stop"})");
+  auto many = n.start("replica", spin, "100m:1", "16Mi:64Mi", R"({"on_partition":"keep"})");
   ASSERT_TRUE(once["ok"]);
   ASSERT_TRUE(many["ok"]);
+  const int one = once["pid"].get<int>();
+  const int rep = many["pid"].get<int>();
   // Without any controller yet there is no lease to lose.
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   EXPECT_EQ(n.process("singleton")["state"], "running");
+  EXPECT_FALSE(n.process("singleton")["frozen"].get<bool>());
   ASSERT_TRUE(n.call({{"op", "ack"}})["ok"]);
   for (int i = 0; i < 4; ++i) {  // acknowledged in time: nothing happens
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     n.call({{"op", "ack"}});
   }
+  EXPECT_FALSE(n.process("singleton")["frozen"].get<bool>());
+  // The controller goes silent: the singleton is frozen (not killed), the replica runs on.
+  ASSERT_TRUE(wait_for(2000, [&] { return n.process("singleton")["frozen"].get<bool>(); }));
+  ASSERT_TRUE(wait_for(2000, [&] { return n.call({{"op", "status"}})["fenced"].get<bool>(); }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the freezer settles
+  const long t0 = cpu_ticks(one), r0 = cpu_ticks(rep);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(cpu_ticks(one), t0) << "a frozen process used CPU (state " << proc_state(one) << ")";
+  EXPECT_GT(cpu_ticks(rep), r0) << "the replica must keep running";
   EXPECT_EQ(n.process("singleton")["state"], "running");
-  // The controller goes silent.
-  ASSERT_TRUE(wait_for(3000, [&] { return n.process("singleton")["state"] == "exited"; }));
-  EXPECT_EQ(n.process("replica")["state"], "running");
-  EXPECT_TRUE(n.call({{"op", "status"}})["fenced"].get<bool>());
   auto refused = n.start("singleton2", kSleep, "100m:1", "16Mi:64Mi", R"({"on_partition":"stop"})");
   EXPECT_FALSE(refused["ok"]);
   EXPECT_NE(refused["error"].get<std::string>().find("fenced"), std::string::npos);
+  // The controller answers again within the grace: thawed, the same pid, using CPU.
   n.call({{"op", "ack"}});
   EXPECT_FALSE(n.call({{"op", "status"}})["fenced"].get<bool>());
+  ASSERT_TRUE(wait_for(1000, [&] { return !n.process("singleton")["frozen"].get<bool>(); }));
+  EXPECT_EQ(n.process("singleton")["pid"].get<int>(), one);
+  const long t1 = cpu_ticks(one);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_GT(cpu_ticks(one), t1) << "thawed, it runs again";
+  // Silent for the lease and the grace: frozen, then killed; the replica untouched.
+  ASSERT_TRUE(wait_for(4000, [&] { return n.process("singleton")["state"] == "exited"; }));
+  EXPECT_EQ(n.process("replica")["state"], "running");
+  EXPECT_EQ(proc_state(one), 0) << "the killed singleton is gone from the host";
 }
 
 TEST(ShimNoCgroups, RunsProcessesAndSaysEnforcementIsOff) {
