@@ -13,31 +13,57 @@ std::string default_controller() {
   return env && *env ? env : "127.0.0.1:7400";
 }
 
+namespace {
+
+// A channel that retries a refused connection within tens of milliseconds
+// (gRPC's default first backoff is a second): a standby that has just taken
+// over starts listening in milliseconds.
+std::shared_ptr<grpc::Channel> make_channel(const std::string& addr) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 20);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 20);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 200);
+  return grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(), args);
+}
+
+std::vector<std::string> split_addresses(const std::string& addr) {
+  std::vector<std::string> all;
+  for (size_t start = 0; start <= addr.size();) {
+    size_t comma = addr.find(',', start);
+    std::string a = addr.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (!a.empty()) all.push_back(a);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return all;
+}
+
+}  // namespace
+
 ControllerClient connect_controller(const std::string& addr) {
   ControllerClient c;
   c.addr = addr;
-  if (addr.find(',') != std::string::npos) {
+  const auto all = split_addresses(addr);
+  if (all.size() > 1) {
     // A controller pair: only the active listens; the first that accepts a
-    // connection is it.
-    std::vector<std::string> all;
-    for (size_t start = 0; start <= addr.size();) {
-      size_t comma = addr.find(',', start);
-      std::string a = addr.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-      if (!a.empty()) all.push_back(a);
-      if (comma == std::string::npos) break;
-      start = comma + 1;
-    }
-    for (const auto& a : all) {
-      auto ch = grpc::CreateChannel(a, grpc::InsecureChannelCredentials());
-      if (ch->WaitForConnected(std::chrono::system_clock::now() + std::chrono::milliseconds(500))) {
-        c.addr = a;
-        c.channel = ch;
-        c.stub = v1::ClusterService::NewStub(c.channel);
-        return c;
+    // connection is it. Tried in rounds for up to 3 s: during a failover or
+    // a handover none may listen for a moment.
+    std::vector<std::shared_ptr<grpc::Channel>> chans;
+    for (const auto& a : all) chans.push_back(make_channel(a));
+    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    while (std::chrono::steady_clock::now() < end) {
+      for (size_t i = 0; i < all.size(); ++i) {
+        if (chans[i]->WaitForConnected(std::chrono::system_clock::now() + std::chrono::milliseconds(100))) {
+          c.addr = all[i];
+          c.channel = chans[i];
+          c.stub = v1::ClusterService::NewStub(c.channel);
+          return c;
+        }
       }
     }
   }
-  c.channel = grpc::CreateChannel(c.addr, grpc::InsecureChannelCredentials());
+  // One address, or none of several answers (the call then fails naming them all).
+  c.channel = make_channel(all.empty() ? addr : all.front());
   c.stub = v1::ClusterService::NewStub(c.channel);
   return c;
 }

@@ -353,6 +353,42 @@ void add_cluster_commands(CLI::App& app) {
       std::printf("\nnode %s: drained\n", node.c_str());
     });
   }
+  // handover
+  {
+    static std::string to, binary;
+    auto* cmd = app.add_subcommand(
+        "handover", "The active controller of a pair stops, and a standby (named, or any) leads at once (no lease to wait out)");
+    cmd->add_option("--to", to, "The standby to lead: its address (HOST:PORT) or id (HOST:PID); default any");
+    cmd->add_option("--binary", binary,
+                    "The old active re-executes this binary as a standby (an upgrade); default: the one it runs");
+    add_controller_flag(cmd);
+    cmd->callback([] {
+      const auto t0 = std::chrono::steady_clock::now();
+      auto c = connect_controller(g_controller);
+      v1::HandoverRequest req;
+      req.set_to(to);
+      req.set_binary(binary);
+      v1::HandoverResponse resp;
+      auto ctx = call_context(10000);
+      check(c.stub->Handover(ctx.get(), req, &resp), c, "handover");
+      std::printf("%s (at %s) stopped after term %llu in %lld ms; handed to %s\n", resp.from().c_str(), c.addr.c_str(),
+                  static_cast<unsigned long long>(resp.term()), static_cast<long long>(resp.stopped_ms()),
+                  resp.to() == "*" ? "any standby" : resp.to().c_str());
+      // Who answers now: the first controller that lists the nodes.
+      for (int i = 0; i < 100; ++i) {
+        auto n = connect_controller(g_controller);
+        v1::ListNodesResponse nodes;
+        auto lctx = call_context(500);
+        if (n.stub->ListNodes(lctx.get(), v1::ListRequest{}, &nodes).ok()) {
+          const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+          std::printf("%s leads now (answering %lld ms after the request)\n", n.addr.c_str(), static_cast<long long>(ms));
+          return;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      fail("handover: no other controller in " + g_controller + " answered within 5 s (is a standby running?)");
+    });
+  }
   // node kill
   {
     static std::string node;

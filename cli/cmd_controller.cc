@@ -9,7 +9,8 @@
 
 namespace rackos::cli {
 
-void add_controller(CLI::App& app) {
+void add_controller(CLI::App& app, int argc, char** argv) {
+  static std::vector<std::string> original(argv, argv + argc);
   struct Args {
     std::string listen = "127.0.0.1:7400";
     std::string http = "127.0.0.1:7401";
@@ -76,6 +77,7 @@ void add_controller(CLI::App& app) {
       if (!t) die(t.error().message);
       cfg.controller.token = *t;
     }
+    cfg.argv = original;
     std::exit(controller::run_controller(cfg));
   });
 }

@@ -46,6 +46,7 @@ struct UpArgs {
   std::string lease = "500ms";
   std::string store = "sqlite";  // or etcd: members started here, on loopback
   int etcd_members = 3;
+  int controllers = 1;           // with etcd: an active and standbys
 };
 
 void say(const std::string& m) {
@@ -163,6 +164,9 @@ void add_up(CLI::App& app) {
   cmd->add_option("--store", a.store, "sqlite (in DIR/controller) or etcd (members started on loopback, data in DIR/etcd)")
       ->capture_default_str();
   cmd->add_option("--etcd-members", a.etcd_members, "With --store etcd: how many members")->capture_default_str();
+  cmd->add_option("--controllers", a.controllers,
+                  "Controllers (with --store etcd: one active, the rest standbys that take over within the leader lease)")
+      ->capture_default_str();
   cmd->callback([] {
     if (a.nodes < 1 || a.nodes > 64) fail("up: --nodes " + std::to_string(a.nodes) + " must be 1..64");
     if (a.racks < 1) fail("up: --racks must be ≥ 1");
@@ -172,11 +176,19 @@ void add_up(CLI::App& app) {
     if (a.store != "sqlite" && a.store != "etcd") fail("up: --store " + a.store + " must be sqlite or etcd");
     if (a.etcd_members < 1 || a.etcd_members > 7) fail("up: --etcd-members must be 1..7");
     if (a.store == "etcd" && a.keep_state) fail("up: --keep-state with --store etcd is not supported yet");
+    if (a.controllers < 1 || a.controllers > 5) fail("up: --controllers must be 1..5");
+    if (a.controllers > 1 && a.store != "etcd") {
+      fail("up: --controllers " + std::to_string(a.controllers) + " needs --store etcd (SQLite is one controller's own file)");
+    }
     namespace fs = std::filesystem;
     std::error_code ec;
-    const std::string ctl_dir = a.dir + "/controller";
-    if (!a.keep_state) fs::remove_all(ctl_dir, ec);
-    fs::create_directories(ctl_dir, ec);
+    // Controller i keeps its files in DIR/controller (the first) or DIR/controller-i.
+    auto ctl_dir_of = [&](int i) { return a.dir + "/controller" + (i == 1 ? std::string() : "-" + std::to_string(i)); };
+    const std::string ctl_dir = ctl_dir_of(1);
+    for (int i = 1; i <= 5; ++i) {
+      if (!a.keep_state || i > 1) fs::remove_all(ctl_dir_of(i), ec);
+    }
+    for (int i = 1; i <= a.controllers; ++i) fs::create_directories(ctl_dir_of(i), ec);
     fs::create_directories(a.dir + "/nodes", ec);
     if (ec) fail("up: cannot create " + a.dir + ": " + ec.message());
     fs::remove(ctl_dir + "/controller.addr", ec);
@@ -255,8 +267,33 @@ void add_up(CLI::App& app) {
       say("etcd        " + std::to_string(etcd.members.size()) + " members " + etcd.url().substr(7) + "  (data " + etcd_dir +
           ")  " + since());
     }
-    const std::string ctl_log = a.dir + "/controller.log";
-    pid_t ctl = spawn(local::controller_argv({exe, a.listen, a.http, ctl_dir, token_file, a.lease, store_args}), ctl_log);
+    // A pair (or more) on etcd: a standby does not listen until it leads, so
+    // every controller's address is fixed up front and handed to the shims
+    // and the CLI, which use the one that answers.
+    std::vector<std::string> listens{a.listen};
+    if (a.controllers > 1) {
+      const size_t colon = a.listen.rfind(':');
+      if (colon == std::string::npos) fail("up: --listen " + a.listen + ": expected HOST:PORT");
+      const std::string lhost = a.listen.substr(0, colon);
+      const int lport = std::atoi(a.listen.c_str() + colon + 1);
+      listens.clear();
+      for (int i = 0; i < a.controllers; ++i) {
+        const int port = lport != 0 ? lport + i : controller::free_loopback_port();
+        if (port <= 0) fail("up: no free loopback port for controller " + std::to_string(i + 1));
+        listens.push_back(lhost + ":" + std::to_string(port));
+      }
+    }
+    auto ctl_log_of = [&](int i) { return a.dir + "/controller" + (i == 1 ? std::string() : "-" + std::to_string(i)) + ".log"; };
+    const std::string ctl_log = ctl_log_of(1);
+    std::vector<pid_t> ctls;
+    for (int i = 1; i <= a.controllers; ++i) {
+      // The first gets a head start: it leads; the others wait as standbys.
+      if (i == 2) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      ctls.push_back(spawn(local::controller_argv({exe, listens[i - 1], i == 1 ? a.http : "127.0.0.1:0", ctl_dir_of(i),
+                                                   token_file, a.lease, store_args}),
+                           ctl_log_of(i)));
+    }
+    pid_t ctl = ctls.front();
     std::vector<pid_t> shims;
     auto stop_etcd_members = [&] {
       for (auto& d : etcd_daemons) {
@@ -266,7 +303,7 @@ void add_up(CLI::App& app) {
     };
     auto shutdown = [&](int code) {
       for (pid_t p : shims) stop_child(p, 3000);
-      stop_child(ctl, 3000);
+      for (pid_t p : ctls) stop_child(p, 3000);
       stop_etcd_members();
       std::exit(code);
     };
@@ -277,6 +314,8 @@ void add_up(CLI::App& app) {
       if (addr.empty()) {
         if (!alive(ctl)) {
           std::fprintf(stderr, "rackos: up: the controller exited:\n%s", tail(ctl_log, 10).c_str());
+          for (size_t k = 1; k < ctls.size(); ++k) stop_child(ctls[k], 3000);
+          stop_etcd_members();
           std::exit(1);
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -288,22 +327,33 @@ void add_up(CLI::App& app) {
     }
     say("controller  " + addr + "  (store " + (a.store == "etcd" ? "etcd" : ctl_dir + "/state.db") + ", log " + ctl_log +
         ")  " + since());
+    for (int i = 2; i <= a.controllers; ++i) {
+      say("controller  " + listens[i - 1] + "  (standby: leads if the active stops renewing its lease; log " + ctl_log_of(i) +
+          ")");
+    }
+    // Every address, the active's first: what shims and the CLI are given.
+    std::string addrs = addr;
+    for (size_t i = 1; i < listens.size(); ++i) addrs += "," + listens[i];
     std::string http_now = a.http;
     {
       std::ifstream in(ctl_dir + "/http.addr");
       std::getline(in, http_now);
     }
     // Restarted on the address the nodes know (the port it got, if it was 0).
-    Daemon ctl_daemon{"controller",
-                      local::controller_argv({exe, addr, http_now.empty() ? a.http : http_now, ctl_dir, token_file, a.lease,
-                                              store_args}),
-                      ctl_log, ctl, 0, steady_ms(), 0};
+    std::vector<Daemon> ctl_daemons;
+    for (int i = 1; i <= a.controllers; ++i) {
+      ctl_daemons.push_back({a.controllers == 1 ? std::string("controller") : "controller " + std::to_string(i),
+                             local::controller_argv({exe, i == 1 ? addr : listens[i - 1],
+                                                     i == 1 ? (http_now.empty() ? a.http : http_now) : "127.0.0.1:0",
+                                                     ctl_dir_of(i), token_file, a.lease, store_args}),
+                             ctl_log_of(i), ctls[i - 1], 0, steady_ms(), 0});
+    }
     std::vector<Daemon> shim_daemons;
     std::vector<std::string> names;
     for (int i = 1; i <= a.nodes; ++i) {
       const std::string node = a.prefix + std::to_string(i);
       names.push_back(node);
-      const auto argv = local::shim_argv({exe, node, a.cpu, a.memory, node_state(node), addr, token_file, a.lease,
+      const auto argv = local::shim_argv({exe, node, a.cpu, a.memory, node_state(node), addrs, token_file, a.lease,
                                           "r" + std::to_string((i - 1) % a.racks + 1), !a.no_enforce});
       fs::create_directories(node_state(node), ec);
       const std::string log = a.dir + "/nodes/" + node + ".log";
@@ -316,7 +366,7 @@ void add_up(CLI::App& app) {
         shim_daemons.push_back({"node " + node + " shim", argv, log, shims.back(), 0, steady_ms(), 0, marker});
       }
     }
-    auto c = connect_controller(addr);
+    auto c = connect_controller(addrs);
     int ready = 0;
     for (int i = 0; i < 300 && ready < a.nodes; ++i) {
       v1::ListNodesResponse nodes;
@@ -369,7 +419,7 @@ void add_up(CLI::App& app) {
       std::printf("\n");
       say("demo        " + std::to_string(running) + "/" + std::to_string(total) + " running  " + since());
     }
-    const std::string env = addr == "127.0.0.1:7400" ? "" : "RACKOS_CONTROLLER=" + addr + " ";
+    const std::string env = addrs == "127.0.0.1:7400" ? "" : "RACKOS_CONTROLLER=" + addrs + " ";
     std::string http_addr = a.http;
     {
       std::ifstream in(ctl_dir + "/http.addr");
@@ -397,15 +447,19 @@ void add_up(CLI::App& app) {
         supervise(d, now);
         if (d.pid > 0 && d.pid != before) std::ofstream(etcd_dir + "/" + d.name.substr(d.name.rfind(' ') + 1) + ".pid") << d.pid << "\n";
       }
-      supervise(ctl_daemon, now);
+      for (auto& d : ctl_daemons) supervise(d, now);
       for (auto& d : shim_daemons) supervise(d, now);
     }
-    ctl = ctl_daemon.pid;
+    ctls.clear();
+    for (const auto& d : ctl_daemons) ctls.push_back(d.pid);
+    ctl = 0;
+    for (pid_t p : ctls) ctl = ctl > 0 ? ctl : p;
     shims.clear();
     for (const auto& d : shim_daemons) shims.push_back(d.pid);
 
     // Clean stop: services (their processes), shims, controller, leftovers.
     say("\nstopping: services first");
+    if (ctls.size() > 1) c = connect_controller(addrs);  // whichever leads now
     if (ctl > 0) {
       v1::ListServicesResponse svcs;
       auto ctx = call_context(5000);
@@ -434,7 +488,10 @@ void add_up(CLI::App& app) {
     for (pid_t p : shims) {
       if (p > 0) stop_child(p, 3000);
     }
-    if (ctl > 0) stop_child(ctl, 3000);
+    // Standbys first: the active's resignation must not hand the lead to one being stopped.
+    for (size_t i = ctls.size(); i-- > 0;) {
+      if (ctls[i] > 0) stop_child(ctls[i], 3000);
+    }
     stop_etcd_members();
     size_t leftovers = 0, cgroups = 0;
     for (const auto& n : names) {
@@ -443,7 +500,8 @@ void add_up(CLI::App& app) {
     if (leftovers > 0) std::this_thread::sleep_for(std::chrono::milliseconds(200));
     for (const auto& n : names) cgroups += shim::remove_node_cgroups(n);
     if (state_root != a.dir + "/nodes") fs::remove_all(state_root, ec);  // workload logs went with their services
-    say("stopped: controller, " + std::to_string(shims.size()) + " shims" +
+    say("stopped: " + (ctls.size() == 1 ? std::string("controller") : std::to_string(ctls.size()) + " controllers") + ", " +
+        std::to_string(shims.size()) + " shims" +
         (etcd_daemons.empty() ? "" : ", " + std::to_string(etcd_daemons.size()) + " etcd members") + "; " + std::to_string(leftovers) +
         " leftover processes killed, " + std::to_string(cgroups) + " cgroups removed; state and logs in " + a.dir);
     std::exit(0);

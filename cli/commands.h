@@ -14,7 +14,7 @@ void add_validate(CLI::App& app);
 void add_plan(CLI::App& app);
 void add_shim(CLI::App& app, int argc, char** argv);
 void add_sim(CLI::App& app);
-void add_controller(CLI::App& app);
+void add_controller(CLI::App& app, int argc, char** argv);
 void add_cluster_commands(CLI::App& app);  // run, apply, ps, nodes, top, logs, stop, scale, drain, node kill, events
 void add_up(CLI::App& app);
 

@@ -21,7 +21,7 @@ int main(int argc, char** argv) {
   rackos::cli::add_plan(app);
   rackos::cli::add_shim(app, argc, argv);
   rackos::cli::add_sim(app);
-  rackos::cli::add_controller(app);
+  rackos::cli::add_controller(app, argc, argv);
   rackos::cli::add_up(app);
   rackos::cli::add_cluster_commands(app);
   try {

@@ -30,12 +30,14 @@ struct LeaderElection::Impl {
     kv = pb::KV::NewStub(channel);
     return Error{std::string("leader record: ") + what + ": " + st.error_message(), ErrorCode::unavailable};
   }
-  std::string value(uint64_t term) const {
-    return nlohmann::json{{"id", id}, {"address", address}, {"term", term}}.dump();
+  std::string value(uint64_t term, const std::string& handover_to) const {
+    nlohmann::json j{{"id", id}, {"address", address}, {"term", term}};
+    if (!handover_to.empty()) j["handover_to"] = handover_to;
+    return j.dump();
   }
   // Put our record if the key is still at `revision` (0: absent); returns
   // whether it went in, and our new revision.
-  Result<bool> swap(int64_t revision, uint64_t term) {
+  Result<bool> swap(int64_t revision, uint64_t term, const std::string& handover_to = {}) {
     pb::TxnRequest req;
     auto* c = req.add_compare();
     c->set_key(key);
@@ -49,7 +51,7 @@ struct LeaderElection::Impl {
     }
     auto* put = req.add_success()->mutable_request_put();
     put->set_key(key);
-    put->set_value(value(term));
+    put->set_value(value(term, handover_to));
     pb::TxnResponse resp;
     grpc::ClientContext ctx;
     deadline(ctx);
@@ -86,6 +88,7 @@ Result<LeaderRecord> LeaderElection::read() {
     r.id = j.value("id", "");
     r.address = j.value("address", "");
     r.term = j.value("term", uint64_t{0});
+    r.handover_to = j.value("handover_to", "");
   }
   return r;
 }
@@ -107,6 +110,13 @@ Result<bool> LeaderElection::renew() {
   if (impl_->my_revision == 0) return false;
   return impl_->swap(impl_->my_revision, term_);
 }
+
+Result<bool> LeaderElection::hand_over(const std::string& to) {
+  if (impl_->my_revision == 0) return false;
+  return impl_->swap(impl_->my_revision, term_, to);
+}
+
+const std::string& LeaderElection::id() const { return impl_->id; }
 
 void LeaderElection::resign() {
   if (impl_->my_revision == 0) return;

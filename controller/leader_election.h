@@ -19,8 +19,16 @@ struct LeaderRecord {
   std::string id;        // who leads ("host:pid")
   std::string address;   // where its API listens
   uint64_t term = 0;     // bumped at each takeover
+  // A planned handover: the active has stopped acting and names who takes
+  // over at once (a standby's id or address, "*": any). Empty: none.
+  std::string handover_to;
   int64_t revision = 0;  // the record's etcd mod revision (0: there is none)
 };
+
+// Whether a standby (`id`, `address`) may take over at once (pure).
+inline bool handed_to(const LeaderRecord& r, const std::string& id, const std::string& address) {
+  return !r.handover_to.empty() && (r.handover_to == "*" || r.handover_to == id || r.handover_to == address);
+}
 
 class LeaderElection {
  public:
@@ -35,6 +43,10 @@ class LeaderElection {
   Result<bool> renew();
   // Deletes the record if it is still this controller's (a clean handover).
   void resign();
+  // Marks the record as handed over to `to` (see LeaderRecord::handover_to),
+  // if it is still this controller's; from then on this one must not act.
+  Result<bool> hand_over(const std::string& to);
+  const std::string& id() const;
   uint64_t term() const { return term_; }
 
  private:

@@ -4,9 +4,12 @@
 #include <grpcpp/grpcpp.h>
 #include <httplib.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <cerrno>
+#include <cstring>
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
@@ -48,6 +51,7 @@ struct ConnOut {
   std::condition_variable cv;
   std::deque<std::pair<v1::ControllerMessage, bool>> q;
   bool done = false;
+  grpc::ServerContext* ctx = nullptr;  // valid while the stream is in conns_
 };
 
 // The single writer loop. Each turn takes what was posted and works it off
@@ -322,6 +326,8 @@ Status failed(const Error& e) {
 }
 
 class Services final : public v1::NodeService::Service, public v1::ClusterService::Service {
+  std::function<Status(const v1::HandoverRequest&, v1::HandoverResponse*)> handover_;
+
  public:
   Services(ClusterController& ctl, Loop& loop, EventLog& events) : ctl_(ctl), loop_(loop), events_(events) {
     loop_.set_deliver([this](std::vector<Outgoing> out) { deliver(std::move(out)); });
@@ -332,6 +338,7 @@ class Services final : public v1::NodeService::Service, public v1::ClusterServic
   Status Connect(ServerContext* ctx, grpc::ServerReaderWriter<v1::ControllerMessage, v1::ShimMessage>* stream) override {
     const ConnId conn = next_conn_.fetch_add(1);
     auto out = std::make_shared<ConnOut>();
+    out->ctx = ctx;
     {
       std::lock_guard lock(conns_mu_);
       conns_[conn] = out;
@@ -427,6 +434,23 @@ class Services final : public v1::NodeService::Service, public v1::ClusterServic
       resp->set_moving(*r);
       return Status::OK;
     }, Loop::Kind::write);
+  }
+  // Closes every shim stream now (a handover: they reconnect to the new active
+  // at once instead of talking to one that no longer acts).
+  void drop_nodes() {
+    std::lock_guard lock(conns_mu_);
+    for (auto& [conn, out] : conns_) out->ctx->TryCancel();
+  }
+
+  using HandoverFn = std::function<Status(const v1::HandoverRequest&, v1::HandoverResponse*)>;
+  void set_handover(HandoverFn f) { handover_ = std::move(f); }
+  Status Handover(ServerContext*, const v1::HandoverRequest* req, v1::HandoverResponse* resp) override {
+    if (!handover_) {
+      return Status(StatusCode::FAILED_PRECONDITION,
+                    "this controller is alone on SQLite: there is no standby to hand over to (run a pair on etcd: "
+                    "rackos controller --store etcd://...)");
+    }
+    return handover_(*req, resp);
   }
   Status KillNode(ServerContext*, const v1::DrainRequest* req, v1::DrainResponse* resp) override {
     return loop_.run([&](int64_t now) {
@@ -588,7 +612,11 @@ int run_controller(const ServerConfig& cfg) {
   sigemptyset(&sigs);
   sigaddset(&sigs, SIGTERM);
   sigaddset(&sigs, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  {
+    sigset_t all = sigs;
+    sigaddset(&all, SIGUSR1);  // raised by a handover for the main thread; no other thread may take it
+    pthread_sigmask(SIG_BLOCK, &all, nullptr);
+  }
   ::signal(SIGPIPE, SIG_IGN);
 
   Result<std::unique_ptr<Store>> store = Error{"no store"};
@@ -633,23 +661,30 @@ int run_controller(const ServerConfig& cfg) {
     while (true) {
       if (auto rec = election->read(); rec) {
         observe_leader(watch, rec->revision, steady_now_ms());
-        if (!said && rec->revision != 0) {
+        if (!said && rec->revision != 0 && rec->handover_to.empty()) {
           say("standby: " + rec->id + " leads (term " + std::to_string(rec->term) + ", " + rec->address +
               "); taking over if it stops renewing for " + std::to_string(lease.lease_ms) + " ms");
           said = true;
         }
-        if (may_take_over(watch, steady_now_ms(), lease)) {
+        // A planned handover to this one (or to any): the active has stopped
+        // acting already, so there is no lease to wait out.
+        const bool handed = rec->revision != 0 && handed_to(*rec, election->id(), cfg.listen);
+        if (handed || may_take_over(watch, steady_now_ms(), lease)) {
           const int64_t sent = steady_now_ms();  // the lease counts from the send, not the answer
           auto won = election->campaign(watch.seen_revision);
           if (won && *won) {
             last_renew_sent = sent;
             say("leading (term " + std::to_string(election->term()) + ")" +
-                (watch.seen_revision == 0 ? "" : " after " + std::to_string(steady_now_ms() - watch.since_ms) + " ms without a renewal"));
+                (handed ? ": handed over by " + rec->id
+                        : watch.seen_revision == 0 ? ""
+                                                   : " after " + std::to_string(steady_now_ms() - watch.since_ms) +
+                                                         " ms without a renewal"));
             break;
           }
         }
       }
-      timespec wait{0, 50'000'000};
+      // Often: a planned handover is picked up within this (the record is one small read).
+      timespec wait{0, 10'000'000};
       if (int sig = ::sigtimedwait(&sigs, nullptr, &wait); sig == SIGTERM || sig == SIGINT) {
         say("signal " + std::to_string(sig) + " while standby: stopping");
         return 0;
@@ -662,14 +697,19 @@ int run_controller(const ServerConfig& cfg) {
   // Loading a large cluster can take longer than the leader lease: the lead
   // is renewed meanwhile (nothing is acted on until the loop runs, which
   // renews from then on).
-  std::atomic<bool> loading{true};
+  std::mutex loading_mu;
+  std::condition_variable loading_cv;
+  bool loading = true;
   std::atomic<bool> lost_while_loading{false};
   std::thread load_renewer;
   if (election) {
     load_renewer = std::thread([&] {
-      while (loading) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(lease.renew_every_ms));
-        if (!loading) break;
+      while (true) {
+        {
+          std::unique_lock lock(loading_mu);
+          // Woken at once when the load ends (a takeover must not wait out a renewal period).
+          if (loading_cv.wait_for(lock, std::chrono::milliseconds(lease.renew_every_ms), [&] { return !loading; })) break;
+        }
         const int64_t sent = steady_now_ms();
         auto r = election->renew();
         if (r && *r) last_renew_sent = sent;
@@ -678,7 +718,11 @@ int run_controller(const ServerConfig& cfg) {
     });
   }
   auto loaded = ctl.load(t0);
-  loading = false;
+  {
+    std::lock_guard lock(loading_mu);
+    loading = false;
+  }
+  loading_cv.notify_all();
   if (load_renewer.joinable()) load_renewer.join();
   if (lost_while_loading) {
     say("FATAL: another controller took the lead while this one loaded the store: stopping");
@@ -710,12 +754,51 @@ int run_controller(const ServerConfig& cfg) {
       if (r && *r) {
         last_renew_sent = now;
       } else if (r) {
-        say("FATAL: another controller took the lead: stopping (a supervisor restarts this one as a standby)");
+        auto rec = election->read();
+        say("FATAL: another controller took the lead" +
+            (rec ? " (" + (rec->id.empty() ? std::string("record gone") : rec->id + ", term " + std::to_string(rec->term)) +
+                       ", revision " + std::to_string(rec->revision) + ")"
+                 : std::string()) +
+            ": stopping (a supervisor restarts this one as a standby)");
         std::_Exit(3);
       }
     });
   }
   std::thread loop_thread([&] { loop.loop(); });
+  // A planned handover (rackos handover): stop acting — every turn commits
+  // before it ends, so nothing is left unwritten — mark the record handed
+  // over, answer, then stop serving and wait again as a standby.
+  std::mutex handover_mu;
+  bool handed_over = false;
+  std::string reexec_binary;
+  if (election) {
+    services.set_handover([&](const v1::HandoverRequest& req, v1::HandoverResponse* resp) -> Status {
+      std::lock_guard lock(handover_mu);
+      if (handed_over) return Status(StatusCode::FAILED_PRECONDITION, "this controller has handed over already");
+      if (!req.binary().empty() && ::access(req.binary().c_str(), X_OK) != 0) {
+        return Status(StatusCode::INVALID_ARGUMENT, "--binary " + req.binary() + " is not an executable file here");
+      }
+      const int64_t began = steady_now_ms();
+      loop.stop();
+      loop_thread.join();
+      const std::string to = req.to().empty() ? "*" : req.to();
+      auto r = election->hand_over(to);
+      services.drop_nodes();
+      handed_over = true;
+      reexec_binary = req.binary();
+      ::kill(::getpid(), SIGUSR1);  // the main thread stops serving and becomes a standby
+      if (!r) return Status(StatusCode::UNAVAILABLE, "stopped, but the leader record could not be marked: " + r.error().message +
+                                                         "; a standby takes over after the lease");
+      if (!*r) return Status(StatusCode::ABORTED, "another controller took the lead meanwhile; this one has stopped");
+      resp->set_from(election->id());
+      resp->set_to(to);
+      resp->set_term(election->term());
+      resp->set_stopped_ms(steady_now_ms() - began);
+      say("handed over to " + (to == "*" ? std::string("any standby") : to) + " (term " + std::to_string(election->term()) +
+          ") in " + std::to_string(resp->stopped_ms()) + " ms; becoming a standby");
+      return Status::OK;
+    });
+  }
 
   grpc::ServerBuilder builder;
   int port = 0;
@@ -789,8 +872,30 @@ int run_controller(const ServerConfig& cfg) {
   say("listening on " + addr + " (gRPC); lease " + std::to_string(cfg.controller.health.node_lease_ms) + " ms" +
       (cfg.controller.token.empty() ? "; WARNING: no join token, any shim may join" : "; shims need the join token"));
 
+  sigaddset(&sigs, SIGUSR1);  // a handover's (blocked in every thread from the start)
   int sig = 0;
   sigwait(&sigs, &sig);
+  {
+    std::lock_guard lock(handover_mu);
+    if (handed_over) {
+      // Shim streams break now and move to the new active; clients follow.
+      server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
+      if (http_thread.joinable()) {
+        http.stop();
+        http_thread.join();
+      }
+      const std::string exe = reexec_binary.empty() ? std::string("/proc/self/exe") : reexec_binary;
+      std::vector<char*> args;
+      for (const auto& x : cfg.argv) args.push_back(const_cast<char*>(x.c_str()));
+      args.push_back(nullptr);
+      if (cfg.argv.empty()) return 0;
+      pthread_sigmask(SIG_UNBLOCK, &sigs, nullptr);
+      ::execv(exe.c_str(), args.data());
+      say("cannot re-execute " + exe + " as a standby: " + std::strerror(errno) + "; exiting");
+      return 0;
+    }
+    handed_over = true;  // no handover from here on
+  }
   say("signal " + std::to_string(sig) + ": stopping (workloads keep running on their nodes)");
   if (election) {
     loop.stop();

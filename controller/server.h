@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "controller/cluster_controller.h"
 
@@ -21,6 +22,7 @@ struct ServerConfig {
   int64_t tick_ms = 20;
   int64_t leader_lease_ms = 600;               // etcd: a standby takes over after this long without a renewal
   ControllerConfig controller;
+  std::vector<std::string> argv;               // how it was started: re-executed as a standby after a handover
 };
 
 // Runs until SIGTERM or SIGINT; returns the exit code. Errors at start (store,

@@ -168,13 +168,16 @@ void ControllerLink::run() {
                       : st.ok()        ? "the controller closed the stream"
                                        : "controller " + target + ": " + st.error_message();
     push({LinkItem::disconnected, {}, why});
-    if (targets.size() > 1) {
-      ++at;
-      if (!heard) backoff = std::min<int64_t>(backoff, 50);  // nobody there: try the next one at once
-    }
     if (heard && refused.empty()) backoff = 50;
-    const int64_t wait = refused.empty() ? backoff : (refused.find("declared dead") != std::string::npos ? 0 : 5000);
+    int64_t wait = refused.empty() ? backoff : (refused.find("declared dead") != std::string::npos ? 0 : 5000);
     backoff = std::min<int64_t>(backoff * 2, 200);
+    if (targets.size() > 1 && refused.empty()) {
+      // A pair: the active went away (a handover or a failover) and a standby
+      // leads within milliseconds (planned) or a lease (unplanned): the
+      // addresses are tried in turn every 20 ms, well inside the node lease.
+      ++at;
+      wait = heard ? 0 : 20;
+    }
     for (int64_t waited = 0; waited < wait && !stop_; waited += 20) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
