@@ -20,8 +20,11 @@ namespace {
 // over starts listening in milliseconds.
 std::shared_ptr<grpc::Channel> make_channel(const std::string& addr) {
   grpc::ChannelArguments args;
+  // Its own subchannel: one shared with an earlier failed attempt would wait
+  // out that attempt's backoff and re-resolution (about a second).
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 20);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 20);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 1000);  // gRPC's connect timeout too: not short
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 200);
   return grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(), args);
 }
@@ -48,14 +51,13 @@ ControllerClient connect_controller(const std::string& addr) {
     // A controller pair: only the active listens; the first that accepts a
     // connection is it. Tried in rounds for up to 3 s: during a failover or
     // a handover none may listen for a moment.
-    std::vector<std::shared_ptr<grpc::Channel>> chans;
-    for (const auto& a : all) chans.push_back(make_channel(a));
     const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(3);
     while (std::chrono::steady_clock::now() < end) {
       for (size_t i = 0; i < all.size(); ++i) {
-        if (chans[i]->WaitForConnected(std::chrono::system_clock::now() + std::chrono::milliseconds(100))) {
+        auto ch = make_channel(all[i]);  // fresh each round (see make_channel)
+        if (ch->WaitForConnected(std::chrono::system_clock::now() + std::chrono::milliseconds(100))) {
           c.addr = all[i];
-          c.channel = chans[i];
+          c.channel = ch;
           c.stub = v1::ClusterService::NewStub(c.channel);
           return c;
         }

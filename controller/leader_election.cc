@@ -108,6 +108,17 @@ Result<bool> LeaderElection::campaign(int64_t revision) {
 
 Result<bool> LeaderElection::renew() {
   if (impl_->my_revision == 0) return false;
+  auto r = impl_->swap(impl_->my_revision, term_);
+  if (!r || *r) return r;
+  // The compare failed. An earlier renewal that timed out here may still
+  // have landed in etcd: then the record is still this controller's (same
+  // id and term, not handed over) at a revision it did not see. Take that
+  // revision and renew once more; the lease still counts from the last
+  // renewal this controller saw succeed (the caller's send time).
+  auto cur = read();
+  if (!cur) return cur.error();
+  if (cur->revision == 0 || cur->id != impl_->id || cur->term != term_ || !cur->handover_to.empty()) return false;
+  impl_->my_revision = cur->revision;
   return impl_->swap(impl_->my_revision, term_);
 }
 
@@ -119,18 +130,8 @@ Result<bool> LeaderElection::hand_over(const std::string& to) {
 const std::string& LeaderElection::id() const { return impl_->id; }
 
 void LeaderElection::resign() {
-  if (impl_->my_revision == 0) return;
-  pb::TxnRequest req;
-  auto* c = req.add_compare();
-  c->set_key(impl_->key);
-  c->set_result(pb::Compare::EQUAL);
-  c->set_target(pb::Compare::MOD);
-  c->set_mod_revision(impl_->my_revision);
-  req.add_success()->mutable_request_delete_range()->set_key(impl_->key);
-  pb::TxnResponse resp;
-  grpc::ClientContext ctx;
-  impl_->deadline(ctx);
-  (void)impl_->kv->Txn(&ctx, req, &resp);
+  // Handed to any standby rather than deleted: the term goes on counting.
+  (void)hand_over("*");
   impl_->my_revision = 0;
 }
 

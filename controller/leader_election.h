@@ -41,7 +41,8 @@ class LeaderElection {
   // Rewrites the record if it is still this controller's (compare on the
   // revision of its own last write); false: someone else took the lead.
   Result<bool> renew();
-  // Deletes the record if it is still this controller's (a clean handover).
+  // Hands the record to any standby if it is still this controller's (a
+  // clean stop: one takes over at once, and the term keeps counting).
   void resign();
   // Marks the record as handed over to `to` (see LeaderRecord::handover_to),
   // if it is still this controller's; from then on this one must not act.

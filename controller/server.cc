@@ -4,12 +4,14 @@
 #include <grpcpp/grpcpp.h>
 #include <httplib.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
@@ -40,8 +42,14 @@ int64_t wall_ms() {
       .count();
 }
 
+// One line on stderr, with the wall-clock time (ms) so that two controllers' logs line up.
 void say(const std::string& msg) {
-  std::fprintf(stderr, "rackos controller: %s\n", msg.c_str());
+  const int64_t now = wall_ms();
+  const time_t secs = static_cast<time_t>(now / 1000);
+  tm t{};
+  ::localtime_r(&secs, &t);
+  std::fprintf(stderr, "%02d:%02d:%02d.%03d rackos controller [%d]: %s\n", t.tm_hour, t.tm_min, t.tm_sec,
+               static_cast<int>(now % 1000), static_cast<int>(::getpid()), msg.c_str());
   std::fflush(stderr);
 }
 
@@ -786,17 +794,22 @@ int run_controller(const ServerConfig& cfg) {
       services.drop_nodes();
       handed_over = true;
       reexec_binary = req.binary();
+      Status answer = Status::OK;
+      if (!r) {
+        answer = Status(StatusCode::UNAVAILABLE, "stopped, but the leader record could not be marked: " + r.error().message +
+                                                     "; a standby takes over after the lease");
+      } else if (!*r) {
+        answer = Status(StatusCode::ABORTED, "another controller took the lead meanwhile; this one has stopped");
+      } else {
+        resp->set_from(election->id());
+        resp->set_to(to);
+        resp->set_term(election->term());
+        resp->set_stopped_ms(steady_now_ms() - began);
+        say("handed over to " + (to == "*" ? std::string("any standby") : to) + " (term " + std::to_string(election->term()) +
+            ") in " + std::to_string(resp->stopped_ms()) + " ms; becoming a standby");
+      }
       ::kill(::getpid(), SIGUSR1);  // the main thread stops serving and becomes a standby
-      if (!r) return Status(StatusCode::UNAVAILABLE, "stopped, but the leader record could not be marked: " + r.error().message +
-                                                         "; a standby takes over after the lease");
-      if (!*r) return Status(StatusCode::ABORTED, "another controller took the lead meanwhile; this one has stopped");
-      resp->set_from(election->id());
-      resp->set_to(to);
-      resp->set_term(election->term());
-      resp->set_stopped_ms(steady_now_ms() - began);
-      say("handed over to " + (to == "*" ? std::string("any standby") : to) + " (term " + std::to_string(election->term()) +
-          ") in " + std::to_string(resp->stopped_ms()) + " ms; becoming a standby");
-      return Status::OK;
+      return answer;
     });
   }
 
@@ -890,6 +903,13 @@ int run_controller(const ServerConfig& cfg) {
       args.push_back(nullptr);
       if (cfg.argv.empty()) return 0;
       pthread_sigmask(SIG_UNBLOCK, &sigs, nullptr);
+      // Nothing but stdio crosses the exec: gRPC's listening socket, still
+      // open after Shutdown, would otherwise live on in the standby without
+      // ever accepting — and share the port (SO_REUSEPORT) with the next
+      // active there, hanging half the connections made to it.
+      if (::syscall(SYS_close_range, 3u, ~0u, 0u) != 0) {
+        for (int fd = 3; fd < 65536; ++fd) ::close(fd);
+      }
       ::execv(exe.c_str(), args.data());
       say("cannot re-execute " + exe + " as a standby: " + std::strerror(errno) + "; exiting");
       return 0;

@@ -270,9 +270,22 @@ TEST(LeaderElection, OneLeadsTheOtherTakesOverOnlyFromWhatItSawAndTheOldOneLearn
   EXPECT_EQ(b.term(), 2u);
   EXPECT_FALSE(*a.renew());                   // a learns it lost the lead
   EXPECT_EQ(b.read()->id, "b");
+  // A clean stop hands the record to any standby, keeping the term: a
+  // standby named by it (or "*") takes it at once.
   b.resign();
-  EXPECT_EQ(a.read()->revision, 0);
-  EXPECT_TRUE(*a.campaign(0));
+  auto handed = a.read();
+  ASSERT_TRUE(handed);
+  EXPECT_TRUE(handed_to(*handed, "a", "127.0.0.1:1"));
+  EXPECT_FALSE(*b.renew()) << "resigned: no more renewals";
+  ASSERT_TRUE(*a.campaign(handed->revision));
+  EXPECT_EQ(a.term(), 3u);
+  EXPECT_FALSE(handed_to(*a.read(), "b", "127.0.0.1:2"));
+  // A handover to a named standby names only it.
+  ASSERT_TRUE(*a.hand_over("127.0.0.1:2"));
+  auto named = b.read();
+  EXPECT_TRUE(handed_to(*named, "b", "127.0.0.1:2"));
+  EXPECT_FALSE(handed_to(*named, "c", "127.0.0.1:3"));
+  EXPECT_EQ(named->term, 3u);
 }
 
 }  // namespace

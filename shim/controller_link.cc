@@ -41,8 +41,10 @@ namespace {
 std::shared_ptr<grpc::Channel> make_channel(const std::string& target) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 20);
+  // gRPC takes the minimum backoff as the connect timeout as well: a short
+  // one cuts handshakes on a busy machine ("tcp handshaker shutdown").
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 1000);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 200);
   args.SetMaxReceiveMessageSize(64 << 20);  // as much as the controller may send (a Registered for a big node)
   args.SetMaxSendMessageSize(64 << 20);

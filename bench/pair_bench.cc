@@ -1,0 +1,382 @@
+// Figures of a controller pair on etcd, on a real local cluster started the
+// way users start one (`rackos up --store etcd --controllers 2`: 3 etcd
+// members, 2 controllers, 2 nodes of active/standby shims, real processes):
+//   handover            N planned handovers (`Handover` RPC, to any standby)
+//                       while a client writes continuously (Scale of a probe
+//                       service to max = 100 + seq, one write in flight,
+//                       retried on the other address when refused). Per
+//                       handover the write gap (longest time between two
+//                       acknowledged writes around it); p50, lost writes (an
+//                       acknowledged value not in the store at the end),
+//                       doubled writes (a service's instances set to a value
+//                       it was not asked for), workload pid changes, then
+//                       `handover_p99_ms: N`.
+//   failover-unplanned  N kill -9 of the active controller (`up` restarts it
+//                       as a standby); time from the kill until a client
+//                       write succeeds again; p50, then
+//                       `controller_failover_p99_ms: N`.
+// Usage: bench_pair handover [--handovers N]
+//        bench_pair failover-unplanned [--kills N]
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "core/spec_parse.h"
+#include "tests/cluster_harness.h"
+
+namespace {
+
+namespace v1 = rackos::v1;
+using Clock = std::chrono::steady_clock;
+
+double ms_between(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double, std::milli>(b - a).count(); }
+
+double percentile(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  if (v.empty()) return 0;
+  size_t idx = static_cast<size_t>(q * static_cast<double>(v.size() - 1) + 0.5);
+  return v[std::min(idx, v.size() - 1)];
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// `rackos up --store etcd --controllers 2` in the background, in its own dir.
+struct Up {
+  std::string dir;
+  pid_t pid = -1;
+  std::string addrs;  // every controller, comma-separated
+  std::vector<std::string> list;
+
+  bool start(const std::string& spec_yaml) {
+    dir = "/tmp/rackos-bench-pair-" + std::to_string(::getpid());
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    std::ofstream(dir + "/probe.yaml") << spec_yaml;
+    pid = ::fork();
+    if (pid == 0) {
+      ::setpgid(0, 0);
+      int fd = ::open((dir + "/up.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+      const std::string prefix = "bp" + std::to_string(::getppid()) + "-";
+      ::execl(RACKOS_BINARY, RACKOS_BINARY, "up", "--store", "etcd", "--controllers", "2", "--nodes", "2", "--dir",
+              (dir + "/c").c_str(), "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--node-prefix", prefix.c_str(), "-f",
+              (dir + "/probe.yaml").c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    const auto end = Clock::now() + std::chrono::seconds(60);
+    while (Clock::now() < end) {
+      const std::string log = read_text(dir + "/up.log");
+      const size_t at = log.find("RACKOS_CONTROLLER=");
+      if (at != std::string::npos && log.find("The cluster is up") != std::string::npos) {
+        const size_t from = at + std::strlen("RACKOS_CONTROLLER=");
+        addrs = log.substr(from, log.find(' ', from) - from);
+        std::stringstream ss(addrs);
+        for (std::string a; std::getline(ss, a, ',');) list.push_back(a);
+        return list.size() == 2;
+      }
+      if (::waitpid(pid, nullptr, WNOHANG) == pid) {
+        pid = -1;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    std::fprintf(stderr, "bench pair: rackos up did not start:\n%s\n", read_text(dir + "/up.log").c_str());
+    return false;
+  }
+
+  // The pid of the controller listening on `addr` (its command line names it).
+  pid_t controller_pid(const std::string& addr) const {
+    auto pids = rackos::testing::host_pids([&](const std::string& cmd) {
+      return cmd.find(std::string("controller") + '\0') != std::string::npos &&
+             cmd.find(std::string("--listen") + '\0' + addr + '\0') != std::string::npos &&
+             cmd.find(dir + "/c/controller") != std::string::npos;
+    });
+    return pids.size() == 1 ? pids[0] : -1;
+  }
+
+  ~Up() {
+    if (pid > 0) {
+      ::kill(pid, SIGINT);  // up stops services, shims, controllers, etcd
+      for (int i = 0; i < 300 && ::waitpid(pid, nullptr, WNOHANG) != pid; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    std::error_code ec;
+    if (!std::getenv("BENCH_KEEP")) std::filesystem::remove_all(dir, ec);
+  }
+};
+
+// A client of the pair that follows the active: one channel per address,
+// reconnecting in milliseconds (a refused address is retried after 20 ms).
+struct PairClient {
+  std::vector<std::string> addrs;
+  std::vector<std::shared_ptr<grpc::Channel>> chans;
+  std::vector<std::unique_ptr<v1::ClusterService::Stub>> stubs;
+  size_t at = 0;
+
+  explicit PairClient(std::vector<std::string> a) : addrs(std::move(a)) {
+    for (size_t i = 0; i < addrs.size(); ++i) {
+      chans.emplace_back();
+      stubs.emplace_back();
+      renew(i);
+    }
+  }
+  // A fresh channel with its own subchannel: one that failed to connect waits
+  // out gRPC's backoff and re-resolution (about a second) before trying again,
+  // which is far longer than a standby takes to start listening.
+  void renew(size_t i) {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    chans[i] = grpc::CreateCustomChannel(addrs[i], grpc::InsecureChannelCredentials(), args);
+    stubs[i] = v1::ClusterService::NewStub(chans[i]);
+  }
+  static std::unique_ptr<grpc::ClientContext> ctx(int ms) {
+    auto c = std::make_unique<grpc::ClientContext>();
+    c->set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(ms));
+    return c;
+  }
+  // One call on the current address; on a refusal or an answer from one that
+  // no longer acts, the other address next time.
+  template <typename Fn>
+  grpc::Status call(Fn fn) {
+    auto st = fn(*stubs[at]);
+    if (!st.ok() && (st.error_code() == grpc::StatusCode::UNAVAILABLE || st.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ||
+                     st.error_code() == grpc::StatusCode::CANCELLED)) {
+      renew(at);
+      at = (at + 1) % addrs.size();
+    }
+    return st;
+  }
+  grpc::Status scale(uint32_t max) {
+    return call([&](v1::ClusterService::Stub& s) {
+      v1::ScaleRequest req;
+      req.set_service("probe");
+      req.set_min(1);
+      req.set_max(max);
+      v1::ScaleResponse resp;
+      auto c = ctx(1000);
+      return s.Scale(c.get(), req, &resp);
+    });
+  }
+  // The probe's instances max as the store holds it, and its process pids.
+  bool read(uint32_t& max, std::vector<int>& pids) {
+    for (int attempt = 0; attempt < 200; ++attempt) {
+      v1::ListServicesResponse svcs;
+      auto st = call([&](v1::ClusterService::Stub& s) {
+        auto c = ctx(1000);
+        return s.ListServices(c.get(), v1::ListRequest{}, &svcs);
+      });
+      if (st.ok()) {
+        for (const auto& s : svcs.services()) {
+          if (s.name() != "probe") continue;
+          auto spec = rackos::parse_services_yaml(s.spec_yaml(), false);
+          if (!spec || spec->empty()) return false;
+          max = spec->front().instances.max;
+        }
+        v1::ListProcessesResponse ps;
+        v1::ListRequest req;
+        req.set_service("probe");
+        auto pst = call([&](v1::ClusterService::Stub& s) {
+          auto c = ctx(1000);
+          return s.ListProcesses(c.get(), req, &ps);
+        });
+        if (pst.ok()) {
+          pids.clear();
+          for (const auto& p : ps.processes()) pids.push_back(static_cast<int>(p.pid()));
+          std::sort(pids.begin(), pids.end());
+          return true;
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
+};
+
+const char* kProbe =
+    "name: probe\ncommand: [sleep, '3600']\ncpu: 10m:100m\nmemory: 1Mi:16Mi\ninstances: 1:100\n---\n"
+    "name: fleet\ncommand: [sleep, '3600']\ncpu: 10m:100m\nmemory: 1Mi:16Mi\ninstances: 20\non_partition: stop\n";
+
+// Host pids of the fleet (sleep 3600 under this bench's nodes), sorted.
+std::vector<int> fleet_pids() {
+  auto p = rackos::testing::host_pids([](const std::string& cmd) { return cmd == std::string("sleep\0003600\0", 11); });
+  std::sort(p.begin(), p.end());
+  return p;
+}
+
+int handover(int count) {
+  Up up;
+  if (!up.start(kProbe)) return 1;
+  PairClient client(up.list);
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  const auto pids_before = fleet_pids();
+  std::printf("cluster: rackos up --store etcd --controllers 2 (3 etcd members), 2 nodes, %zu workload processes\n",
+              pids_before.size());
+  // The writer: one write in flight, retried (same value) until acknowledged.
+  std::atomic<bool> stop{false};
+  std::mutex mu;
+  std::vector<Clock::time_point> acks;
+  std::atomic<uint32_t> last_acked{0};
+  std::thread writer([&] {
+    PairClient w(up.list);
+    uint32_t seq = 0;
+    while (!stop) {
+      const uint32_t value = 101 + seq % 1'000'000;
+      const auto c0 = Clock::now();
+      auto st = w.scale(value);
+      if (std::getenv("BENCH_TRACE") && !st.ok()) {
+        const auto wall = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+        std::fprintf(stderr, "  %lld.%03lld write %u on %zu: %d %s after %.1f ms\n", static_cast<long long>(wall / 1000 % 60),
+                     static_cast<long long>(wall % 1000), value, w.at, static_cast<int>(st.error_code()),
+                     st.error_message().c_str(), ms_between(c0, Clock::now()));
+      }
+      if (!st.ok()) std::this_thread::sleep_for(std::chrono::milliseconds(2));  // refused at once: do not spin
+      if (st.ok()) {
+        std::lock_guard lock(mu);
+        acks.push_back(Clock::now());
+        last_acked = value;
+        ++seq;
+      }
+    }
+  });
+  std::vector<double> gaps;
+  for (int i = 0; i < count; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    const auto t0 = Clock::now();
+    v1::HandoverResponse resp;
+    auto st = client.call([&](v1::ClusterService::Stub& s) {
+      auto c = PairClient::ctx(3000);
+      return s.Handover(c.get(), v1::HandoverRequest{}, &resp);
+    });
+    if (!st.ok()) {  // the client was on the standby's address: the other one is active
+      st = client.call([&](v1::ClusterService::Stub& s) {
+        auto c = PairClient::ctx(3000);
+        return s.Handover(c.get(), v1::HandoverRequest{}, &resp);
+      });
+    }
+    if (!st.ok()) {
+      std::fprintf(stderr, "bench handover: %d: %s\n--- controller 1:\n%s--- controller 2:\n%s", i + 1, st.error_message().c_str(),
+                   read_text(up.dir + "/c/controller.log").c_str(), read_text(up.dir + "/c/controller-2.log").c_str());
+      stop = true;
+      writer.join();
+      return 1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(600));
+    // The gap: the longest time between two acknowledged writes in [t0 - 100 ms, now]
+    // (no write since the last one counts until now).
+    double gap = 0;
+    {
+      std::lock_guard lock(mu);
+      const auto window_end = Clock::now();
+      Clock::time_point prev{};
+      for (const auto& a : acks) {
+        if (a < t0 - std::chrono::milliseconds(100)) {
+          prev = a;
+          continue;
+        }
+        if (prev != Clock::time_point{}) gap = std::max(gap, ms_between(prev, a));
+        prev = a;
+      }
+      if (prev != Clock::time_point{}) gap = std::max(gap, ms_between(prev, window_end));
+      acks.erase(acks.begin(), std::partition_point(acks.begin(), acks.end(), [&](const Clock::time_point& a) { return a < t0; }));
+    }
+    gaps.push_back(gap);
+    std::printf("handover %2d: term %llu ended in %lld ms; write gap %.1f ms\n", i + 1,
+                static_cast<unsigned long long>(resp.term()), static_cast<long long>(resp.stopped_ms()), gap);
+    std::fflush(stdout);
+  }
+  stop = true;
+  writer.join();
+  uint32_t max = 0;
+  std::vector<int> probe_pids;
+  if (!client.read(max, probe_pids)) {
+    std::fprintf(stderr, "bench handover: cannot read the probe back\n");
+    return 1;
+  }
+  const auto pids_after = fleet_pids();
+  // The last acknowledged value must be what the store holds (a later
+  // unacknowledged write may have gone in too: that is not a loss).
+  const int lost = max >= last_acked.load() ? 0 : 1;
+  const int doubled = max > last_acked.load() + 1 ? 1 : 0;  // only the one write in flight may have landed unacknowledged
+  int changed = 0;
+  for (int p : pids_before) changed += !std::binary_search(pids_after.begin(), pids_after.end(), p);
+  std::printf("writes acknowledged: %u; store holds %u; lost %d, doubled %d\n", last_acked.load() - 100, max - 100, lost, doubled);
+  std::printf("workload processes restarted or gone: %d of %zu\n", changed, pids_before.size());
+  std::printf("handover_p50_ms: %.1f\n", percentile(gaps, 0.5));
+  std::printf("handover_p99_ms: %.0f\n", percentile(gaps, 0.99));
+  return lost + doubled + changed > 0 ? 1 : 0;
+}
+
+int failover_unplanned(int kills) {
+  Up up;
+  if (!up.start(kProbe)) return 1;
+  PairClient client(up.list);
+  const auto pids_before = fleet_pids();
+  std::printf("cluster: rackos up --store etcd --controllers 2 (3 etcd members), 2 nodes, %zu workload processes\n",
+              pids_before.size());
+  std::vector<double> took;
+  uint32_t value = 100;
+  for (int i = 0; i < kills; ++i) {
+    // Both controllers up (the one killed last is back as the standby) and one answering.
+    const auto ready_by = Clock::now() + std::chrono::seconds(30);
+    while (Clock::now() < ready_by && !(up.controller_pid(up.list[0]) > 0 && up.controller_pid(up.list[1]) > 0 &&
+                                          client.scale(++value).ok())) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // the standby is watching again
+    if (!client.scale(++value).ok() && !client.scale(value).ok()) {
+      std::fprintf(stderr, "bench failover-unplanned: %d: no controller answers before the kill\n", i + 1);
+      return 1;
+    }
+    const std::string active = up.list[client.at];
+    const pid_t victim = up.controller_pid(active);
+    if (victim <= 0) {
+      std::fprintf(stderr, "bench failover-unplanned: no controller process listens on %s\n", active.c_str());
+      return 1;
+    }
+    const auto t0 = Clock::now();
+    ::kill(victim, SIGKILL);
+    ++value;
+    while (!client.scale(value).ok() && Clock::now() - t0 < std::chrono::seconds(20)) {
+    }
+    const double ms = ms_between(t0, Clock::now());
+    took.push_back(ms);
+    std::printf("kill %2d: active %s (pid %d) killed; a write succeeded after %.0f ms\n", i + 1, active.c_str(), victim, ms);
+    std::fflush(stdout);
+  }
+  const auto pids_after = fleet_pids();
+  int changed = 0;
+  for (int p : pids_before) changed += !std::binary_search(pids_after.begin(), pids_after.end(), p);
+  std::printf("workload processes restarted or gone: %d of %zu\n", changed, pids_before.size());
+  std::printf("controller_failover_p50_ms: %.0f\n", percentile(took, 0.5));
+  std::printf("controller_failover_p99_ms: %.0f\n", percentile(took, 0.99));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string mode = argc > 1 ? argv[1] : "";
+  int n = mode == "handover" ? 20 : 10;
+  for (int i = 2; i + 1 < argc; i += 2) {
+    if (!std::strcmp(argv[i], "--handovers") || !std::strcmp(argv[i], "--kills")) n = std::atoi(argv[i + 1]);
+  }
+  if (mode == "handover") return handover(n);
+  if (mode == "failover-unplanned") return failover_unplanned(n);
+  std::fprintf(stderr, "usage: bench_pair handover [--handovers N] | failover-unplanned [--kills N]\n");
+  return 2;
+}
