@@ -73,6 +73,27 @@ void kill_frozen(const FreezeTarget& t) {
   if (!t.marker.empty()) ::unlink(t.marker.c_str());
 }
 
+void thaw_cgroup_of(pid_t pid) {
+  auto groups = read_file("/proc/" + std::to_string(pid) + "/cgroup");
+  if (groups) {
+    std::istringstream in(*groups);
+    std::string line;
+    while (std::getline(in, line)) {
+      const size_t a = line.find(':'), b = line.find(':', a == std::string::npos ? a : a + 1);
+      if (a == std::string::npos || b == std::string::npos) continue;
+      const std::string ctl = line.substr(a + 1, b - a - 1), path = line.substr(b + 1);
+      if (ctl == "freezer") (void)write_file("/sys/fs/cgroup/freezer" + path + "/freezer.state", "THAWED");
+      if (ctl.empty()) {
+        for (const char* root : {"/sys/fs/cgroup", "/sys/fs/cgroup/unified"}) {
+          const std::string f = root + path + "/cgroup.freeze";
+          if (::access(f.c_str(), F_OK) == 0) (void)write_file(f, "0");
+        }
+      }
+    }
+  }
+  ::kill(pid, SIGCONT);
+}
+
 bool marked_frozen(const std::string& marker) { return !marker.empty() && ::access(marker.c_str(), F_OK) == 0; }
 
 }  // namespace rackos::shim

@@ -29,6 +29,10 @@ std::string set_frozen(const FreezeTarget& t, bool on);
 // run its exit until thawed on older kernels). Removes the marker.
 void kill_frozen(const FreezeTarget& t);
 
+// Thaws whatever freezer cgroup `pid` is in (from /proc/PID/cgroup) and sends
+// SIGCONT: for cleanup after a SIGKILL (a frozen task dies only once thawed).
+void thaw_cgroup_of(pid_t pid);
+
 // Whether the marker says the process is frozen.
 bool marked_frozen(const std::string& marker);
 

@@ -1,6 +1,8 @@
 // Node cleanup by path and pid (see node_cleanup.h).
 #include "shim/node_cleanup.h"
 
+#include "shim/freeze.h"
+
 #include <dirent.h>
 #include <signal.h>
 #include <unistd.h>
@@ -32,11 +34,14 @@ std::vector<std::string> subdirs(const std::string& dir) {
 size_t remove_node_cgroups(const std::string& node) {
   if (node.empty() || node.find('/') != std::string::npos || node == "." || node == "..") return 0;
   size_t removed = 0;
-  for (const char* root : {"/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpuacct", "/sys/fs/cgroup/memory",
+  for (const char* root : {"/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpuacct", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/freezer",
                            "/sys/fs/cgroup/unified", "/sys/fs/cgroup"}) {
     const std::string node_dir = std::string(root) + "/rackos/" + node;
     if (::access(node_dir.c_str(), F_OK) != 0) continue;
     for (const auto& kid : subdirs(node_dir)) {
+      // A frozen cgroup keeps even SIGKILLed tasks (v1): thaw it so they end.
+      if (::access((kid + "/freezer.state").c_str(), F_OK) == 0) (void)write_file(kid + "/freezer.state", "THAWED");
+      if (::access((kid + "/cgroup.freeze").c_str(), F_OK) == 0) (void)write_file(kid + "/cgroup.freeze", "0");
       for (int i = 0; i < 50; ++i) {
         if (::rmdir(kid.c_str()) == 0) {
           ++removed;
@@ -60,6 +65,7 @@ size_t kill_recorded_processes(const std::string& state_dir) {
     if (!rec) continue;
     if (rec->pid > 0 && rec->start_ticks != 0 && process_start_ticks(rec->pid) == rec->start_ticks) {
       ::kill(rec->pid, SIGKILL);
+      thaw_cgroup_of(rec->pid);  // frozen (a lapsed lease): it cannot die until thawed
       ++killed;
     }
   }

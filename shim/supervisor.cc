@@ -484,6 +484,11 @@ void Supervisor::kill_group(const ManagedProcess& p, int sig) {
       break;  // every hierarchy lists the same pids
     }
   }
+  if (sig == SIGKILL && p.cgroup && cgroups_ != nullptr) {
+    // Frozen without the marker (a monitor froze it and died): every member
+    // has its SIGKILL now, which acts once the cgroup is thawed.
+    if (const std::string f = cgroups_->freeze_file(*p.cgroup); !f.empty()) (void)write_file(f, freeze_value(f, false));
+  }
 }
 
 void Supervisor::kill_cgroup_leftovers(const ManagedProcess& p) {
