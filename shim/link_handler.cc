@@ -157,6 +157,11 @@ std::vector<v1::ShimMessage> handle_controller_message(const v1::ControllerMessa
       if (auto r = sup.stop(id, 0, now_ms); !r) out.push_back(event(id, NodeEventKind::warning, r.error().message));
     }
     for (const auto& id : reg.forget()) sup.forget_when_exited(id);
+    // Being registered is acknowledged, counting from when the Register was
+    // sent — after the stale copies above were killed, never before (a thaw
+    // must not let one run). A lead that moves quickly between controllers
+    // then never leaves the node without a lease while it re-registers.
+    if (status.register_sent_ms >= 0) on_ack(status, sup, status.register_sent_ms, now_ms);
   } else if (m.has_start()) {
     const auto& s = m.start();
     if (auto it = sup.processes().find(s.id()); it != sup.processes().end()) {

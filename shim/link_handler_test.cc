@@ -111,6 +111,27 @@ TEST_F(LinkHandler, FencedNodeRefusesAtMostOneWorkAndAnAckLiftsIt) {
   EXPECT_EQ(last_event_kind(), "unfenced");
 }
 
+TEST_F(LinkHandler, RegisteredKillsTheStaleFrozenCopiesThenThawsTheRest) {
+  handle(start("keep.1", {"/bin/sh", "-c", "sleep 30"}, "stop"));
+  finish_start("keep.1");
+  handle(start("gone.1", {"/bin/sh", "-c", "sleep 30"}, "stop"));
+  finish_start("gone.1");
+  // The lease lapsed (now is 0 in this fixture: acked at -1000): both frozen.
+  status_.last_ack_ms = -1000;
+  status_.fenced = true;
+  ASSERT_EQ(sup_->set_at_most_one_frozen(true), 2u);
+  // Reconnected: the Register went out just now; the controller says gone.1 runs elsewhere.
+  status_.register_sent_ms = 0;
+  v1::ControllerMessage reg;
+  reg.mutable_registered()->add_stop("gone.1");
+  handle(reg);
+  EXPECT_FALSE(status_.fenced) << "registering is acknowledged";
+  EXPECT_FALSE(sup_->is_frozen(sup_->processes().at("keep.1")));
+  EXPECT_EQ(sup_->processes().at("keep.1").state, ProcState::running);
+  EXPECT_EQ(sup_->processes().at("gone.1").state, ProcState::stopping) << "killed where it stood, not thawed";
+  EXPECT_FALSE(sup_->is_frozen(sup_->processes().at("gone.1"))) << "the marker goes with the kill";
+}
+
 TEST_F(LinkHandler, RegisterListsEveryProcessAndHeartbeatsOnlyLiveOnes) {
   handle(start("d.1", {"/bin/sh", "-c", "sleep 30"}));
   finish_start("d.1");

@@ -30,6 +30,7 @@ struct NodeStatus {
   bool fenced = false;
   bool handover_requested = false;
   int64_t last_ack_ms = -1;  // monotonic; -1: no controller yet
+  int64_t register_sent_ms = -1;  // when the Register of the current stream went out (its answer is an ack too)
   int64_t node_lease_ms = 500;  // the lease an acknowledgement grants (fencing.h)
   int64_t started_wall_ms = 0;
   std::string version;

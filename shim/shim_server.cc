@@ -414,6 +414,7 @@ class ShimDaemon {
 
   void on_link_item(const LinkItem& item, int64_t now) {
     if (item.kind == LinkItem::connected) {
+      status_.register_sent_ms = monotonic_ms();
       link_->send(make_register(ident_, *sup_, status_));
       forwarded_seq_ = last_event_seq();
       registered_ = true;
@@ -435,7 +436,9 @@ class ShimDaemon {
       link_->send(std::move(reply));
     }
     if (power_off) lose_power();
-    if (item.msg.has_ack()) lease_.renew(monitor_deadline(status_, cfg_.node_lease_ms));  // one that waited its turn
+    if (item.msg.has_ack() || item.msg.has_registered()) {
+      lease_.renew(monitor_deadline(status_, cfg_.node_lease_ms));  // an ack that waited its turn, or a registration
+    }
     if (item.msg.has_start()) {
       sup_->ensure_spare();  // the next starts find warm monitors
       sup_->ensure_spare();

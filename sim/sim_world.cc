@@ -44,6 +44,7 @@ struct SimNode {
   ConnId conn = 0;  // 0: no stream
   uint64_t hb_seq = 0;
   int64_t last_ack = kNever;  // send time of the last acknowledged heartbeat
+  int64_t register_sent = kNever;  // when the current stream's Register went out
   bool fenced = false;
   std::string cluster_id;
   uint64_t revision = 0;
@@ -533,6 +534,7 @@ struct World::Impl {
     r->set_cluster_id(n.cluster_id);
     r->set_store_revision(n.revision);
     for (const auto& [id, p] : n.procs) *r->add_running() = info(id, p);
+    n.register_sent = now;
     send_up(i, std::move(m));
   }
 
@@ -547,12 +549,15 @@ struct World::Impl {
     } else if (m.has_registered()) {
       n.cluster_id = m.registered().cluster_id();
       n.revision = m.registered().store_revision();
-      n.last_ack = std::max(n.last_ack, now);  // registering is acknowledged
       for (const auto& id : m.registered().stop()) stop(i, id, false);
       for (const auto& id : m.registered().forget()) {
         auto it = n.procs.find(id);
         if (it != n.procs.end() && !it->second.running && it->second.start_at == kNever) n.procs.erase(it);
       }
+      // Registering is acknowledged from the Register's send time, after the
+      // stale copies above are stopped (as the shim does).
+      n.last_ack = std::max(n.last_ack, n.register_sent);
+      if (n.fenced && n.last_ack + lease() - lease() / 5 > now) thaw(i);
     } else if (m.has_start()) {
       const auto& s = m.start();
       if (auto it = n.procs.find(s.id()); it != n.procs.end()) {

@@ -10,8 +10,10 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <atomic>
 #include <fstream>
 #include <map>
+#include <thread>
 
 #include "cli/local_cluster.h"
 #include "controller/etcd_process.h"
@@ -267,6 +269,131 @@ TEST(EtcdE2E, TheStandbyControllerTakesOverAKilledActiveAndAdoptsTheSamePids) {
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   EXPECT_FALSE(std::filesystem::exists(dir + "/a/controller.addr")) << text_of(dir + "/a.log");
   EXPECT_TRUE(cli("ps"));
+}
+
+}  // namespace
+}  // namespace rackos::testing
+
+namespace rackos::testing {
+namespace {
+
+// pids on the host whose command line is exactly `sleep SECS`, sorted.
+std::vector<int> sleepers_of(const std::string& secs) {
+  auto p = host_pids([&](const std::string& cmd) { return cmd == "sleep" + std::string(1, '\0') + secs + std::string(1, '\0'); });
+  std::sort(p.begin(), p.end());
+  return p;
+}
+
+// `rackos up --store etcd --controllers 2`: two controllers (one active, one
+// standby); planned handovers both ways and a kill -9 of the active move the
+// lead while every at-most-one workload keeps its pid and is never frozen
+// (checked on the host); `up` restarts the killed controller as a standby;
+// Ctrl-C stops everything.
+TEST(EtcdE2E, UpWithTwoControllersHandsOverBothWaysAndSurvivesAKilledActive) {
+  const std::string dir = "/tmp/rackos-up-pair-" + std::to_string(::getpid());
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string secs = std::to_string(700000 + (::getpid() % 100000) * 7);
+  std::ofstream(dir + "/spec.yaml") << "name: one\ncommand: [sleep, '" << secs
+                                    << "']\ncpu: 10m:100m\nmemory: 8Mi:32Mi\ninstances: 4\non_partition: stop\n";
+  const std::string prefix = "up2" + std::to_string(::getpid()) + "n";
+  pid_t up = ::fork();
+  if (up == 0) {
+    int fd = ::open((dir + "/up.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    ::execl(kBin.c_str(), kBin.c_str(), "up", "--store", "etcd", "--controllers", "2", "--nodes", "2", "--dir", dir.c_str(),
+            "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--node-prefix", prefix.c_str(), "-f",
+            (dir + "/spec.yaml").c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ASSERT_GT(up, 0);
+  struct Stop {
+    pid_t pid;
+    std::string dir;
+    ~Stop() {
+      if (pid > 0) {
+        ::kill(pid, SIGTERM);
+        for (int i = 0; i < 1500 && ::waitpid(pid, nullptr, WNOHANG) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+      }
+      controller::kill_recorded_etcd(dir + "/etcd");
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
+  } stop{up, dir};
+  auto log = [&] { return text_of(dir + "/up.log"); };
+  ASSERT_TRUE(wait_until(60000, [&] { return log().find("The cluster is up") != std::string::npos; }, 50)) << log();
+  const std::string text = log();
+  const size_t at = text.find("RACKOS_CONTROLLER=");
+  ASSERT_NE(at, std::string::npos) << text;
+  const std::string addrs = text.substr(at + 18, text.find(' ', at + 18) - at - 18);
+  ASSERT_NE(addrs.find(','), std::string::npos) << addrs;
+  EXPECT_EQ(processes_with("--data-dir " + dir + "/controller"), 2) << text;
+  const auto pids = sleepers_of(secs);
+  ASSERT_EQ(pids.size(), 4u);
+  auto cli = [&](const std::string& args) {
+    return std::system((kBin + " " + args + " --controller " + addrs + " > " + dir + "/cli.out 2>&1").c_str()) == 0;
+  };
+  // Watch the workloads from the host while the lead moves.
+  std::atomic<bool> watching{true};
+  std::atomic<int> frozen_seen{0};
+  std::thread watcher([&] {
+    while (watching) {
+      for (int p : pids) frozen_seen += host_frozen(p);
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  });
+  // Planned: the active hands over, then the other hands back.
+  ASSERT_TRUE(cli("handover")) << text_of(dir + "/cli.out");
+  EXPECT_NE(text_of(dir + "/cli.out").find("leads now"), std::string::npos) << text_of(dir + "/cli.out");
+  ASSERT_TRUE(cli("handover")) << text_of(dir + "/cli.out");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  EXPECT_EQ(frozen_seen.load(), 0) << "a planned handover froze workloads";
+  EXPECT_EQ(sleepers_of(secs), pids);
+  // A write works through the new active.
+  std::ofstream(dir + "/more.yaml") << "name: more\ncommand: [sleep, '" << secs << "']\ncpu: 10m:100m\nmemory: 8Mi:32Mi\n";
+  ASSERT_TRUE(cli("apply -f " + dir + "/more.yaml")) << text_of(dir + "/cli.out");
+  ASSERT_TRUE(wait_until(10000, [&] { return sleepers_of(secs).size() == 5; }, 50));
+  // Unplanned: kill -9 of whichever controller answers; the other leads within the lease.
+  const auto more = sleepers_of(secs);
+  int victim = 0;
+  const std::string daemon = std::string("controller") + '\0' + "--listen" + '\0';
+  for (int p : host_pids([&](const std::string& cmd) {
+         return cmd.find(daemon) != std::string::npos && cmd.find(dir + "/controller") != std::string::npos;
+       })) {
+    // The active is the one whose own address answers.
+    auto cmd = shim::read_file("/proc/" + std::to_string(p) + "/cmdline");
+    if (!cmd) continue;
+    const size_t l = cmd->find(daemon) + daemon.size();
+    const std::string listen = cmd->substr(l, cmd->find('\0', l) - l);
+    if (std::system((kBin + " ps --controller " + listen + " > /dev/null 2>&1").c_str()) == 0) victim = p;
+  }
+  ASSERT_GT(victim, 0) << "no controller answers";
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_EQ(::kill(victim, SIGKILL), 0);
+  ASSERT_TRUE(wait_until(10000, [&] { return cli("ps"); }, 20)) << log();
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_LT(ms, 3000) << "the standby took " << ms << " ms to answer";
+  ASSERT_TRUE(wait_until(10000, [&] { return log().find("controller 1 restarted") != std::string::npos ||
+                                              log().find("controller 2 restarted") != std::string::npos; }, 50)) << log();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  watching = false;
+  watcher.join();
+  EXPECT_EQ(sleepers_of(secs), more) << "a workload was restarted by the failover";
+  EXPECT_EQ(processes_with("--data-dir " + dir + "/controller"), 2) << log();
+
+  // Ctrl-C: everything stops, by pid.
+  ::kill(up, SIGTERM);
+  int status = 0;
+  ASSERT_TRUE(wait_until(30000, [&] { return ::waitpid(up, &status, WNOHANG) == up; }, 50)) << log();
+  stop.pid = 0;
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << log();
+  EXPECT_NE(log().find("2 controllers"), std::string::npos) << log();
+  EXPECT_EQ(processes_with("--data-dir " + dir + "/controller"), 0);
+  EXPECT_EQ(processes_with("--data-dir " + dir + "/etcd/"), 0);
+  EXPECT_EQ(sleepers_of(secs).size(), 0u);
 }
 
 }  // namespace
