@@ -15,8 +15,14 @@
 //                       as a standby); time from the kill until a client
 //                       write succeeds again; p50, then
 //                       `controller_failover_p99_ms: N`.
+//   rolling-upgrade     4 nodes, 200 processes (half at-most-one); `rackos
+//                       upgrade --binary COPY`: both controllers, then every
+//                       node's two shims; every daemon must run the copy after,
+//                       and `rolling_upgrade_workload_restarts: N` counts the
+//                       workload pids that changed (must be 0).
 // Usage: bench_pair handover [--handovers N]
 //        bench_pair failover-unplanned [--kills N]
+//        bench_pair rolling-upgrade [--processes N]
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -62,7 +68,7 @@ struct Up {
   std::string addrs;  // every controller, comma-separated
   std::vector<std::string> list;
 
-  bool start(const std::string& spec_yaml) {
+  bool start(const std::string& spec_yaml, int nodes = 2) {
     dir = "/tmp/rackos-bench-pair-" + std::to_string(::getpid());
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
@@ -74,12 +80,13 @@ struct Up {
       ::dup2(fd, 1);
       ::dup2(fd, 2);
       const std::string prefix = "bp" + std::to_string(::getppid()) + "-";
-      ::execl(RACKOS_BINARY, RACKOS_BINARY, "up", "--store", "etcd", "--controllers", "2", "--nodes", "2", "--dir",
+      const std::string n = std::to_string(nodes);
+      ::execl(RACKOS_BINARY, RACKOS_BINARY, "up", "--store", "etcd", "--controllers", "2", "--nodes", n.c_str(), "--dir",
               (dir + "/c").c_str(), "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--node-prefix", prefix.c_str(), "-f",
               (dir + "/probe.yaml").c_str(), static_cast<char*>(nullptr));
       ::_exit(127);
     }
-    const auto end = Clock::now() + std::chrono::seconds(60);
+    const auto end = Clock::now() + std::chrono::seconds(120);
     while (Clock::now() < end) {
       const std::string log = read_text(dir + "/up.log");
       const size_t at = log.find("RACKOS_CONTROLLER=");
@@ -367,16 +374,60 @@ int failover_unplanned(int kills) {
   return 0;
 }
 
+int rolling_upgrade(int processes) {
+  Up up;
+  const std::string spec = "name: fleet\ncommand: [sleep, '3600']\ncpu: 10m:100m\nmemory: 1Mi:16Mi\ninstances: " +
+                           std::to_string(processes / 2) + "\non_partition: stop\n---\nname: replicas\ncommand: [sleep, '3600']\n"
+                           "cpu: 10m:100m\nmemory: 1Mi:16Mi\ninstances: " + std::to_string(processes - processes / 2) + "\n";
+  if (!up.start(spec, 4)) return 1;
+  const auto until = Clock::now() + std::chrono::seconds(60);
+  while (fleet_pids().size() < static_cast<size_t>(processes) && Clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  const auto before = fleet_pids();
+  std::printf("cluster: rackos up --store etcd --controllers 2, 4 nodes (active + standby shims), %zu workload processes "
+              "(half at-most-one)\n", before.size());
+  const std::string fresh = up.dir + "/new";
+  std::filesystem::create_directories(fresh);
+  const std::string built = std::filesystem::path(RACKOS_BINARY).parent_path().string();
+  std::filesystem::copy_file(RACKOS_BINARY, fresh + "/rackos");
+  std::filesystem::copy_file(built + "/rackos-monitor", fresh + "/rackos-monitor");
+  std::fflush(stdout);
+  const auto t0 = Clock::now();
+  const std::string cmd = std::string(RACKOS_BINARY) + " upgrade --binary " + fresh + "/rackos --controller " + up.addrs;
+  const int rc = std::system(cmd.c_str());
+  const double ms = ms_between(t0, Clock::now());
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const auto after = fleet_pids();
+  int restarts = 0;
+  for (int p : before) restarts += !std::binary_search(after.begin(), after.end(), p);
+  int on_new = 0, daemons = 0;
+  for (int p : rackos::testing::host_pids([&](const std::string& c) {
+         return c.find(up.dir + "/c/") != std::string::npos &&
+                (c.find(std::string("controller") + '\0') != std::string::npos || c.find(std::string("shim") + '\0') != std::string::npos);
+       })) {
+    std::error_code ec;
+    ++daemons;
+    on_new += std::filesystem::read_symlink("/proc/" + std::to_string(p) + "/exe", ec).string() == fresh + "/rackos";
+  }
+  std::printf("upgrade: exit %d in %.0f ms; %d of %d controllers and shims run the new binary\n", rc, ms, on_new, daemons);
+  std::printf("rolling_upgrade_workload_restarts: %d\n", restarts);
+  return rc == 0 && on_new == daemons ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "";
-  int n = mode == "handover" ? 20 : 10;
+  int n = mode == "handover" ? 20 : mode == "rolling-upgrade" ? 200 : 10;
   for (int i = 2; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--handovers") || !std::strcmp(argv[i], "--kills")) n = std::atoi(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--handovers") || !std::strcmp(argv[i], "--kills") || !std::strcmp(argv[i], "--processes")) {
+      n = std::atoi(argv[i + 1]);
+    }
   }
   if (mode == "handover") return handover(n);
   if (mode == "failover-unplanned") return failover_unplanned(n);
-  std::fprintf(stderr, "usage: bench_pair handover [--handovers N] | failover-unplanned [--kills N]\n");
+  if (mode == "rolling-upgrade") return rolling_upgrade(n);
+  std::fprintf(stderr, "usage: bench_pair handover [--handovers N] | failover-unplanned [--kills N] | rolling-upgrade [--processes N]\n");
   return 2;
 }

@@ -11,7 +11,9 @@
 #include <cstdio>
 #include <ctime>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -387,6 +389,129 @@ void add_cluster_commands(CLI::App& app) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
       }
       fail("handover: no other controller in " + g_controller + " answered within 5 s (is a standby running?)");
+    });
+  }
+  // upgrade
+  {
+    static std::string binary;
+    static bool skip_controllers = false, skip_nodes = false;
+    auto* cmd = app.add_subcommand(
+        "upgrade", "Rolling upgrade to BINARY: each controller of the pair, then each node's two shims, one at a time, "
+                   "with no workload restart");
+    cmd->add_option("--binary", binary, "The new rackos binary (an absolute path, present on every machine)")->required();
+    cmd->add_flag("--skip-controllers", skip_controllers, "Only the nodes");
+    cmd->add_flag("--skip-nodes", skip_nodes, "Only the controllers");
+    add_controller_flag(cmd);
+    cmd->callback([] {
+      if (binary.empty() || binary.front() != '/') fail("upgrade: --binary must be an absolute path");
+      if (::access(binary.c_str(), X_OK) != 0) fail("upgrade: " + binary + " is not an executable file here");
+      const auto t0 = std::chrono::steady_clock::now();
+      auto since = [&] {
+        return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count()) + " ms";
+      };
+      // Who answers ListNodes now (the active), within `ms`.
+      auto active = [&](int ms) -> std::optional<ControllerClient> {
+        const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+        while (std::chrono::steady_clock::now() < end) {
+          auto c = connect_controller(g_controller);
+          v1::ListNodesResponse nodes;
+          auto ctx = call_context(1000);
+          if (c.stub->ListNodes(ctx.get(), v1::ListRequest{}, &nodes).ok()) return c;
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        return std::nullopt;
+      };
+      // 1. Controllers: each hands over and comes back on the binary as a standby.
+      const size_t controllers = std::count(g_controller.begin(), g_controller.end(), ',') + 1;
+      if (!skip_controllers) {
+        if (controllers < 2) {
+          std::printf("controllers: one address given (%s): not a pair, left alone (restart it on the new binary yourself)\n",
+                      g_controller.c_str());
+        }
+        for (size_t round = 0; controllers >= 2 && round < controllers; ++round) {
+          auto c = active(10000);
+          if (!c) fail("upgrade: no controller in " + g_controller + " answers");
+          v1::HandoverRequest req;
+          req.set_binary(binary);
+          v1::HandoverResponse resp;
+          auto ctx = call_context(10000);
+          check(c->stub->Handover(ctx.get(), req, &resp), *c, "upgrade: handover of " + c->addr);
+          auto next = active(10000);
+          if (!next) fail("upgrade: no controller leads after " + c->addr + " handed over");
+          std::printf("controller %s: handed over (term %llu) and restarting on %s as a standby; %s leads  %s\n",
+                      c->addr.c_str(), static_cast<unsigned long long>(resp.term()), binary.c_str(), next->addr.c_str(),
+                      since().c_str());
+          std::fflush(stdout);
+          std::this_thread::sleep_for(std::chrono::milliseconds(300));  // it is back as a standby before the next round
+        }
+      }
+      if (skip_nodes) return;
+      // 2. Nodes, one at a time: the active shim hands over to the standby and
+      //    comes back on the binary; then the same for the other one.
+      auto c = active(10000);
+      if (!c) fail("upgrade: no controller answers");
+      v1::ListNodesResponse nodes;
+      auto lctx = call_context();
+      check(c->stub->ListNodes(lctx.get(), v1::ListRequest{}, &nodes), *c, "upgrade: list nodes");
+      int upgraded = 0, restarted_total = 0;
+      for (const auto& n : nodes.nodes()) {
+        if (n.state() != v1::READY) {
+          std::printf("node %s: %s, skipped\n", n.name().c_str(), v1::NodeState_Name(n.state()).c_str());
+          continue;
+        }
+        auto pids = [&](ControllerClient& cc) {
+          std::map<std::string, int64_t> out;
+          v1::ListRequest req;
+          req.set_node(n.name());
+          v1::ListProcessesResponse ps;
+          auto ctx = call_context();
+          if (cc.stub->ListProcesses(ctx.get(), req, &ps).ok()) {
+            for (const auto& p : ps.processes()) {
+              if (p.state() == v1::RUNNING) out[p.id()] = p.pid();
+            }
+          }
+          return out;
+        };
+        const auto before = pids(*c);
+        for (int shim = 1; shim <= 2; ++shim) {
+          c = active(10000);
+          if (!c) fail("upgrade: no controller answers");
+          v1::UpgradeNodeRequest req;
+          req.set_node(n.name());
+          req.set_binary(binary);
+          v1::UpgradeNodeResponse resp;
+          auto ctx = call_context();
+          check(c->stub->UpgradeNode(ctx.get(), req, &resp), *c, "upgrade: node " + n.name());
+          // Registered again (its standby took over) and ready.
+          bool back = false;
+          for (int i = 0; i < 200 && !back; ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            v1::ListRequest one;
+            one.set_node(n.name());
+            v1::ListNodesResponse now;
+            auto nctx = call_context(1000);
+            if (c->stub->ListNodes(nctx.get(), one, &now).ok() && now.nodes_size() == 1) {
+              back = now.nodes(0).incarnation() > resp.incarnation() && now.nodes(0).state() == v1::READY;
+            }
+          }
+          if (!back) fail("upgrade: node " + n.name() + " did not register again within 10 s (see its shim's log)");
+          std::printf("node %s: shim %d of 2 handed over; the other leads, it comes back on the binary  %s\n",
+                      n.name().c_str(), shim, since().c_str());
+          std::fflush(stdout);
+          std::this_thread::sleep_for(std::chrono::milliseconds(300));  // back as the standby before the next
+        }
+        const auto after = pids(*c);
+        int restarted = 0;
+        for (const auto& [id, pid] : before) {
+          auto it = after.find(id);
+          restarted += it == after.end() || it->second != pid;
+        }
+        restarted_total += restarted;
+        ++upgraded;
+        std::printf("node %s: upgraded; %zu workloads, %d restarted\n", n.name().c_str(), before.size(), restarted);
+      }
+      std::printf("upgraded %d nodes in %s; workloads restarted: %d\n", upgraded, since().c_str(), restarted_total);
+      if (restarted_total > 0) std::exit(1);
     });
   }
   // node kill

@@ -108,6 +108,9 @@ class ClusterController {
   Result<bool> scale(const std::string& name, uint32_t min, uint32_t max, int64_t now_ms);
   Result<uint32_t> drain(const std::string& node, bool undo, int64_t now_ms);
   Result<uint32_t> kill_node(const std::string& node, int64_t now_ms);
+  // Orders the node's active shim to hand over and re-execute `binary` as its
+  // standby (a rolling upgrade, one shim at a time); returns its incarnation.
+  Result<uint64_t> upgrade_node(const std::string& node, const std::string& binary, int64_t now_ms);
   v1::ListServicesResponse list_services(const v1::ListRequest& req) const;
   v1::ListProcessesResponse list_processes(const v1::ListRequest& req) const;
   v1::ListNodesResponse list_nodes(const v1::ListRequest& req) const;

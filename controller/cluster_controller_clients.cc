@@ -196,6 +196,19 @@ Result<uint32_t> ClusterController::kill_node(const std::string& name, int64_t n
   return static_cast<uint32_t>(state_.node(*nid).processes.size());
 }
 
+Result<uint64_t> ClusterController::upgrade_node(const std::string& name, const std::string& binary, int64_t now_ms) {
+  if (binary.empty() || binary.front() != '/') return Error{"upgrade: --binary must be an absolute path on the node, not \"" + binary + "\""};
+  auto nid = state_.find_node(name);
+  if (!nid) return not_found("no node \"" + name + "\"");
+  const ConnId conn = links_[*nid].conn;
+  if (conn == 0) return Error{"node " + name + " has no shim connected", ErrorCode::unavailable};
+  v1::ControllerMessage m;
+  m.mutable_upgrade()->set_binary(binary);
+  send(conn, std::move(m));
+  events_->add(now_ms, "node-upgrade", name, "its active shim hands over and comes back on " + binary);
+  return state_.node(*nid).health.incarnation;
+}
+
 Result<std::vector<ClusterController::LogSource>> ClusterController::log_sources(const std::string& service,
                                                                                  const std::string& process) const {
   std::vector<ProcessId> ids;

@@ -74,6 +74,7 @@ v1::ListNodesResponse ClusterController::list_nodes(const v1::ListRequest& req) 
     i->set_reserved_memory_bytes(n.reserved.memory_bytes);
     i->set_processes(static_cast<uint32_t>(n.processes.size()));
     if (auto it = links_.find(n.id); it != links_.end()) i->set_enforcement(it->second.enforcement);
+    i->set_incarnation(n.health.incarnation);
   }
   return out;
 }

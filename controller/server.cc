@@ -460,6 +460,14 @@ class Services final : public v1::NodeService::Service, public v1::ClusterServic
     }
     return handover_(*req, resp);
   }
+  Status UpgradeNode(ServerContext*, const v1::UpgradeNodeRequest* req, v1::UpgradeNodeResponse* resp) override {
+    return loop_.run([&](int64_t now) {
+      auto r = ctl_.upgrade_node(req->node(), req->binary(), now);
+      if (!r) return failed(r.error());
+      resp->set_incarnation(*r);
+      return Status::OK;
+    }, Loop::Kind::write);
+  }
   Status KillNode(ServerContext*, const v1::DrainRequest* req, v1::DrainResponse* resp) override {
     return loop_.run([&](int64_t now) {
       auto r = ctl_.kill_node(req->node(), now);

@@ -162,6 +162,15 @@ std::vector<v1::ShimMessage> handle_controller_message(const v1::ControllerMessa
     // must not let one run). A lead that moves quickly between controllers
     // then never leaves the node without a lease while it re-registers.
     if (status.register_sent_ms >= 0) on_ack(status, sup, status.register_sent_ms, now_ms);
+  } else if (m.has_upgrade()) {
+    const std::string& bin = m.upgrade().binary();
+    if (::access(bin.c_str(), X_OK) != 0) {
+      out.push_back(event("", NodeEventKind::warning, "upgrade: " + bin + " is not an executable file on node " + sup.config().node +
+                                                          "; nothing changed"));
+    } else {
+      status.handover_requested = true;
+      status.reexec_binary = bin;
+    }
   } else if (m.has_start()) {
     const auto& s = m.start();
     if (auto it = sup.processes().find(s.id()); it != sup.processes().end()) {

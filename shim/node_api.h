@@ -29,6 +29,7 @@ struct NodeStatus {
   std::string enforcement;   // "cgroup v1 (...)" or "enforcement off: ..."
   bool fenced = false;
   bool handover_requested = false;
+  std::string reexec_binary;  // with a handover: re-execute this as the new standby (an upgrade)
   int64_t last_ack_ms = -1;  // monotonic; -1: no controller yet
   int64_t register_sent_ms = -1;  // when the Register of the current stream went out (its answer is an ack too)
   int64_t node_lease_ms = 500;  // the lease an acknowledgement grants (fencing.h)

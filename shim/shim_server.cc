@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <vector>
 #include <nlohmann/json.hpp>
 
 #include "core/node_health.h"
@@ -126,6 +128,8 @@ class ShimDaemon {
     }
     if (lock_fd_ >= 0) ::close(lock_fd_);  // the standby wakes now
   }
+
+  const std::string& reexec_binary() const { return status_.reexec_binary; }
 
   int run() {
     if (!become_active() || !open_loop()) return 1;
@@ -436,6 +440,12 @@ class ShimDaemon {
       link_->send(std::move(reply));
     }
     if (power_off) lose_power();
+    if (status_.handover_requested && !status_.reexec_binary.empty()) {
+      say(cfg_, "upgrade ordered by the controller: handing over to the standby, then re-executing " +
+                    status_.reexec_binary + " as the new standby; workloads keep running");
+      running_ = false;
+      return;
+    }
     if (item.msg.has_ack() || item.msg.has_registered()) {
       lease_.renew(monitor_deadline(status_, cfg_.node_lease_ms));  // an ack that waited its turn, or a registration
     }
@@ -566,8 +576,28 @@ class ShimDaemon {
 }  // namespace
 
 int run_shim(const ShimConfig& cfg) {
-  ShimDaemon daemon(cfg);
-  return daemon.run();
+  std::string reexec;
+  int code = 0;
+  {
+    ShimDaemon daemon(cfg);
+    code = daemon.run();
+    reexec = daemon.reexec_binary();
+  }  // the node lock is released here: the standby takes over now
+  if (reexec.empty() || cfg.argv.empty()) return code;
+  // An upgrade: come back on the new binary, same pid, as the standby. Only
+  // stdio crosses the exec (no socket, lock or epoll fd of the old image).
+  if (::syscall(SYS_close_range, 3u, ~0u, 0u) != 0) {
+    for (int fd = 3; fd < 65536; ++fd) ::close(fd);
+  }
+  std::vector<char*> args;
+  for (const auto& a : cfg.argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  ::execv(reexec.c_str(), args.data());
+  std::fprintf(stderr, "rackos shim [%s]: cannot re-execute %s: %s\n", cfg.node.c_str(), reexec.c_str(), std::strerror(errno));
+  return 1;
 }
 
 }  // namespace rackos::shim
