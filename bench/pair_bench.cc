@@ -20,9 +20,20 @@
 //                       node's two shims; every daemon must run the copy after,
 //                       and `rolling_upgrade_workload_restarts: N` counts the
 //                       workload pids that changed (must be 0).
+//   chaos               4 nodes, 100 processes (half at-most-one); a random
+//                       fault every 2–5 s (node power cut, kill -9 of a node's
+//                       active shim or of the active controller, planned
+//                       handover, a node cut off by SIGSTOP of its shims for
+//                       1–3 s, kill -9 of an etcd member); after each: every
+//                       service at its count and every record there within
+//                       2 s of the fault's end, no at-most-one process running
+//                       twice at any moment (sampled on the host every 30 ms,
+//                       frozen copies not counted), the store revision never
+//                       going back. A line per fault; `chaos_violations: N`.
 // Usage: bench_pair handover [--handovers N]
 //        bench_pair failover-unplanned [--kills N]
 //        bench_pair rolling-upgrade [--processes N]
+//        bench_pair chaos [--minutes M] [--seed S]
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -33,10 +44,14 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <mutex>
+#include <random>
+#include <set>
 #include <sstream>
 #include <thread>
 
+#include "controller/etcd_store.h"
 #include "core/spec_parse.h"
 #include "tests/cluster_harness.h"
 
@@ -415,6 +430,228 @@ int rolling_upgrade(int processes) {
   return rc == 0 && on_new == daemons ? 0 : 1;
 }
 
+// ---- chaos
+
+// What the host runs of this bench's workloads: process name → copies running
+// (not frozen), read from each workload's RACKOS_PROCESS.
+std::map<std::string, int> running_copies(const std::string& argv0_secs) {
+  std::map<std::string, int> out;
+  const std::string want = std::string("sleep") + '\0' + argv0_secs + '\0';
+  for (int pid : rackos::testing::host_pids([&](const std::string& cmd) { return cmd == want; })) {
+    if (rackos::testing::host_frozen(pid)) continue;
+    auto env = rackos::shim::read_file("/proc/" + std::to_string(pid) + "/environ");
+    if (!env) continue;
+    const std::string key = std::string("RACKOS_PROCESS=");
+    const size_t at = env->find(key);
+    if (at == std::string::npos) continue;
+    ++out[env->substr(at + key.size(), env->find('\0', at) - at - key.size())];
+  }
+  return out;
+}
+
+std::vector<int> shim_pids_of(const std::string& node) {
+  return rackos::testing::host_pids([&](const std::string& cmd) {
+    return cmd.find(std::string("shim") + '\0') != std::string::npos &&
+           cmd.find(std::string("--node") + '\0' + node + '\0') != std::string::npos;
+  });
+}
+
+std::string state_dir_of(int shim_pid) {
+  auto cmd = rackos::shim::read_file("/proc/" + std::to_string(shim_pid) + "/cmdline");
+  if (!cmd) return {};
+  const std::string flag = std::string("--state-dir") + '\0';
+  const size_t at = cmd->find(flag);
+  if (at == std::string::npos) return {};
+  const size_t from = at + flag.size();
+  return cmd->substr(from, cmd->find('\0', from) - from);
+}
+
+int chaos(double minutes, uint64_t seed) {
+  Up up;
+  const std::string secs = std::to_string(3'600'000 + ::getpid() % 100'000);
+  const int per = 50;
+  const std::string spec = "name: amo\ncommand: [sleep, '" + secs + "']\ncpu: 10m:100m\nmemory: 1Mi:16Mi\ninstances: " +
+                           std::to_string(per) + "\non_partition: stop\n---\nname: many\ncommand: [sleep, '" + secs +
+                           "']\ncpu: 10m:100m\nmemory: 1Mi:16Mi\ninstances: " + std::to_string(per) + "\n";
+  if (!up.start(spec, 4)) return 1;
+  // The etcd members, from up's log ("etcd        3 members A,B,C  (data ...").
+  const std::string log = read_text(up.dir + "/up.log");
+  const size_t m = log.find("members ");
+  const std::string etcd_url = "etcd://" + log.substr(m + 8, log.find(' ', m + 8) - m - 8);
+  auto etcd_opts = rackos::controller::parse_etcd_url(etcd_url);
+  if (!etcd_opts) {
+    std::fprintf(stderr, "bench chaos: %s\n", etcd_opts.error().message.c_str());
+    return 1;
+  }
+  auto store_revision = [&]() -> int64_t {
+    auto st = rackos::controller::open_etcd_store(*etcd_opts);
+    return st ? static_cast<int64_t>((*st)->revision()) : -1;
+  };
+  PairClient client(up.list);
+  std::vector<std::string> nodes;
+  for (int i = 1; i <= 4; ++i) nodes.push_back("bp" + std::to_string(::getpid()) + "-" + std::to_string(i));
+  std::mt19937_64 rng(seed);
+  auto uniform = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+
+  // From the nodes: no at-most-one process ever runs twice (sampled every 30 ms).
+  std::atomic<bool> sampling{true};
+  std::mutex vmu;
+  std::vector<std::string> doubled;
+  std::thread sampler([&] {
+    while (sampling) {
+      for (const auto& [name, n] : running_copies(secs)) {
+        if (n > 1 && name.rfind("amo-", 0) == 0) {
+          std::lock_guard lock(vmu);
+          doubled.push_back(name + " ran " + std::to_string(n) + " times");
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    }
+  });
+  // Every service at its count, every record there (from the active's view).
+  auto cluster_ok = [&](std::string& why) {
+    v1::ListProcessesResponse ps;
+    auto st = client.call([&](v1::ClusterService::Stub& s) {
+      auto c = PairClient::ctx(1000);
+      return s.ListProcesses(c.get(), v1::ListRequest{}, &ps);
+    });
+    if (!st.ok()) {
+      why = "no controller answers (" + st.error_message() + ")";
+      return false;
+    }
+    std::map<std::string, int> running;
+    std::set<std::string> names;
+    for (const auto& p : ps.processes()) {
+      names.insert(p.id());
+      running[p.service()] += p.state() == v1::RUNNING;
+    }
+    for (const char* svc : {"amo", "many"}) {
+      for (int i = 0; i < per; ++i) {
+        if (!names.count(std::string(svc) + "-" + std::to_string(i))) {
+          why = std::string("record ") + svc + "-" + std::to_string(i) + " missing";
+          return false;
+        }
+      }
+      if (running[svc] != per) {
+        why = std::string(svc) + " " + std::to_string(running[svc]) + "/" + std::to_string(per) + " running (controller)";
+        return false;
+      }
+    }
+    // And from the host: every process running somewhere, not frozen.
+    std::map<std::string, int> on_host;
+    for (const auto& [name, n] : running_copies(secs)) on_host[name.substr(0, name.rfind('-'))] += n > 0;
+    for (const char* svc : {"amo", "many"}) {
+      if (on_host[svc] != per) {
+        why = std::string(svc) + " " + std::to_string(on_host[svc]) + "/" + std::to_string(per) + " running (host)";
+        return false;
+      }
+    }
+    return true;
+  };
+  std::string why;
+  for (int i = 0; i < 300 && !cluster_ok(why); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::printf("cluster: rackos up --store etcd --controllers 2 (3 etcd members), 4 nodes, %d processes (%d at-most-one); "
+              "chaos for %.1f min, seed %llu\n", 2 * per, per, minutes, static_cast<unsigned long long>(seed));
+  std::fflush(stdout);
+  int violations = 0, faults = 0;
+  int64_t last_revision = store_revision();
+  std::map<std::string, Clock::time_point> down_until;  // power-cut nodes come back after ~10 s
+  const auto end = Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(minutes * 60'000));
+  const char* kinds[] = {"power-cut", "shim-kill", "controller-kill", "handover", "partition", "etcd-kill"};
+  while (Clock::now() < end) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(uniform(2000, 5000)));
+    std::vector<std::string> up_nodes;
+    for (const auto& n : nodes) {
+      if (down_until[n] < Clock::now()) up_nodes.push_back(n);
+    }
+    const std::string kind = kinds[uniform(0, 5)];
+    const std::string node = up_nodes.empty() ? nodes[0] : up_nodes[static_cast<size_t>(uniform(0, static_cast<int>(up_nodes.size()) - 1))];
+    std::string what;
+    const auto t0 = Clock::now();
+    if (kind == "power-cut") {
+      if (up_nodes.size() < 3) continue;  // keep room: at most one node down at a time
+      v1::DrainRequest req;
+      req.set_node(node);
+      v1::DrainResponse resp;
+      auto st = client.call([&](v1::ClusterService::Stub& s) {
+        auto c = PairClient::ctx(2000);
+        return s.KillNode(c.get(), req, &resp);
+      });
+      down_until[node] = Clock::now() + std::chrono::seconds(12);
+      what = "power cut of " + node + (st.ok() ? "" : " (refused: " + st.error_message() + ")");
+    } else if (kind == "shim-kill") {
+      auto pids = shim_pids_of(node);
+      int active = 0;
+      if (!pids.empty()) active = std::atoi(read_text(state_dir_of(pids[0]) + "/active.pid").c_str());
+      if (active > 0) ::kill(active, SIGKILL);
+      what = "kill -9 of " + node + "'s active shim (pid " + std::to_string(active) + ")";
+    } else if (kind == "controller-kill") {
+      uint32_t ignored = 0;
+      std::vector<int> pids;
+      (void)client.read(ignored, pids);  // lands `at` on the active
+      const pid_t victim = up.controller_pid(up.list[client.at]);
+      if (victim > 0) ::kill(victim, SIGKILL);
+      what = "kill -9 of the active controller " + up.list[client.at] + " (pid " + std::to_string(victim) + ")";
+    } else if (kind == "handover") {
+      v1::HandoverResponse resp;
+      grpc::Status st;
+      for (int k = 0; k < 4 && !(st = client.call([&](v1::ClusterService::Stub& s) {
+                                   auto c = PairClient::ctx(2000);
+                                   return s.Handover(c.get(), v1::HandoverRequest{}, &resp);
+                                 })).ok();
+           ++k) {
+      }
+      what = "planned handover" + (st.ok() ? " (term " + std::to_string(resp.term()) + " ended)" : " refused: " + st.error_message());
+    } else if (kind == "partition") {
+      auto pids = shim_pids_of(node);
+      for (int p : pids) ::kill(p, SIGSTOP);
+      std::this_thread::sleep_for(std::chrono::milliseconds(uniform(1000, 3000)));
+      for (int p : pids) ::kill(p, SIGCONT);
+      what = node + " cut off (its shims SIGSTOPped) for " +
+             std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count()) + " ms";
+    } else {
+      const int member = uniform(0, 2);
+      const pid_t pid = std::atoi(read_text(up.dir + "/c/etcd/m" + std::to_string(member) + ".pid").c_str());
+      if (pid > 0) ::kill(pid, SIGKILL);
+      what = "kill -9 of etcd member m" + std::to_string(member) + " (pid " + std::to_string(pid) + ")";
+    }
+    ++faults;
+    // Settled within 2 s of the fault's end?
+    const auto fault_end = Clock::now();
+    bool ok = false;
+    while (!(ok = cluster_ok(why)) && Clock::now() - fault_end < std::chrono::seconds(2)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    const double settle = ms_between(fault_end, Clock::now());
+    std::string verdict = ok ? "settled in " + std::to_string(static_cast<int>(settle)) + " ms" : "NOT settled in 2 s: " + why;
+    if (!ok) ++violations;
+    const int64_t rev = store_revision();
+    if (rev >= 0 && rev < last_revision) {
+      ++violations;
+      verdict += "; store revision went back " + std::to_string(last_revision) + " -> " + std::to_string(rev);
+    }
+    if (rev >= 0) last_revision = rev;
+    {
+      std::lock_guard lock(vmu);
+      for (const auto& d : doubled) {
+        ++violations;
+        verdict += "; DOUBLED: " + d;
+      }
+      doubled.clear();
+    }
+    std::printf("fault %3d  %-15s %s; %s\n", faults, kind.c_str(), what.c_str(), verdict.c_str());
+    std::fflush(stdout);
+    if (!ok) {  // let it finish settling before the next fault, however long
+      for (int i = 0; i < 300 && !cluster_ok(why); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  sampling = false;
+  sampler.join();
+  std::printf("faults: %d; store revision %lld\n", faults, static_cast<long long>(last_revision));
+  std::printf("chaos_violations: %d\n", violations);
+  return violations == 0 ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -428,6 +665,15 @@ int main(int argc, char** argv) {
   if (mode == "handover") return handover(n);
   if (mode == "failover-unplanned") return failover_unplanned(n);
   if (mode == "rolling-upgrade") return rolling_upgrade(n);
+  if (mode == "chaos") {
+    double minutes = 5;
+    uint64_t seed = 1;
+    for (int i = 2; i + 1 < argc; i += 2) {
+      if (!std::strcmp(argv[i], "--minutes")) minutes = std::atof(argv[i + 1]);
+      if (!std::strcmp(argv[i], "--seed")) seed = std::strtoull(argv[i + 1], nullptr, 10);
+    }
+    return chaos(minutes, seed);
+  }
   std::fprintf(stderr, "usage: bench_pair handover [--handovers N] | failover-unplanned [--kills N] | rolling-upgrade [--processes N]\n");
   return 2;
 }
