@@ -438,7 +438,7 @@ std::map<std::string, int> running_copies(const std::string& argv0_secs) {
   std::map<std::string, int> out;
   const std::string want = std::string("sleep") + '\0' + argv0_secs + '\0';
   for (int pid : rackos::testing::host_pids([&](const std::string& cmd) { return cmd == want; })) {
-    if (rackos::testing::host_frozen(pid)) continue;
+    if (!rackos::testing::host_running(pid)) continue;  // frozen, or killed and not yet gone
     auto env = rackos::shim::read_file("/proc/" + std::to_string(pid) + "/environ");
     if (!env) continue;
     const std::string key = std::string("RACKOS_PROCESS=");

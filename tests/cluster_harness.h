@@ -97,6 +97,25 @@ inline bool host_frozen(int pid) {
   return false;
 }
 
+// Killed but not yet gone: SIGKILL pending (a frozen task killed and then
+// thawed dies at once, without running another instruction of its own).
+inline bool host_dying(int pid) {
+  auto status = shim::read_file("/proc/" + std::to_string(pid) + "/status");
+  if (!status) return true;
+  std::istringstream in(*status);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("SigPnd:", 0) == 0 || line.rfind("ShdPnd:", 0) == 0) {
+      const uint64_t mask = std::strtoull(line.c_str() + 7, nullptr, 16);
+      if (mask & (uint64_t{1} << (SIGKILL - 1))) return true;
+    }
+  }
+  return false;
+}
+
+// Running on this host: alive, not frozen, not being killed.
+inline bool host_running(int pid) { return pid_alive(pid) && !host_frozen(pid) && !host_dying(pid); }
+
 // A service of `instances` sleepers (sleep 600), small envelopes.
 inline std::string sleeper(const std::string& name, int instances, const std::string& extra = "") {
   return "name: " + name + "\ncommand: [sleep, '600']\ncpu: 100m:500m\nmemory: 16Mi:64Mi\ninstances: " +

@@ -40,11 +40,11 @@ int host_count(const std::vector<std::string>& argv) {
 }
 
 // Of those, the ones that run (not frozen by a lapsed node lease).
-int host_running(const std::vector<std::string>& argv) {
+int host_running_count(const std::vector<std::string>& argv) {
   std::string want;
   for (const auto& a : argv) want += a + '\0';
   int n = 0;
-  for (int pid : host_pids([&](const std::string& cmd) { return cmd == want; })) n += !host_frozen(pid);
+  for (int pid : host_pids([&](const std::string& cmd) { return cmd == want; })) n += rackos::testing::host_running(pid);
   return n;
 }
 
@@ -125,7 +125,7 @@ TEST(FaultE2E, StoppedShimStillFreezesItsSingletonAndItsStaleCopyDiesFrozen) {
   bool elsewhere = false;
   const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(2);
   while (std::chrono::steady_clock::now() < end) {
-    most = std::max(most, host_running(argv));
+    most = std::max(most, host_running_count(argv));
     seen_frozen += host_frozen(first[0]);
     ++samples;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -139,7 +139,7 @@ TEST(FaultE2E, StoppedShimStillFreezesItsSingletonAndItsStaleCopyDiesFrozen) {
   for (int pid : c.shim_pids(victim)) ::kill(pid, SIGCONT);
   const auto end2 = std::chrono::steady_clock::now() + std::chrono::seconds(2);
   while (std::chrono::steady_clock::now() < end2 && pid_alive(first[0])) {
-    most = std::max(most, host_running(argv));
+    most = std::max(most, host_running_count(argv));
     ++samples;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
@@ -149,7 +149,7 @@ TEST(FaultE2E, StoppedShimStillFreezesItsSingletonAndItsStaleCopyDiesFrozen) {
   ASSERT_TRUE(wait_until(10000, [&] { return c.ready_nodes() == 2; }, 20)) << c.file(c.node_log(victim));
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   EXPECT_EQ(host_count(argv), 1);
-  EXPECT_EQ(host_running(argv), 1);
+  EXPECT_EQ(host_running_count(argv), 1);
   EXPECT_EQ(c.running("single"), 1);
 }
 
