@@ -275,6 +275,16 @@ int handover(int count) {
       }
     }
   });
+  // The workloads, watched from the host: frozen by a lapsed node lease?
+  std::atomic<bool> watching{true};
+  std::atomic<int> frozen_samples{0}, samples{0};
+  std::thread watcher([&] {
+    while (watching) {
+      for (int p : pids_before) frozen_samples += rackos::testing::host_frozen(p);
+      ++samples;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));  // light: the machine has 2 cores
+    }
+  });
   std::vector<double> gaps;
   for (int i = 0; i < count; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(400));
@@ -295,6 +305,8 @@ int handover(int count) {
                    read_text(up.dir + "/c/controller.log").c_str(), read_text(up.dir + "/c/controller-2.log").c_str());
       stop = true;
       writer.join();
+      watching = false;
+      watcher.join();
       return 1;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(600));
@@ -323,6 +335,8 @@ int handover(int count) {
   }
   stop = true;
   writer.join();
+  watching = false;
+  watcher.join();
   uint32_t max = 0;
   std::vector<int> probe_pids;
   if (!client.read(max, probe_pids)) {
@@ -337,7 +351,8 @@ int handover(int count) {
   int changed = 0;
   for (int p : pids_before) changed += !std::binary_search(pids_after.begin(), pids_after.end(), p);
   std::printf("writes acknowledged: %u; store holds %u; lost %d, doubled %d\n", last_acked.load() - 100, max - 100, lost, doubled);
-  std::printf("workload processes restarted or gone: %d of %zu\n", changed, pids_before.size());
+  std::printf("workload processes restarted or gone: %d of %zu; frozen in %d of %d host samples (every 20 ms)\n", changed,
+              pids_before.size(), frozen_samples.load(), samples.load() * static_cast<int>(pids_before.size()));
   std::printf("handover_p50_ms: %.1f\n", percentile(gaps, 0.5));
   std::printf("handover_p99_ms: %.0f\n", percentile(gaps, 0.99));
   return lost + doubled + changed > 0 ? 1 : 0;

@@ -2,6 +2,7 @@
 #include "cli/client.h"
 
 #include <chrono>
+#include <thread>
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
@@ -45,6 +46,7 @@ std::vector<std::string> split_addresses(const std::string& addr) {
 
 ControllerClient connect_controller(const std::string& addr) {
   ControllerClient c;
+  c.all = addr;
   c.addr = addr;
   const auto all = split_addresses(addr);
   if (all.size() > 1) {
@@ -68,6 +70,21 @@ ControllerClient connect_controller(const std::string& addr) {
   c.channel = make_channel(all.empty() ? addr : all.front());
   c.stub = v1::ClusterService::NewStub(c.channel);
   return c;
+}
+
+grpc::Status call_active(ControllerClient& c, const StubCall& call, int timeout_ms) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (true) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now()));
+    grpc::Status st = call(*c.stub, ctx);
+    const bool moved = st.error_code() == grpc::StatusCode::CANCELLED ||
+                       (st.error_code() == grpc::StatusCode::UNAVAILABLE && st.error_message().rfind("store", 0) != 0);
+    if (st.ok() || !moved || c.all.find(',') == std::string::npos || std::chrono::steady_clock::now() >= end) return st;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    c = connect_controller(c.all);  // the active, wherever it is now
+  }
 }
 
 std::unique_ptr<grpc::ClientContext> call_context(int timeout_ms) {

@@ -98,12 +98,11 @@ std::string nodes_table(const v1::ListNodesResponse& resp) {
   return out.str();
 }
 
-void apply_yaml(const ControllerClient& c, const std::string& yaml, const std::string& what) {
+void apply_yaml(ControllerClient& c, const std::string& yaml, const std::string& what) {
   v1::ApplyRequest req;
   req.set_yaml(yaml);
   v1::ApplyResponse resp;
-  auto ctx = call_context();
-  check(c.stub->Apply(ctx.get(), req, &resp), c, what);
+  check(call_active(c, [&](v1::ClusterService::Stub& s, grpc::ClientContext& ctx) { return s.Apply(&ctx, req, &resp); }), c, what);
   if (resp.errors_size() > 0) {
     for (const auto& e : resp.errors()) std::fprintf(stderr, "rackos: %s: %s\n", what.c_str(), e.c_str());
     std::fprintf(stderr, "rackos: nothing was applied\n");
@@ -297,8 +296,8 @@ void add_cluster_commands(CLI::App& app) {
       v1::StopRequest req;
       req.set_service(name);
       v1::StopResponse resp;
-      auto ctx = call_context();
-      check(c.stub->Stop(ctx.get(), req, &resp), c, "stop " + name);
+      check(call_active(c, [&](v1::ClusterService::Stub& s, grpc::ClientContext& ctx) { return s.Stop(&ctx, req, &resp); }), c,
+            "stop " + name);
       std::printf("service %s: %u processes stopping\n", name.c_str(), resp.stopping());
     });
   }
@@ -318,8 +317,8 @@ void add_cluster_commands(CLI::App& app) {
       req.set_min(r->min);
       req.set_max(r->max);
       v1::ScaleResponse resp;
-      auto ctx = call_context();
-      check(c.stub->Scale(ctx.get(), req, &resp), c, "scale " + name);
+      check(call_active(c, [&](v1::ClusterService::Stub& s, grpc::ClientContext& ctx) { return s.Scale(&ctx, req, &resp); }), c,
+            "scale " + name);
       std::printf("service %s: instances %u:%u\n", name.c_str(), r->min, r->max);
     });
   }
@@ -337,8 +336,8 @@ void add_cluster_commands(CLI::App& app) {
       req.set_node(node);
       req.set_undo(undo);
       v1::DrainResponse resp;
-      auto ctx = call_context();
-      check(c.stub->Drain(ctx.get(), req, &resp), c, "drain " + node);
+      check(call_active(c, [&](v1::ClusterService::Stub& s, grpc::ClientContext& ctx) { return s.Drain(&ctx, req, &resp); }), c,
+            "drain " + node);
       if (undo) {
         std::printf("node %s: accepting work again\n", node.c_str());
         return;

@@ -133,6 +133,12 @@ class ClusterController {
   // Writes every change since the last commit in one transaction.
   Result<uint64_t> commit();
   std::vector<Outgoing> take_outbox();
+  // A planned handover, once this controller has stopped acting: one last
+  // acknowledgement to every connected node granting a whole lease from when
+  // it arrives (its send time is "now" on the node's clock), so nodes keep
+  // their work running while they move to the new active — which gives them
+  // the reconnect grace (longer than a lease) before it counts their leases.
+  void ack_all_for_handover();
 
   // --- views ---
   std::string metrics_text() const;

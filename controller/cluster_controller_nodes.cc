@@ -4,6 +4,7 @@
 #include "controller/cluster_controller.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "core/quantity.h"
 #include "core/restart_policy.h"
@@ -461,6 +462,17 @@ void ClusterController::handle_exit(ProcessId id, const v1::ExitStatus& exit, in
   }
   x.reason = what;
   mark_dirty(id);
+}
+
+void ClusterController::ack_all_for_handover() {
+  for (const auto& [node, link] : links_) {
+    if (link.conn == 0) continue;
+    v1::ControllerMessage ack;
+    // Later than any send time: the shim counts an echo from its future as its now.
+    ack.mutable_ack()->set_sent_ms(std::numeric_limits<int64_t>::max() / 2);
+    ack.mutable_ack()->set_store_revision(store_->revision());
+    send(link.conn, std::move(ack));
+  }
 }
 
 }  // namespace rackos::controller

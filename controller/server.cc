@@ -443,6 +443,25 @@ class Services final : public v1::NodeService::Service, public v1::ClusterServic
       return Status::OK;
     }, Loop::Kind::write);
   }
+  // Sends `out` now, from outside the loop (the loop has stopped: a handover),
+  // and waits up to `ms` for the streams to have written it.
+  void send_now(std::vector<Outgoing> out, int ms) {
+    deliver(std::move(out));
+    const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    while (std::chrono::steady_clock::now() < end) {
+      bool empty = true;
+      {
+        std::lock_guard lock(conns_mu_);
+        for (auto& [conn, o] : conns_) {
+          std::lock_guard l(o->mu);
+          empty = empty && (o->q.empty() || o->done);
+        }
+      }
+      if (empty) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+
   // Closes every shim stream now (a handover: they reconnect to the new active
   // at once instead of talking to one that no longer acts).
   void drop_nodes() {
@@ -799,6 +818,11 @@ int run_controller(const ServerConfig& cfg) {
       loop_thread.join();
       const std::string to = req.to().empty() ? "*" : req.to();
       auto r = election->hand_over(to);
+      if (r && *r) {
+        // The loop is stopped: this thread alone touches the controller now.
+        ctl.ack_all_for_handover();
+        services.send_now(ctl.take_outbox(), 50);
+      }
       services.drop_nodes();
       handed_over = true;
       reexec_binary = req.binary();
