@@ -110,6 +110,50 @@ TEST(EtcdE2E, WithEtcdDownChangesAreRefusedTheActiveStopsNothingRunningStopsAndI
   EXPECT_NE(c.file(c.dir() + "/controller.log").find("leading (term 2)"), std::string::npos);
 }
 
+// `rackos up ARGS --dir DIR --listen/--http on any port` in the background,
+// its output in DIR/up.log; stopped (SIGTERM, then SIGKILL) and DIR removed
+// when this goes, with any etcd member a failed run left killed by pid.
+struct UpRun {
+  pid_t pid = -1;
+  std::string dir;
+  UpRun(std::string d, const std::vector<std::string>& args) : dir(std::move(d)) {
+    pid = ::fork();
+    if (pid == 0) {
+      int fd = ::open((dir + "/up.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+      std::vector<std::string> all{kBin, "up"};
+      all.insert(all.end(), args.begin(), args.end());
+      for (const char* a : {"--dir", dir.c_str(), "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"}) all.push_back(a);
+      std::vector<char*> argv;
+      for (auto& a : all) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(kBin.c_str(), argv.data());
+      ::_exit(127);
+    }
+  }
+  std::string log() const { return text_of(dir + "/up.log"); }
+  // Ctrl-C: true when up exited 0 within 30 s.
+  bool interrupt() {
+    ::kill(pid, SIGTERM);
+    int status = 0;
+    const bool gone = wait_until(30000, [&] { return ::waitpid(pid, &status, WNOHANG) == pid; }, 50);
+    if (gone) pid = -1;
+    return gone && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  }
+  ~UpRun() {
+    if (pid > 0) {
+      ::kill(pid, SIGTERM);
+      for (int i = 0; i < 1500 && ::waitpid(pid, nullptr, WNOHANG) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+    controller::kill_recorded_etcd(dir + "/etcd");  // whatever a failed run left, by pid
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+};
+
 // `rackos up --store etcd`: three etcd members on loopback, the controller
 // on them, nodes, a demo; an etcd member killed is restarted by `up` and the
 // cluster keeps serving; Ctrl-C (SIGTERM) stops all of it — no etcd member and
@@ -121,33 +165,9 @@ TEST(EtcdE2E, UpWithEtcdStartsSupervisesAndStopsThreeMembers) {
   const std::string secs = std::to_string(800000 + (::getpid() % 100000) * 7);
   std::ofstream(dir + "/spec.yaml") << "name: sup\ncommand: [sleep, '" << secs << "']\ncpu: 10m:100m\nmemory: 8Mi:32Mi\ninstances: 3\n";
   const std::string prefix = "ue" + std::to_string(::getpid()) + "n";
-  pid_t up = ::fork();
-  if (up == 0) {
-    int fd = ::open((dir + "/up.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    ::dup2(fd, 1);
-    ::dup2(fd, 2);
-    ::execl(kBin.c_str(), kBin.c_str(), "up", "--store", "etcd", "--nodes", "2", "--no-standby", "--dir", dir.c_str(),
-            "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--node-prefix", prefix.c_str(), "-f",
-            (dir + "/spec.yaml").c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  ASSERT_GT(up, 0);
-  struct Stop {
-    pid_t pid;
-    std::string dir;
-    ~Stop() {
-      if (pid > 0) {
-        ::kill(pid, SIGTERM);
-        for (int i = 0; i < 1500 && ::waitpid(pid, nullptr, WNOHANG) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        ::kill(pid, SIGKILL);
-        ::waitpid(pid, nullptr, 0);
-      }
-      controller::kill_recorded_etcd(dir + "/etcd");  // whatever a failed run left, by pid
-      std::error_code ec;
-      std::filesystem::remove_all(dir, ec);
-    }
-  } stop{up, dir};
-  auto log = [&] { return text_of(dir + "/up.log"); };
+  UpRun up(dir, {"--store", "etcd", "--nodes", "2", "--no-standby", "--node-prefix", prefix, "-f", dir + "/spec.yaml"});
+  ASSERT_GT(up.pid, 0);
+  auto log = [&] { return up.log(); };
   ASSERT_TRUE(wait_until(60000, [&] { return log().find("The cluster is up") != std::string::npos; }, 50)) << log();
   EXPECT_NE(log().find("etcd        3 members"), std::string::npos) << log();
   EXPECT_EQ(processes_with("--data-dir " + dir + "/etcd/"), 3);
@@ -169,11 +189,7 @@ TEST(EtcdE2E, UpWithEtcdStartsSupervisesAndStopsThreeMembers) {
   EXPECT_EQ(processes_with("--data-dir " + dir + "/etcd/"), 3) << log();
 
   // Ctrl-C: everything stops, by pid.
-  ::kill(up, SIGTERM);
-  int status = 0;
-  ASSERT_TRUE(wait_until(30000, [&] { return ::waitpid(up, &status, WNOHANG) == up; }, 50)) << log();
-  stop.pid = 0;
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << log();
+  ASSERT_TRUE(up.interrupt()) << log();
   EXPECT_NE(log().find("3 etcd members"), std::string::npos) << log();
   EXPECT_EQ(processes_with("--data-dir " + dir + "/etcd/"), 0);
   EXPECT_EQ(processes_with("sleep " + secs), 0);
@@ -298,33 +314,9 @@ TEST(EtcdE2E, UpWithTwoControllersHandsOverSurvivesAKilledActiveAndUpgradesWitho
   std::ofstream(dir + "/spec.yaml") << "name: one\ncommand: [sleep, '" << secs
                                     << "']\ncpu: 10m:100m\nmemory: 8Mi:32Mi\ninstances: 4\non_partition: stop\n";
   const std::string prefix = "up2" + std::to_string(::getpid()) + "n";
-  pid_t up = ::fork();
-  if (up == 0) {
-    int fd = ::open((dir + "/up.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    ::dup2(fd, 1);
-    ::dup2(fd, 2);
-    ::execl(kBin.c_str(), kBin.c_str(), "up", "--store", "etcd", "--controllers", "2", "--nodes", "2", "--dir", dir.c_str(),
-            "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--node-prefix", prefix.c_str(), "-f",
-            (dir + "/spec.yaml").c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  ASSERT_GT(up, 0);
-  struct Stop {
-    pid_t pid;
-    std::string dir;
-    ~Stop() {
-      if (pid > 0) {
-        ::kill(pid, SIGTERM);
-        for (int i = 0; i < 1500 && ::waitpid(pid, nullptr, WNOHANG) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        ::kill(pid, SIGKILL);
-        ::waitpid(pid, nullptr, 0);
-      }
-      controller::kill_recorded_etcd(dir + "/etcd");
-      std::error_code ec;
-      std::filesystem::remove_all(dir, ec);
-    }
-  } stop{up, dir};
-  auto log = [&] { return text_of(dir + "/up.log"); };
+  UpRun up(dir, {"--store", "etcd", "--controllers", "2", "--nodes", "2", "--node-prefix", prefix, "-f", dir + "/spec.yaml"});
+  ASSERT_GT(up.pid, 0);
+  auto log = [&] { return up.log(); };
   ASSERT_TRUE(wait_until(60000, [&] { return log().find("The cluster is up") != std::string::npos; }, 50)) << log();
   const std::string text = log();
   const size_t at = text.find("RACKOS_CONTROLLER=");
@@ -440,11 +432,7 @@ TEST(EtcdE2E, UpWithTwoControllersHandsOverSurvivesAKilledActiveAndUpgradesWitho
   EXPECT_EQ(sleepers_of(secs), more) << "a workload was restarted by the upgrade";
 
   // Ctrl-C: everything stops, by pid.
-  ::kill(up, SIGTERM);
-  int status = 0;
-  ASSERT_TRUE(wait_until(30000, [&] { return ::waitpid(up, &status, WNOHANG) == up; }, 50)) << log();
-  stop.pid = 0;
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << log();
+  ASSERT_TRUE(up.interrupt()) << log();
   EXPECT_NE(log().find("2 controllers"), std::string::npos) << log();
   EXPECT_EQ(processes_with("--data-dir " + dir + "/controller"), 0);
   EXPECT_EQ(processes_with("--data-dir " + dir + "/etcd/"), 0);
