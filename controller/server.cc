@@ -898,6 +898,25 @@ int run_controller(const ServerConfig& cfg) {
     http.Get("/", [&](const httplib::Request&, httplib::Response& res) {
       res.set_content("rackos controller\n  /metrics  Prometheus metrics\n  /state    the cluster as JSON\n", "text/plain");
     });
+    // Bad input from the network: a client that connects and sends nothing
+    // holds a worker only for the read timeout (not 5 s), workers are many
+    // enough that a handful of idle connections cannot starve /metrics, and
+    // a method other than GET is answered 405 at once — before any body is
+    // read (a POST without Content-Length used to wait for one until the
+    // client gave up).
+    http.set_read_timeout(1, 0);
+    http.set_write_timeout(2, 0);
+    http.set_keep_alive_timeout(1);
+    http.set_keep_alive_max_count(100);
+    http.new_task_queue = [] { return new httplib::ThreadPool(32); };
+    http.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+      if (req.method == "GET" || req.method == "HEAD") return httplib::Server::HandlerResponse::Unhandled;
+      res.status = 405;
+      res.set_header("Allow", "GET, HEAD");
+      res.set_header("Connection", "close");
+      res.set_content(req.method + " " + req.path + ": method not allowed (this endpoint is read-only: GET)\n", "text/plain");
+      return httplib::Server::HandlerResponse::Handled;
+    });
     if (hport == 0) {
       hport = http.bind_to_any_port(hhost);
     } else if (!http.bind_to_port(hhost, hport)) {

@@ -4,8 +4,11 @@
 // not only from the controller's view.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -455,6 +458,69 @@ TEST(FaultE2E, OversizeSpecsBadCommandsAndStoppedServicesLogs) {
   std::tie(code, events) = c.cli("events");
   EXPECT_LT(events.find("service-stopping"), events.find("service-stopped")) << events;
   EXPECT_EQ(events.find("00:00:00.000"), std::string::npos) << events;
+}
+
+}  // namespace
+}  // namespace rackos::testing
+
+namespace rackos::testing {
+namespace {
+
+// A raw TCP connection to HOST:PORT (-1 on failure) with a receive timeout.
+int tcp_connect(const std::string& addr, int recv_timeout_ms) {
+  const size_t colon = addr.rfind(':');
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<uint16_t>(std::atoi(addr.c_str() + colon + 1)));
+  ::inet_pton(AF_INET, addr.substr(0, colon).c_str(), &sa.sin_addr);
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  timeval tv{recv_timeout_ms / 1000, (recv_timeout_ms % 1000) * 1000};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  return fd;
+}
+
+// What the peer sent first (up to its first line), "" when it sent nothing in time.
+std::string first_line(int fd, const std::string& request) {
+  if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) return "";
+  char buf[512];
+  const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+  if (n <= 0) return "";
+  std::string text(buf, static_cast<size_t>(n));
+  return text.substr(0, text.find("\r\n"));
+}
+
+// The controller's HTTP listener under bad input: a method other than GET is
+// answered 405 at once (a POST with no body used to hang), and idle TCP
+// connections — more than its workers — delay /metrics by at most the read
+// timeout instead of starving it (8 idle connections used to time it out).
+TEST(FaultE2E, TheHttpListenerRefusesWrongMethodsAndOutlastsIdleConnections) {
+  LocalCluster c(kBin, {.nodes = 1});
+  ASSERT_TRUE(c.start()) << c.file(c.dir() + "/controller.log");
+  std::string http = c.file(c.dir() + "/controller/http.addr");
+  while (!http.empty() && (http.back() == '\n' || http.back() == '\r')) http.pop_back();
+  ASSERT_FALSE(http.empty());
+  {
+    const int fd = tcp_connect(http, 3000);
+    ASSERT_GE(fd, 0);
+    EXPECT_EQ(first_line(fd, "POST /state HTTP/1.1\r\nHost: x\r\n\r\n"), "HTTP/1.1 405 Method Not Allowed");
+    ::close(fd);
+  }
+  std::vector<int> idle;
+  for (int i = 0; i < 40; ++i) idle.push_back(tcp_connect(http, 1000));
+  for (int fd : idle) EXPECT_GE(fd, 0);
+  const int fd = tcp_connect(http, 10000);
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(first_line(fd, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"), "HTTP/1.1 200 OK")
+      << "40 idle connections starved /metrics";
+  ::close(fd);
+  for (int i : idle) {
+    if (i >= 0) ::close(i);
+  }
 }
 
 }  // namespace
