@@ -389,19 +389,15 @@ class ShimDaemon {
     // An acknowledgement renews the lease, which thaws frozen workloads: it
     // must never overtake the Registered of its connection, whose stop list
     // names the frozen copies that now run elsewhere (they are killed, not thawed).
-    bool behind_registration = false;
-    for (const auto& item : link_pending_) {
-      behind_registration |= item.kind == LinkItem::connected || (item.kind == LinkItem::message && item.msg.has_registered());
-    }
     for (auto& item : link_->take()) {
-      behind_registration |= item.kind == LinkItem::connected || (item.kind == LinkItem::message && item.msg.has_registered());
-      if (item.kind == LinkItem::message && item.msg.has_ack() && !behind_registration) {
+      if (item.kind == LinkItem::message && item.msg.has_ack() && registrations_pending_ == 0) {
         // Acknowledgements jump the queue: the lease must not wait behind a burst of starts.
         bool unused = false;
         (void)handle_controller_message(item.msg, *sup_, status_, monotonic_ms(), unused);
         lease_.renew(monitor_deadline(status_, cfg_.node_lease_ms));
         continue;
       }
+      registrations_pending_ += opens_registration(item);
       link_pending_.push_back(std::move(item));
     }
     size_t queued_starts = 0;
@@ -411,6 +407,7 @@ class ShimDaemon {
     while (!link_pending_.empty() && monotonic_ms() < slice_end) {
       LinkItem item = std::move(link_pending_.front());
       link_pending_.pop_front();
+      registrations_pending_ -= opens_registration(item);
       on_link_item(item, now);
       heartbeat(monotonic_ms());
     }
@@ -571,6 +568,12 @@ class ShimDaemon {
   int64_t next_hb_ = 0;
   std::string link_state_;
   std::deque<LinkItem> link_pending_;
+  // Items in link_pending_ that start a registration (a new stream, or its
+  // Registered): acks wait behind them (see on_link).
+  size_t registrations_pending_ = 0;
+  static bool opens_registration(const LinkItem& item) {
+    return item.kind == LinkItem::connected || (item.kind == LinkItem::message && item.msg.has_registered());
+  }
 };
 
 }  // namespace

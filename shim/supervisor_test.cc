@@ -36,6 +36,19 @@ class SupervisorTest : public SupervisorFixture {
     }
     return false;
   }
+  // A supervisor whose at-most-one workloads' monitors enforce the node lease
+  // in `lease_` (armed until now + `armed_ms`), killing `grace_ms` after it lapses.
+  void supervise_with_lease(int64_t armed_ms, int64_t grace_ms) {
+    const std::string lease_path = dir_ + "/lease";
+    ASSERT_TRUE(NodeLease::open_writer(lease_path, lease_));
+    lease_.renew(lease_clock_ms() + armed_ms);
+    sup_ = std::make_unique<Supervisor>(SupervisorConfig{.node = "test", .state_dir = dir_, .monitor_path = MONITOR_BINARY,
+                                                         .cpu_millis = 2000, .memory_bytes = 1ll << 30,
+                                                         .lease_file = lease_path, .fence_grace_ms = grace_ms},
+                                        nullptr);  // no cgroups: the freeze is SIGSTOP
+    ASSERT_TRUE(sup_->init());
+  }
+  NodeLease lease_;
 };
 
 // Live processes whose argv is exactly `argv`.
@@ -144,15 +157,8 @@ int64_t wait_for(Pred pred, int64_t ms) {
 }
 
 TEST_F(SupervisorTest, MonitorsFreezeAtMostOneWorkloadsPastTheLeaseThawOnRenewalAndKillAfterTheGrace) {
-  const std::string lease_path = dir_ + "/lease";
-  NodeLease lease;
-  ASSERT_TRUE(NodeLease::open_writer(lease_path, lease));
-  lease.renew(lease_clock_ms() + 400);
-  sup_ = std::make_unique<Supervisor>(SupervisorConfig{.node = "test", .state_dir = dir_, .monitor_path = MONITOR_BINARY,
-                                                       .cpu_millis = 2000, .memory_bytes = 1ll << 30,
-                                                       .lease_file = lease_path, .fence_grace_ms = 800},
-                                      nullptr);  // no cgroups: the freeze is SIGSTOP
-  ASSERT_TRUE(sup_->init());
+  ASSERT_NO_FATAL_FAILURE(supervise_with_lease(400, 800));
+  NodeLease& lease = lease_;
   ASSERT_TRUE(sup_->start(request("one", {"sleep", "600"}, OnPartition::stop), monotonic_ms()));
   ASSERT_TRUE(sup_->start(request("many", {"sleep", "600"}, OnPartition::keep), monotonic_ms()));
   const int one = sup_->processes().at("one").pid.pid;
@@ -195,15 +201,7 @@ TEST_F(SupervisorTest, MonitorsFreezeAtMostOneWorkloadsPastTheLeaseThawOnRenewal
 TEST_F(SupervisorTest, StoppingAFrozenWorkloadKillsItWithoutThawingItFirst) {
   // The controller placed it elsewhere while the node was cut off: on
   // reconnection its stale copy must die frozen, never run another instruction.
-  const std::string lease_path = dir_ + "/lease";
-  NodeLease lease;
-  ASSERT_TRUE(NodeLease::open_writer(lease_path, lease));
-  lease.renew(lease_clock_ms() + 200);
-  sup_ = std::make_unique<Supervisor>(SupervisorConfig{.node = "test", .state_dir = dir_, .monitor_path = MONITOR_BINARY,
-                                                       .cpu_millis = 2000, .memory_bytes = 1ll << 30,
-                                                       .lease_file = lease_path, .fence_grace_ms = 60'000},
-                                      nullptr);
-  ASSERT_TRUE(sup_->init());
+  ASSERT_NO_FATAL_FAILURE(supervise_with_lease(200, 60'000));
   // It counts while it runs; a thaw before the kill would show as one more line.
   const std::string out = dir_ + "/ticks";
   ASSERT_TRUE(sup_->start(request("one", {"sh", "-c", "while :; do echo x >> " + out + "; sleep 0.01; done"}, OnPartition::stop),

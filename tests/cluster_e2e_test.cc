@@ -143,11 +143,7 @@ TEST(ClusterE2E, ControllerKill9RestartLosesNothingAndDoublesNothing) {
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   ASSERT_TRUE(c.start_controller(addr)) << c.file(c.dir() + "/controller.log");
   // Both shims register again (their processes' pids come back with them).
-  ASSERT_TRUE(wait_until(10000, [&] {
-    int adopted = 0;
-    for (const auto all_ = c.processes("keep"); const auto& p : all_.processes()) adopted += p.pid() > 0 && p.state() == v1::RUNNING;
-    return c.ready_nodes() == 2 && adopted == 4;
-  }, 20)) << c.cli("events").second;
+  ASSERT_TRUE(wait_until(10000, [&] { return c.ready_nodes() == 2 && c.adopted("keep") == 4; }, 20)) << c.cli("events").second;
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // would anything start twice?
   EXPECT_EQ(c.pids("keep"), before) << c.cli("events").second;  // same processes, adopted
   EXPECT_EQ(c.processes("keep").processes_size(), 4);

@@ -243,6 +243,13 @@ class LocalCluster {
     return n;
   }
 
+  // Running with a pid the controller learnt from its node (adopted after a restart).
+  int adopted(const std::string& service) {
+    int n = 0;
+    for (const auto all_ = processes(service); const auto& p : all_.processes()) n += p.pid() > 0 && p.state() == v1::RUNNING;
+    return n;
+  }
+
   v1::ApplyResponse apply(const std::string& yaml) {
     v1::ApplyRequest req;
     req.set_yaml(yaml);

@@ -69,11 +69,7 @@ TEST(EtcdE2E, AControllerOnEtcdKilledAndRestartedAdoptsTheSamePids) {
   const std::string addr = c.addr();
   c.kill9_controller();
   ASSERT_TRUE(c.start_controller(addr)) << c.file(c.dir() + "/controller.log");
-  ASSERT_TRUE(wait_until(10000, [&] {
-    int adopted = 0;
-    for (const auto all_ = c.processes("keep"); const auto& p : all_.processes()) adopted += p.pid() > 0 && p.state() == v1::RUNNING;
-    return c.ready_nodes() == 2 && adopted == 4;
-  }, 20)) << c.cli("events").second;
+  ASSERT_TRUE(wait_until(10000, [&] { return c.ready_nodes() == 2 && c.adopted("keep") == 4; }, 20)) << c.cli("events").second;
   EXPECT_EQ(c.pids("keep"), before) << c.cli("events").second;
 }
 
