@@ -56,7 +56,9 @@ std::string find_client_config(const std::string& flag) {
     const std::string p = std::string(home) + "/.rackos/config";
     if (::access(p.c_str(), R_OK) == 0) return p;
   }
-  if (::access("/var/lib/rackos/admin.conf", R_OK) == 0) return "/var/lib/rackos/admin.conf";
+  for (const char* p : {"/var/lib/rackos/admin.conf", kUpAdminConfig}) {
+    if (::access(p, R_OK) == 0) return p;
+  }
   return "";
 }
 

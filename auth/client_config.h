@@ -2,7 +2,8 @@
 // controller writes for its local admin (admin.conf) — the controllers'
 // addresses, the CA, a client certificate and its key — and how the CLI finds
 // one: --config, else $RACKOS_CONFIG, else ~/.rackos/config, else
-// /var/lib/rackos/admin.conf when readable. JSON, mode 0600.
+// /var/lib/rackos/admin.conf, else what `rackos up` writes by default
+// (/tmp/rackos-up/controller/admin.conf), when readable. JSON, mode 0600.
 #pragma once
 
 #include <string>
@@ -11,6 +12,8 @@
 #include "core/result.h"
 
 namespace rackos::auth {
+
+inline constexpr const char* kUpAdminConfig = "/tmp/rackos-up/controller/admin.conf";
 
 struct ClientConfig {
   std::string controllers;  // host:port[,host:port]

@@ -6,12 +6,57 @@
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
+#include <optional>
+#include <unistd.h>
+
+#include "auth/client_config.h"
 
 namespace rackos::cli {
 
-std::string default_controller() {
-  const char* env = std::getenv("RACKOS_CONTROLLER");
-  return env && *env ? env : "127.0.0.1:7400";
+std::string& config_flag() {
+  static std::string flag;
+  return flag;
+}
+
+bool& insecure_flag() {
+  static bool flag = false;
+  return flag;
+}
+
+Target resolve_target(const std::string& controller_flag, const std::string& config_flag_value) {
+  Target t;
+  t.addresses = controller_flag;
+  if (t.addresses.empty()) {
+    if (const char* env = std::getenv("RACKOS_CONTROLLER"); env && *env) t.addresses = env;
+  }
+  const std::string path = insecure_flag() ? std::string() : auth::find_client_config(config_flag_value);
+  std::optional<auth::ClientConfig> cfg;
+  if (!path.empty()) {
+    auto r = auth::read_client_config(path);
+    if (!r) fail(r.error().message + (::access(path.c_str(), R_OK) != 0 ? " (permission denied: it belongs to another user)" : ""));
+    cfg = *r;
+  }
+  if (t.addresses.empty() && cfg) t.addresses = cfg->controllers;
+  if (t.addresses.empty()) {
+    const char* sock = "/var/lib/rackos/rackos.sock";
+    t.addresses = ::access(sock, W_OK) == 0 ? std::string("unix:") + sock : "127.0.0.1:7400";
+  }
+  if (t.addresses.rfind("unix:", 0) == 0) {
+    const std::string sock = t.addresses.substr(5);
+    if (::access(sock.c_str(), F_OK) == 0 && ::access(sock.c_str(), W_OK) != 0) {
+      fail("permission denied: only root may use the controller's socket " + sock +
+           "; ask an admin for a client config (rackos user add NAME --role view|operator|admin)");
+    }
+    return t;
+  }
+  if (insecure_flag()) return t;
+  if (!cfg) {
+    fail("no credentials for the controller at " + t.addresses +
+         ": give a client config (--config FILE or RACKOS_CONFIG; `rackos user add NAME --role ROLE` on the controller "
+         "writes one), or run as root on the controller's machine (its Unix socket)");
+  }
+  t.id = cfg->identity;
+  return t;
 }
 
 namespace {
@@ -19,7 +64,7 @@ namespace {
 // A channel that retries a refused connection within tens of milliseconds
 // (gRPC's default first backoff is a second): a standby that has just taken
 // over starts listening in milliseconds.
-std::shared_ptr<grpc::Channel> make_channel(const std::string& addr) {
+std::shared_ptr<grpc::Channel> make_channel(const std::string& addr, const auth::TlsIdentity& id) {
   grpc::ChannelArguments args;
   // Its own subchannel: one shared with an earlier failed attempt would wait
   // out that attempt's backoff and re-resolution (about a second).
@@ -27,7 +72,8 @@ std::shared_ptr<grpc::Channel> make_channel(const std::string& addr) {
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 20);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 1000);  // gRPC's connect timeout too: not short
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 200);
-  return grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(), args);
+  auto creds = auth::channel_credentials(addr, id, args);
+  return grpc::CreateCustomChannel(addr, creds, args);
 }
 
 std::vector<std::string> split_addresses(const std::string& addr) {
@@ -44,10 +90,13 @@ std::vector<std::string> split_addresses(const std::string& addr) {
 
 }  // namespace
 
-ControllerClient connect_controller(const std::string& addr) {
+ControllerClient connect_controller(const std::string& flag) {
+  const Target t = resolve_target(flag, config_flag());
+  const std::string& addr = t.addresses;
   ControllerClient c;
   c.all = addr;
   c.addr = addr;
+  c.id = t.id;
   const auto all = split_addresses(addr);
   if (all.size() > 1) {
     // A controller pair: only the active listens; the first that accepts a
@@ -56,7 +105,7 @@ ControllerClient connect_controller(const std::string& addr) {
     const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(3);
     while (std::chrono::steady_clock::now() < end) {
       for (size_t i = 0; i < all.size(); ++i) {
-        auto ch = make_channel(all[i]);  // fresh each round (see make_channel)
+        auto ch = make_channel(all[i], c.id);  // fresh each round (see make_channel)
         if (ch->WaitForConnected(std::chrono::system_clock::now() + std::chrono::milliseconds(100))) {
           c.addr = all[i];
           c.channel = ch;
@@ -67,7 +116,7 @@ ControllerClient connect_controller(const std::string& addr) {
     }
   }
   // One address, or none of several answers (the call then fails naming them all).
-  c.channel = make_channel(all.empty() ? addr : all.front());
+  c.channel = make_channel(all.empty() ? addr : all.front(), c.id);
   c.stub = v1::ClusterService::NewStub(c.channel);
   return c;
 }

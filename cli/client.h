@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "auth/grpc_tls.h"
 #include "rackos/v1/cluster.grpc.pb.h"
 
 namespace rackos::cli {
@@ -16,13 +17,28 @@ namespace rackos::cli {
 struct ControllerClient {
   std::string all;   // every address given (comma-separated)
   std::string addr;  // the one in use
+  auth::TlsIdentity id;  // what it presents (empty on the Unix socket)
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<v1::ClusterService::Stub> stub;
 };
 
-// RACKOS_CONTROLLER, else 127.0.0.1:7400 (where `rackos up` listens).
-std::string default_controller();
+// Where the CLI connects and as whom. The address: --controller, else
+// $RACKOS_CONTROLLER, else the client config's, else the root-only socket
+// /var/lib/rackos/rackos.sock when this user can open it, else 127.0.0.1:7400.
+// The credentials: the client config (auth/client_config.h: --config,
+// $RACKOS_CONFIG, ~/.rackos/config, /var/lib/rackos/admin.conf); a Unix socket
+// needs none. A TCP address without a client config is one clear error.
+struct Target {
+  std::string addresses;
+  auth::TlsIdentity id;
+};
+Target resolve_target(const std::string& controller_flag, const std::string& config_flag);
+// Connects to `addr` as resolve_target(addr, the --config in use) says.
 ControllerClient connect_controller(const std::string& addr);
+// The --config flag's value (set by the subcommands that take it).
+std::string& config_flag();
+// --insecure-no-tls: plaintext to a TCP address, no client config needed.
+bool& insecure_flag();
 std::unique_ptr<grpc::ClientContext> call_context(int timeout_ms = 15000);
 [[noreturn]] void fail(const std::string& msg);
 // Runs `call` against the active controller. When several addresses were

@@ -29,12 +29,7 @@ namespace {
 
 using nlohmann::json;
 
-std::string g_controller = default_controller();
-
-void add_controller_flag(CLI::App* cmd) {
-  cmd->add_option("--controller", g_controller, "Controller address HOST:PORT (env RACKOS_CONTROLLER)")
-      ->capture_default_str();
-}
+std::string& g_controller = controller_flag();  // empty: resolve_target decides
 
 std::string range_text(const v1::Range& r, bool cpu) {
   auto f = [&](int64_t v) { return cpu ? format_cpu_millis(v) : format_memory_bytes(v); };
@@ -132,6 +127,7 @@ void add_cluster_commands(CLI::App& app) {
     cmd->add_option("--resource", a.resources, "NAME=COUNT countable resource; repeatable");
     cmd->add_option("--constraint", a.constraints, "Node label rule: key=v1|v2, key!=v, key; repeatable");
     cmd->add_option("--workdir", a.workdir, "Working directory");
+    cmd->add_option("--user", a.user, "Run as this user on the node (default: the node's unprivileged workload user; root needs the admin role)");
     add_controller_flag(cmd);
     cmd->callback([] {
       auto spec = parse_service_cli(a);
@@ -364,6 +360,7 @@ void add_cluster_commands(CLI::App& app) {
                     "The old active re-executes this binary as a standby (an upgrade); default: the one it runs");
     add_controller_flag(cmd);
     cmd->callback([] {
+      g_controller = resolve_target(g_controller, config_flag()).addresses;
       const auto t0 = std::chrono::steady_clock::now();
       auto c = connect_controller(g_controller);
       v1::HandoverRequest req;
@@ -404,6 +401,7 @@ void add_cluster_commands(CLI::App& app) {
     cmd->callback([] {
       if (binary.empty() || binary.front() != '/') fail("upgrade: --binary must be an absolute path");
       if (::access(binary.c_str(), X_OK) != 0) fail("upgrade: " + binary + " is not an executable file here");
+      g_controller = resolve_target(g_controller, config_flag()).addresses;
       const auto t0 = std::chrono::steady_clock::now();
       auto since = [&] {
         return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count()) + " ms";

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "auth/join_token.h"
 #include "cli/commands.h"
 #include "controller/server.h"
 #include "core/quantity.h"
@@ -24,6 +25,8 @@ void add_controller(CLI::App& app, int argc, char** argv) {
     bool allow_faults = false;
     bool no_fsync = false;
     bool adopt = false;
+    bool insecure = false;
+    std::string node_cert_ttl = "30d";
   };
   static Args a;
   auto* cmd = app.add_subcommand("controller", "Run the controller (the cluster's single writer)");
@@ -33,7 +36,13 @@ void add_controller(CLI::App& app, int argc, char** argv) {
   cmd->add_option("--store", a.store,
                   "Keep the cluster in etcd instead of SQLite: etcd://HOST:PORT[,HOST:PORT...][/PREFIX/] "
                   "(etcd started with --max-txn-ops and --max-request-bytes large enough for a step)");
-  cmd->add_option("--token-file", a.token_file, "Shims must present this join token");
+  cmd->add_option("--token-file", a.token_file,
+                  "A bootstrap join secret (8-256 of letters, digits, . _ -): nodes join with the token written to "
+                  "DATA_DIR/join-token, which never expires (prefer `rackos token create --ttl`)");
+  cmd->add_flag("--insecure-no-tls", a.insecure,
+                "Plaintext gRPC, every caller an admin, the join token sent in the clear (benchmarks on loopback only)");
+  cmd->add_option("--node-cert-ttl", a.node_cert_ttl, "Lifetime of the certificates given to nodes (renewed at 2/3)")
+      ->capture_default_str();
   cmd->add_option("--node-lease", a.lease, "A node is dead this long after its last heartbeat")->capture_default_str();
   cmd->add_option("--heartbeat", a.heartbeat, "Expected shim heartbeat period (3 missed: suspect)")->capture_default_str();
   cmd->add_option("--reconnect-grace", a.grace, "After a restart, how long nodes have to reconnect")->capture_default_str();
@@ -76,7 +85,16 @@ void add_controller(CLI::App& app, int argc, char** argv) {
       auto t = read_token(a.token_file);
       if (!t) die(t.error().message);
       cfg.controller.token = *t;
+      if (!a.insecure) {
+        std::string fp(64, '0');
+        if (auto j = auth::parse_join_token("K1" + fp + "::boot." + *t); !j) die("--token-file " + a.token_file + ": " + j.error().message);
+      }
     }
+    cfg.insecure = a.insecure;
+    cfg.controller.insecure = a.insecure;
+    auto ttl = parse_duration_ms(a.node_cert_ttl);
+    if (!ttl || *ttl < 60'000) die("--node-cert-ttl " + a.node_cert_ttl + ": expected a duration of at least 1m");
+    cfg.node_cert_ttl_s = *ttl / 1000;
     cfg.argv = original;
     std::exit(controller::run_controller(cfg));
   });

@@ -37,6 +37,10 @@ struct ShimArgs {
   std::string binary;
   std::string controller;
   std::string token_file;
+  std::string token;
+  std::string cert_dir;
+  bool insecure = false;
+  std::string workload_user = "rackos-workload";
   std::string heartbeat = "100ms";
   std::vector<std::string> labels;
 };
@@ -90,7 +94,13 @@ void add_shim(CLI::App& app, int argc, char** argv) {
   cmd->add_flag("--no-enforce", a.no_enforce, "Do not use cgroups (enforcement off)");
   cmd->add_option("--controller", a.controller,
                   "The controller to join (HOST:PORT; a pair: HOST:PORT,HOST:PORT — the active answers); none: local API only");
-  cmd->add_option("--token-file", a.token_file, "File holding the cluster's join token");
+  cmd->add_option("--token-file", a.token_file, "File holding a join token (rackos token create); needed until the node has its certificate");
+  cmd->add_option("--token", a.token, "The join token itself (prefer --token-file: arguments are visible to every local user)");
+  cmd->add_option("--cert-dir", a.cert_dir, "The node's key, certificate and the cluster CA (default STATE_DIR/pki; keep it on disk)");
+  cmd->add_flag("--insecure-no-tls", a.insecure, "Plaintext to a controller started with --insecure-no-tls (benchmarks only)");
+  cmd->add_option("--workload-user", a.workload_user,
+                  "Processes whose spec names no user run as this unprivileged account; empty: as the shim (root)")
+      ->capture_default_str();
   cmd->add_option("--heartbeat", a.heartbeat, "Heartbeat period to the controller")->capture_default_str();
   cmd->add_option("--label", a.labels, "Node label KEY=VALUE (e.g. rack=r1, zone=eu1); repeatable");
   cmd->callback([cmd] {
@@ -120,6 +130,10 @@ void add_shim(CLI::App& app, int argc, char** argv) {
     if (::access(cfg.monitor_path.c_str(), X_OK) != 0) die("cannot run the monitor " + cfg.monitor_path);
     cfg.controller = a.controller;
     if (!a.token_file.empty()) cfg.token = must(read_token(a.token_file), "--token-file");
+    if (!a.token.empty()) cfg.token = a.token;
+    cfg.insecure = a.insecure;
+    cfg.cert_dir = a.cert_dir;
+    cfg.workload_user = a.workload_user;
     cfg.heartbeat_ms = must(parse_duration_ms(a.heartbeat), "--heartbeat");
     if (cfg.heartbeat_ms < 10 || cfg.heartbeat_ms * 2 > cfg.node_lease_ms) {
       die("--heartbeat " + a.heartbeat + " must be at least 10ms and at most half of --node-lease");

@@ -19,6 +19,7 @@
 #include <sstream>
 #include <thread>
 
+#include "auth/client_config.h"
 #include "cli/client.h"
 #include "cli/commands.h"
 #include "cli/local_cluster.h"
@@ -47,6 +48,7 @@ struct UpArgs {
   std::string store = "sqlite";  // or etcd: members started here, on loopback
   int etcd_members = 3;
   int controllers = 1;           // with etcd: an active and standbys
+  bool insecure = false;         // --insecure-no-tls: TLS off (benchmarks)
 };
 
 void say(const std::string& m) {
@@ -167,6 +169,8 @@ void add_up(CLI::App& app) {
   cmd->add_option("--controllers", a.controllers,
                   "Controllers (with --store etcd: one active, the rest standbys that take over within the leader lease)")
       ->capture_default_str();
+  cmd->add_flag("--insecure-no-tls", a.insecure,
+                "Plaintext gRPC and no client certificates (to measure what TLS costs; loopback only)");
   cmd->callback([] {
     if (a.nodes < 1 || a.nodes > 64) fail("up: --nodes " + std::to_string(a.nodes) + " must be 1..64");
     if (a.racks < 1) fail("up: --racks must be ≥ 1");
@@ -290,7 +294,7 @@ void add_up(CLI::App& app) {
       // The first gets a head start: it leads; the others wait as standbys.
       if (i == 2) std::this_thread::sleep_for(std::chrono::milliseconds(200));
       ctls.push_back(spawn(local::controller_argv({exe, listens[i - 1], i == 1 ? a.http : "127.0.0.1:0", ctl_dir_of(i),
-                                                   token_file, a.lease, store_args}),
+                                                   token_file, a.lease, store_args, a.insecure}),
                            ctl_log_of(i)));
     }
     pid_t ctl = ctls.front();
@@ -345,16 +349,24 @@ void add_up(CLI::App& app) {
       ctl_daemons.push_back({a.controllers == 1 ? std::string("controller") : "controller " + std::to_string(i),
                              local::controller_argv({exe, i == 1 ? addr : listens[i - 1],
                                                      i == 1 ? (http_now.empty() ? a.http : http_now) : "127.0.0.1:0",
-                                                     ctl_dir_of(i), token_file, a.lease, store_args}),
+                                                     ctl_dir_of(i), token_file, a.lease, store_args, a.insecure}),
                              ctl_log_of(i), ctls[i - 1], 0, steady_ms(), 0});
+    }
+    // Nodes join with the token the controller wrote (the CA's fingerprint and
+    // the bootstrap secret); the CLI here is the local admin (admin.conf).
+    const std::string join_token = a.insecure ? token_file : ctl_dir + "/join-token";
+    if (a.insecure) {
+      insecure_flag() = true;
+    } else {
+      config_flag() = ctl_dir + "/admin.conf";
     }
     std::vector<Daemon> shim_daemons;
     std::vector<std::string> names;
     for (int i = 1; i <= a.nodes; ++i) {
       const std::string node = a.prefix + std::to_string(i);
       names.push_back(node);
-      const auto argv = local::shim_argv({exe, node, a.cpu, a.memory, node_state(node), addrs, token_file, a.lease,
-                                          "r" + std::to_string((i - 1) % a.racks + 1), !a.no_enforce});
+      const auto argv = local::shim_argv({exe, node, a.cpu, a.memory, node_state(node), addrs, join_token, a.lease,
+                                          "r" + std::to_string((i - 1) % a.racks + 1), !a.no_enforce, a.insecure});
       fs::create_directories(node_state(node), ec);
       const std::string log = a.dir + "/nodes/" + node + ".log";
       shims.push_back(spawn(argv, log));
@@ -419,7 +431,12 @@ void add_up(CLI::App& app) {
       std::printf("\n");
       say("demo        " + std::to_string(running) + "/" + std::to_string(total) + " running  " + since());
     }
-    const std::string env = addrs == "127.0.0.1:7400" ? "" : "RACKOS_CONTROLLER=" + addrs + " ";
+    // What the CLI needs: the addresses (unless the default) and the local
+    // admin's config (unless where the CLI looks by default).
+    std::string env = addrs == "127.0.0.1:7400" ? "" : "RACKOS_CONTROLLER=" + addrs + " ";
+    if (!a.insecure && fs::absolute(ctl_dir + "/admin.conf") != fs::path(auth::kUpAdminConfig)) {
+      env += "RACKOS_CONFIG=" + fs::absolute(ctl_dir + "/admin.conf").string() + " ";
+    }
     std::string http_addr = a.http;
     {
       std::ifstream in(ctl_dir + "/http.addr");

@@ -17,6 +17,11 @@ void add_sim(CLI::App& app);
 void add_controller(CLI::App& app, int argc, char** argv);
 void add_cluster_commands(CLI::App& app);  // run, apply, ps, nodes, top, logs, stop, scale, drain, node kill, events
 void add_up(CLI::App& app);
+void add_auth_commands(CLI::App& app);     // token create|list|revoke, user add|list|remove, whoami
+
+// --controller and --config on a subcommand that talks to the controller.
+std::string& controller_flag();
+void add_controller_flag(CLI::App* cmd);
 
 // The join token in a file (trimmed); an error names the file.
 Result<std::string> read_token(const std::string& path);

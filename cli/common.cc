@@ -1,10 +1,11 @@
-// Helpers the subcommands share: the binary's own path, the join token file.
+// Helpers the subcommands share: the binary's own path, the join token file, the --controller/--config flags.
 #include <unistd.h>
 
 #include <climits>
 #include <fstream>
 #include <sstream>
 
+#include "cli/client.h"
 #include "cli/commands.h"
 
 namespace rackos::cli {
@@ -26,6 +27,20 @@ Result<std::string> read_token(const std::string& path) {
   while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
   if (t.empty()) return Error{"the token file " + path + " is empty"};
   return t;
+}
+
+std::string& controller_flag() {
+  static std::string flag;
+  return flag;
+}
+
+void add_controller_flag(CLI::App* cmd) {
+  cmd->add_option("--controller", controller_flag(),
+                  "Controller address HOST:PORT[,HOST:PORT] or unix:PATH (default: $RACKOS_CONTROLLER, the client "
+                  "config's, the local root-only socket, 127.0.0.1:7400)");
+  cmd->add_flag("--insecure-no-tls", insecure_flag(), "Plaintext, for a controller started with --insecure-no-tls");
+  cmd->add_option("--config", config_flag(),
+                  "Client config (default: $RACKOS_CONFIG, ~/.rackos/config, /var/lib/rackos/admin.conf)");
 }
 
 }  // namespace rackos::cli

@@ -16,6 +16,7 @@ std::vector<std::string> controller_argv(const ControllerLaunch& c) {
   std::vector<std::string> argv{c.exe,          "controller", "--listen",    c.listen,     "--http",
                                 c.http,         "--data-dir", c.data_dir,    "--token-file", c.token_file,
                                 "--node-lease", c.lease,      "--allow-fault-injection", "--no-fsync"};
+  if (c.insecure) argv.push_back("--insecure-no-tls");
   argv.insert(argv.end(), c.extra.begin(), c.extra.end());
   return argv;
 }
@@ -26,6 +27,7 @@ std::vector<std::string> shim_argv(const NodeLaunch& n) {
                                 "--controller", n.controller,  "--token-file", n.token_file, "--node-lease",
                                 n.lease,       "--label",      "rack=" + n.rack};
   if (!n.enforce) argv.push_back("--no-enforce");
+  if (n.insecure) argv.push_back("--insecure-no-tls");
   return argv;
 }
 

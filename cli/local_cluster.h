@@ -20,6 +20,7 @@ struct ControllerLaunch {
   std::string token_file;
   std::string lease = "500ms";
   std::vector<std::string> extra;     // e.g. --adopt
+  bool insecure = false;              // --insecure-no-tls (benchmarks: TLS off)
 };
 std::vector<std::string> controller_argv(const ControllerLaunch& c);
 
@@ -29,10 +30,11 @@ struct NodeLaunch {
   std::string cpu, memory;            // declared capacity
   std::string state_dir;
   std::string controller;             // host:port
-  std::string token_file;
+  std::string token_file;             // a join token (DATA_DIR/join-token); the bare secret with insecure
   std::string lease = "500ms";
   std::string rack;                   // label rack=<rack>
   bool enforce = true;
+  bool insecure = false;
 };
 std::vector<std::string> shim_argv(const NodeLaunch& n);
 

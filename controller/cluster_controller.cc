@@ -19,7 +19,7 @@ namespace rackos::controller {
 // ---------------------------------------------------------------- basics
 
 ClusterController::ClusterController(ControllerConfig cfg, Store* store, EventLog* events)
-    : cfg_(std::move(cfg)), store_(store), events_(events) {}
+    : cfg_(std::move(cfg)), auth_(cfg_.token), store_(store), events_(events) {}
 
 std::string ClusterController::process_name(ProcessId id) const {
   const auto& r = state_.process(id);
@@ -69,6 +69,7 @@ void ClusterController::send_start(ProcessId id) {
   env["RACKOS_NODE"] = state_.node(r.node).name;
   s->set_workdir(spec.workdir);
   if (spec.uid) s->set_uid(*spec.uid);
+  s->set_user(spec.user);
   if (spec.gid) s->set_gid(*spec.gid);
   *s->mutable_envelope() = to_proto(spec.envelope);
   s->set_priority(std::string(to_string(spec.priority)));

@@ -24,6 +24,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "controller/auth_registry.h"
 #include "controller/event_log.h"
 #include "controller/metrics.h"
 #include "controller/store.h"
@@ -43,7 +44,10 @@ struct ControllerConfig {
   HealthConfig health;
   ScalingConfig scaling;
   int score_window = 32;
-  std::string token;                   // shims must present it; empty: no check
+  // The bootstrap join secret (--token-file): with TLS, the join token with id
+  // "boot"; with --insecure-no-tls, what every shim's Register must carry.
+  std::string token;
+  bool insecure = false;               // no TLS: no CA, no tokens, no users; the Register token is the only check
   int64_t stop_grace_ms = 5'000;
   bool allow_fault_injection = false;  // `rackos node kill`
   int64_t reconnect_grace_ms = 2'000;  // after a controller restart, nodes have this long to reconnect
@@ -100,7 +104,11 @@ class ClusterController {
   void tick(int64_t now_ms);
 
   // --- clients (each returns one clear error, and then changed nothing) ---
-  v1::ApplyResponse apply(const std::string& yaml, int64_t now_ms);
+  // `root_refusal`: when not empty, a spec that runs as root is refused with
+  // this line (the caller is not an admin).
+  v1::ApplyResponse apply(const std::string& yaml, int64_t now_ms, const std::string& root_refusal = "");
+  // The CA, join tokens and users (committed with everything else).
+  AuthRegistry& auth() { return auth_; }
   // The same for specs already parsed (the simulator's clients); each is
   // admitted (admission_errors) as the YAML path does.
   v1::ApplyResponse apply_specs(const std::vector<ServiceSpec>& specs, int64_t now_ms);
@@ -213,6 +221,7 @@ class ClusterController {
   std::string yaml_of(ServiceId id) const;
 
   ControllerConfig cfg_;
+  AuthRegistry auth_;
   std::string cluster_id_;
   bool cluster_dirty_ = false;  // the identity record is to be written
   bool store_was_empty_ = false;

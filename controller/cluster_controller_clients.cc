@@ -29,12 +29,18 @@ std::vector<std::string> split_lines(const std::string& text) {
 
 // ---------------------------------------------------------------- clients
 
-v1::ApplyResponse ClusterController::apply(const std::string& yaml, int64_t now_ms) {
+v1::ApplyResponse ClusterController::apply(const std::string& yaml, int64_t now_ms, const std::string& root_refusal) {
   v1::ApplyResponse resp;
   auto specs = parse_services_yaml(yaml);
   if (!specs) {
     for (const auto& line : split_lines(specs.error().message)) resp.add_errors(line);
     return resp;
+  }
+  if (!root_refusal.empty()) {
+    for (const auto& spec : *specs) {
+      if (spec.runs_as_root()) resp.add_errors("service " + spec.name + ": " + root_refusal);
+    }
+    if (resp.errors_size() > 0) return resp;
   }
   return apply_specs(*specs, now_ms);
 }

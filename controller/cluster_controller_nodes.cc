@@ -54,7 +54,7 @@ void ClusterController::on_register(ConnId conn, const v1::Register& reg, int64_
   };
   if (reg.wire_version() == 0) return refuse("node " + reg.node() + ": wire version 0 is not supported (need ≥ 1)");
   if (reg.node().empty()) return refuse("a shim registered without a node name");
-  if (!cfg_.token.empty() && reg.token() != cfg_.token) {
+  if (cfg_.insecure && !cfg_.token.empty() && reg.token() != cfg_.token) {
     return refuse("node " + reg.node() +
                   ": the join token does not match this controller's (give the shim the token the controller was "
                   "started with, --token-file)");
@@ -229,6 +229,7 @@ bool ClusterController::adopt_launch(NodeId node, const v1::ProcessInfo& p, cons
     }
     std::sort(spec.env.begin(), spec.env.end());
     spec.workdir = launch->workdir();
+    spec.user = launch->user();
     if (launch->has_uid()) spec.uid = launch->uid();
     if (launch->has_gid()) spec.gid = launch->gid();
     spec.envelope = from_proto(launch->envelope());

@@ -36,6 +36,12 @@ Result<size_t> ClusterController::load(int64_t now_ms) {
       cluster_id_ = row->id;
     }
   }
+  for (const auto& rec : snap->records) {
+    if (auto r = auth_.load_record(rec); !r) return r.error();
+  }
+  if (!cfg_.insecure) {
+    if (auto r = auth_.ensure_ca(); !r) return Error{"cannot create the cluster CA: " + r.error().message};
+  }
   if (cluster_id_.empty()) {
     // A new store (or one from before cluster ids): it gets an identity now.
     // An EMPTY store is worth a loud word: nodes that belonged to a cluster
@@ -155,7 +161,8 @@ Result<size_t> ClusterController::reset_to_store(int64_t now_ms) {
 // ---------------------------------------------------------------- store
 
 Result<uint64_t> ClusterController::commit() {
-  if (dirty_procs_.empty() && dirty_services_.empty() && dirty_nodes_.empty() && deletes_.empty() && !cluster_dirty_) {
+  if (dirty_procs_.empty() && dirty_services_.empty() && dirty_nodes_.empty() && deletes_.empty() && !cluster_dirty_ &&
+      !auth_.dirty()) {
     return store_->revision();
   }
   StoreBatch b;
@@ -165,6 +172,7 @@ Result<uint64_t> ClusterController::commit() {
   b.expect_revision = revision_seen_;
   if (cluster_dirty_) b.puts.push_back({schema::kCluster, schema::kClusterKey, schema::to_json(schema::ClusterRow{cluster_id_})});
   b.deletes = deletes_;
+  auth_.write(b);
   for (uint64_t v : dirty_procs_) {
     ProcessId id{v};
     const auto* r = state_.processes().find(id);
@@ -217,6 +225,7 @@ Result<uint64_t> ClusterController::commit() {
   ++counters_.commits;
   revision_seen_ = *r;
   cluster_dirty_ = false;
+  auth_.committed();
   dirty_procs_.clear();
   dirty_services_.clear();
   dirty_nodes_.clear();

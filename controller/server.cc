@@ -3,7 +3,9 @@
 
 #include <grpcpp/grpcpp.h>
 #include <httplib.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -24,6 +26,9 @@
 #include <set>
 #include <thread>
 
+#include "auth/grpc_tls.h"
+#include "auth/client_config.h"
+#include "auth/pki.h"
 #include "controller/etcd_store.h"
 #include "controller/leader_election.h"
 #include "core/leader_lease.h"
@@ -337,13 +342,190 @@ class Services final : public v1::NodeService::Service, public v1::ClusterServic
   std::function<Status(const v1::HandoverRequest&, v1::HandoverResponse*)> handover_;
 
  public:
-  Services(ClusterController& ctl, Loop& loop, EventLog& events) : ctl_(ctl), loop_(loop), events_(events) {
+  Services(ClusterController& ctl, Loop& loop, EventLog& events, const ServerConfig& cfg)
+      : ctl_(ctl), loop_(loop), events_(events), cfg_(cfg) {
     loop_.set_deliver([this](std::vector<Outgoing> out) { deliver(std::move(out)); });
     loop_.set_log_router([this](std::vector<v1::LogData> data) { route_logs(std::move(data)); });
+    refresh_users();
   }
+
+  // ---- who may do what
+  // The users as the loop last saw them (run on the loop, after each turn):
+  // RPC threads check certificates against this copy without a loop trip.
+  void refresh_users() {
+    if (ctl_.auth().version() == users_version_) return;
+    users_version_ = ctl_.auth().version();
+    std::lock_guard lock(users_mu_);
+    users_ = ctl_.auth().users();
+  }
+
+  // The caller may call `method`: its role allows it, a user's certificate
+  // was not revoked, and it stays under its rate. `who` is set either way.
+  Status admit(ServerContext* ctx, std::string_view method, auth::Peer& who) {
+    if (cfg_.insecure) {
+      who.role = auth::Role::admin;
+      who.name = "anyone (--insecure-no-tls)";
+      return Status::OK;
+    }
+    who = auth::peer_of(*ctx);
+    const auth::Role need = auth::needed_for(method);
+    if (!auth::allows(who.role, need)) {
+      return Status(StatusCode::PERMISSION_DENIED, auth::refusal(method, need, who.name, who.role));
+    }
+    if (!who.unix_socket && who.role != auth::Role::node && who.role != auth::Role::none) {
+      std::lock_guard lock(users_mu_);
+      auto it = users_.find(who.name);
+      bool valid = it != users_.end() && it->second.role == auth::role_name(who.role);
+      if (valid) valid = std::find(it->second.serials.begin(), it->second.serials.end(), who.serial) != it->second.serials.end();
+      if (!valid) {
+        return Status(StatusCode::PERMISSION_DENIED, "permission denied: the certificate of user " + who.name +
+                                                         " was revoked (the user was removed, or given a new certificate "
+                                                         "after the oldest 100)");
+      }
+    }
+    if (!who.unix_socket && !rate_ok(who.name + "/" + std::string(auth::role_name(who.role)))) {
+      return Status(StatusCode::RESOURCE_EXHAUSTED, std::string(method) + ": " + who.name + " sent more than " +
+                                                        std::to_string(kCallsPerSecond) +
+                                                        " calls a second (burst " + std::to_string(kCallBurst) + "); slow down");
+    }
+    return Status::OK;
+  }
+
+  // ---- joining and credentials
+  Status GetCA(ServerContext* ctx, const v1::GetCARequest*, v1::GetCAResponse* resp) override {
+    auth::Peer who;
+    if (Status denied = admit(ctx, "GetCA", who); !denied.ok()) return denied;
+    if (cfg_.insecure) return Status(StatusCode::FAILED_PRECONDITION, "this controller runs with --insecure-no-tls: there is no CA");
+    resp->set_ca_pem(ca_pem_);
+    return Status::OK;
+  }
+  Status JoinNode(ServerContext* ctx, const v1::JoinNodeRequest* req, v1::JoinNodeResponse* resp) override {
+    auth::Peer who;
+    if (Status denied = admit(ctx, "JoinNode", who); !denied.ok()) return denied;
+    // Guessing secrets is slow: every attempt from one address counts against one budget.
+    if (!rate_ok("join " + ctx->peer().substr(0, ctx->peer().rfind(':')))) {
+      return Status(StatusCode::RESOURCE_EXHAUSTED, "JoinNode: too many attempts from " + ctx->peer() + "; slow down");
+    }
+    return loop_.run([&](int64_t now) {
+      auto cert = ctl_.auth().join(req->token(), req->node(), req->csr_pem(), now, cfg_.node_cert_ttl_s);
+      if (!cert) {
+        events_.add(now, "shim-refused", req->node().substr(0, 63), cert.error().message + " (from " + ctx->peer() + ")");
+        return Status(StatusCode::PERMISSION_DENIED, cert.error().message);
+      }
+      events_.add(now, "node-certified", req->node(), "joined with a token from " + ctx->peer());
+      resp->set_cert_pem(*cert);
+      resp->set_ca_pem(ca_pem_);
+      return Status::OK;
+    }, Loop::Kind::write);
+  }
+  Status RenewNodeCert(ServerContext* ctx, const v1::JoinNodeRequest* req, v1::JoinNodeResponse* resp) override {
+    auth::Peer who;
+    if (Status denied = admit(ctx, "RenewNodeCert", who); !denied.ok()) return denied;
+    if (req->node() != who.name) {
+      return Status(StatusCode::PERMISSION_DENIED, "permission denied: node " + who.name + "'s certificate cannot renew node " + req->node() + "'s");
+    }
+    return loop_.run([&](int64_t) {
+      auto cert = ctl_.auth().renew_node(who.name, req->csr_pem(), cfg_.node_cert_ttl_s);
+      if (!cert) return Status(StatusCode::INVALID_ARGUMENT, cert.error().message);
+      resp->set_cert_pem(*cert);
+      resp->set_ca_pem(ca_pem_);
+      return Status::OK;
+    }, Loop::Kind::read);
+  }
+  Status WhoAmI(ServerContext* ctx, const v1::WhoAmIRequest*, v1::WhoAmIResponse* resp) override {
+    auth::Peer who;
+    if (Status denied = admit(ctx, "WhoAmI", who); !denied.ok()) return denied;
+    resp->set_name(who.name.empty() ? "(no client certificate)" : who.name);
+    resp->set_role(std::string(auth::role_name(who.role)));
+    return Status::OK;
+  }
+  Status CreateToken(ServerContext* ctx, const v1::CreateTokenRequest* req, v1::CreateTokenResponse* resp) override {
+    auth::Peer who;
+    if (Status denied = admit(ctx, "CreateToken", who); !denied.ok()) return denied;
+    return loop_.run([&](int64_t now) {
+      auto t = ctl_.auth().create_token(req->ttl_ms(), req->description(), now);
+      if (!t) return Status(StatusCode::INVALID_ARGUMENT, t.error().message);
+      resp->set_token(t->token);
+      resp->set_id(t->id);
+      resp->set_expires_ms(t->expires_ms);
+      events_.add(now, "token-created", t->id, "by " + who.name);
+      return Status::OK;
+    }, Loop::Kind::write);
+  }
+  Status ListTokens(ServerContext* ctx, const v1::ListTokensRequest*, v1::ListTokensResponse* resp) override {
+    auth::Peer who;
+    if (Status denied = admit(ctx, "ListTokens", who); !denied.ok()) return denied;
+    return loop_.run([&](int64_t) {
+      for (const auto& [id, t] : ctl_.auth().tokens()) {
+        auto* ti = resp->add_tokens();
+        ti->set_id(id);
+        ti->set_description(t.description);
+        ti->set_created_ms(t.created_ms);
+        ti->set_expires_ms(t.expires_ms);
+        ti->set_joins(t.joins);
+      }
+      return Status::OK;
+    }, Loop::Kind::read);
+  }
+  Status RevokeToken(ServerContext* ctx, const v1::RevokeTokenRequest* req, v1::RevokeTokenResponse*) override {
+    auth::Peer who;
+    if (Status denied = admit(ctx, "RevokeToken", who); !denied.ok()) return denied;
+    return loop_.run([&](int64_t now) {
+      auto r = ctl_.auth().revoke_token(req->id());
+      if (!r) return failed(r.error());
+      events_.add(now, "token-revoked", req->id(), "by " + who.name);
+      return Status::OK;
+    }, Loop::Kind::write);
+  }
+  Status AddUser(ServerContext* ctx, const v1::AddUserRequest* req, v1::AddUserResponse* resp) override {
+    auth::Peer who;
+    if (Status denied = admit(ctx, "AddUser", who); !denied.ok()) return denied;
+    auto role = auth::parse_role(req->role());
+    if (!role) return Status(StatusCode::INVALID_ARGUMENT, "--role " + req->role() + ": expected admin, operator or view");
+    return loop_.run([&](int64_t now) {
+      const int64_t ttl_s = req->ttl_ms() > 0 ? req->ttl_ms() / 1000 : 365LL * 86400;
+      auto c = ctl_.auth().add_user(req->name(), *role, req->csr_pem(), ttl_s, now);
+      if (!c) return failed(c.error());
+      resp->set_cert_pem(c->cert_pem);
+      resp->set_ca_pem(ca_pem_);
+      resp->set_serial(c->serial);
+      events_.add(now, "user-added", req->name(), req->role() + ", certificate " + c->serial + ", by " + who.name);
+      return Status::OK;
+    }, Loop::Kind::write);
+  }
+  Status ListUsers(ServerContext* ctx, const v1::ListUsersRequest*, v1::ListUsersResponse* resp) override {
+    auth::Peer who;
+    if (Status denied = admit(ctx, "ListUsers", who); !denied.ok()) return denied;
+    return loop_.run([&](int64_t) {
+      for (const auto& [name, u] : ctl_.auth().users()) {
+        auto* ui = resp->add_users();
+        ui->set_name(name);
+        ui->set_role(u.role);
+        ui->set_created_ms(u.created_ms);
+        ui->set_certificates(static_cast<uint32_t>(u.serials.size()));
+      }
+      return Status::OK;
+    }, Loop::Kind::read);
+  }
+  Status RemoveUser(ServerContext* ctx, const v1::RemoveUserRequest* req, v1::RemoveUserResponse*) override {
+    auth::Peer who;
+    if (Status denied = admit(ctx, "RemoveUser", who); !denied.ok()) return denied;
+    return loop_.run([&](int64_t now) {
+      auto r = ctl_.auth().remove_user(req->name());
+      if (!r) return failed(r.error());
+      events_.add(now, "user-removed", req->name(), "every certificate revoked, by " + who.name);
+      return Status::OK;
+    }, Loop::Kind::write);
+  }
+  void set_ca(std::string pem) { ca_pem_ = std::move(pem); }
 
   // ---- NodeService
   Status Connect(ServerContext* ctx, grpc::ServerReaderWriter<v1::ControllerMessage, v1::ShimMessage>* stream) override {
+    auth::Peer who;
+    if (Status denied = admit(ctx, "Connect", who); !denied.ok()) {
+      events_.add(wall_ms(), "shim-refused", ctx->peer(), denied.error_message());
+      return denied;
+    }
     const ConnId conn = next_conn_.fetch_add(1);
     auto out = std::make_shared<ConnOut>();
     out->ctx = ctx;
@@ -379,7 +561,28 @@ class Services final : public v1::NodeService::Service, public v1::ClusterServic
       }
     });
     v1::ShimMessage msg;
+    Status refused = Status::OK;
+    // A node speaks only for itself; and no node may flood the loop.
+    auto secs = [] { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); };
+    double tokens = kNodeBurst, at = secs();
     while (stream->Read(&msg)) {
+      if (!cfg_.insecure && msg.has_register_() && msg.register_().node() != who.name) {
+        refused = Status(StatusCode::PERMISSION_DENIED, "permission denied: the certificate of node " + who.name +
+                                                            " cannot register node " + msg.register_().node());
+        events_.add(wall_ms(), "shim-refused", msg.register_().node().substr(0, 63), refused.error_message());
+        break;
+      }
+      const double t = secs();
+      tokens = std::min<double>(kNodeBurst, tokens + (t - at) * kNodeMessagesPerSecond);
+      at = t;
+      if (tokens < 1) {
+        refused = Status(StatusCode::RESOURCE_EXHAUSTED, "node " + who.name + " sent more than " +
+                                                             std::to_string(kNodeMessagesPerSecond) + " messages a second (burst " +
+                                                             std::to_string(kNodeBurst) + "): stream closed");
+        events_.add(wall_ms(), "shim-refused", who.name, refused.error_message());
+        break;
+      }
+      tokens -= 1;
       auto m = std::make_shared<v1::ShimMessage>(std::move(msg));
       msg.Clear();
       loop_.post([this, conn, m](int64_t now) { ctl_.on_shim_message(conn, *m, now); });
@@ -393,17 +596,24 @@ class Services final : public v1::NodeService::Service, public v1::ClusterServic
     writer.join();
     std::lock_guard lock(conns_mu_);
     conns_.erase(conn);
-    return Status::OK;
+    return refused;
   }
 
   // ---- ClusterService
-  Status Apply(ServerContext*, const v1::ApplyRequest* req, v1::ApplyResponse* resp) override {
+  Status Apply(ServerContext* ctx, const v1::ApplyRequest* req, v1::ApplyResponse* resp) override  {
+    auth::Peer who;
+    if (Status denied = admit(ctx, "Apply", who); !denied.ok()) return denied;
     return loop_.run([&](int64_t now) {
-      *resp = ctl_.apply(req->yaml(), now);
+      *resp = ctl_.apply(req->yaml(), now,
+                         auth::allows(who.role, auth::Role::admin)
+                             ? std::string()
+                             : auth::refusal("running as root (user: root, uid: 0 or gid: 0)", auth::Role::admin, who.name, who.role));
       return Status::OK;
     }, Loop::Kind::write);
   }
-  Status Stop(ServerContext*, const v1::StopRequest* req, v1::StopResponse* resp) override {
+  Status Stop(ServerContext* ctx, const v1::StopRequest* req, v1::StopResponse* resp) override  {
+    auth::Peer who;
+    if (Status denied = admit(ctx, "Stop", who); !denied.ok()) return denied;
     return loop_.run([&](int64_t now) {
       auto r = ctl_.stop_service(req->service(), now);
       if (!r) return failed(r.error());
@@ -411,31 +621,41 @@ class Services final : public v1::NodeService::Service, public v1::ClusterServic
       return Status::OK;
     }, Loop::Kind::write);
   }
-  Status Scale(ServerContext*, const v1::ScaleRequest* req, v1::ScaleResponse*) override {
+  Status Scale(ServerContext* ctx, const v1::ScaleRequest* req, v1::ScaleResponse*) override  {
+    auth::Peer who;
+    if (Status denied = admit(ctx, "Scale", who); !denied.ok()) return denied;
     return loop_.run([&](int64_t now) {
       auto r = ctl_.scale(req->service(), req->min(), req->max(), now);
       return r ? Status::OK : failed(r.error());
     }, Loop::Kind::write);
   }
-  Status ListServices(ServerContext*, const v1::ListRequest* req, v1::ListServicesResponse* resp) override {
+  Status ListServices(ServerContext* ctx, const v1::ListRequest* req, v1::ListServicesResponse* resp) override  {
+    auth::Peer who;
+    if (Status denied = admit(ctx, "ListServices", who); !denied.ok()) return denied;
     return loop_.run([&](int64_t) {
       *resp = ctl_.list_services(*req);
       return Status::OK;
     }, Loop::Kind::read);
   }
-  Status ListProcesses(ServerContext*, const v1::ListRequest* req, v1::ListProcessesResponse* resp) override {
+  Status ListProcesses(ServerContext* ctx, const v1::ListRequest* req, v1::ListProcessesResponse* resp) override  {
+    auth::Peer who;
+    if (Status denied = admit(ctx, "ListProcesses", who); !denied.ok()) return denied;
     return loop_.run([&](int64_t) {
       *resp = ctl_.list_processes(*req);
       return Status::OK;
     }, Loop::Kind::read);
   }
-  Status ListNodes(ServerContext*, const v1::ListRequest* req, v1::ListNodesResponse* resp) override {
+  Status ListNodes(ServerContext* ctx, const v1::ListRequest* req, v1::ListNodesResponse* resp) override  {
+    auth::Peer who;
+    if (Status denied = admit(ctx, "ListNodes", who); !denied.ok()) return denied;
     return loop_.run([&](int64_t) {
       *resp = ctl_.list_nodes(*req);
       return Status::OK;
     }, Loop::Kind::read);
   }
-  Status Drain(ServerContext*, const v1::DrainRequest* req, v1::DrainResponse* resp) override {
+  Status Drain(ServerContext* ctx, const v1::DrainRequest* req, v1::DrainResponse* resp) override  {
+    auth::Peer who;
+    if (Status denied = admit(ctx, "Drain", who); !denied.ok()) return denied;
     return loop_.run([&](int64_t now) {
       auto r = ctl_.drain(req->node(), req->undo(), now);
       if (!r) return failed(r.error());
@@ -471,7 +691,9 @@ class Services final : public v1::NodeService::Service, public v1::ClusterServic
 
   using HandoverFn = std::function<Status(const v1::HandoverRequest&, v1::HandoverResponse*)>;
   void set_handover(HandoverFn f) { handover_ = std::move(f); }
-  Status Handover(ServerContext*, const v1::HandoverRequest* req, v1::HandoverResponse* resp) override {
+  Status Handover(ServerContext* ctx, const v1::HandoverRequest* req, v1::HandoverResponse* resp) override  {
+    auth::Peer who;
+    if (Status denied = admit(ctx, "Handover", who); !denied.ok()) return denied;
     if (!handover_) {
       return Status(StatusCode::FAILED_PRECONDITION,
                     "this controller is alone on SQLite: there is no standby to hand over to (run a pair on etcd: "
@@ -479,7 +701,9 @@ class Services final : public v1::NodeService::Service, public v1::ClusterServic
     }
     return handover_(*req, resp);
   }
-  Status UpgradeNode(ServerContext*, const v1::UpgradeNodeRequest* req, v1::UpgradeNodeResponse* resp) override {
+  Status UpgradeNode(ServerContext* ctx, const v1::UpgradeNodeRequest* req, v1::UpgradeNodeResponse* resp) override  {
+    auth::Peer who;
+    if (Status denied = admit(ctx, "UpgradeNode", who); !denied.ok()) return denied;
     return loop_.run([&](int64_t now) {
       auto r = ctl_.upgrade_node(req->node(), req->binary(), now);
       if (!r) return failed(r.error());
@@ -487,7 +711,9 @@ class Services final : public v1::NodeService::Service, public v1::ClusterServic
       return Status::OK;
     }, Loop::Kind::write);
   }
-  Status KillNode(ServerContext*, const v1::DrainRequest* req, v1::DrainResponse* resp) override {
+  Status KillNode(ServerContext* ctx, const v1::DrainRequest* req, v1::DrainResponse* resp) override  {
+    auth::Peer who;
+    if (Status denied = admit(ctx, "KillNode", who); !denied.ok()) return denied;
     return loop_.run([&](int64_t now) {
       auto r = ctl_.kill_node(req->node(), now);
       if (!r) return failed(r.error());
@@ -496,7 +722,9 @@ class Services final : public v1::NodeService::Service, public v1::ClusterServic
     }, Loop::Kind::write);
   }
 
-  Status Logs(ServerContext* ctx, const v1::LogsRequest* req, grpc::ServerWriter<v1::LogChunk>* w) override {
+  Status Logs(ServerContext* ctx, const v1::LogsRequest* req, grpc::ServerWriter<v1::LogChunk>* w) override  {
+    auth::Peer who;
+    if (Status denied = admit(ctx, "Logs", who); !denied.ok()) return denied;
     std::vector<ClusterController::LogSource> sources;
     Status st = loop_.run([&](int64_t) {
       auto r = ctl_.log_sources(req->service(), req->process());
@@ -540,7 +768,9 @@ class Services final : public v1::NodeService::Service, public v1::ClusterServic
     return Status::OK;
   }
 
-  Status Watch(ServerContext* ctx, const v1::WatchRequest* req, grpc::ServerWriter<v1::ClusterEvent>* w) override {
+  Status Watch(ServerContext* ctx, const v1::WatchRequest* req, grpc::ServerWriter<v1::ClusterEvent>* w) override  {
+    auth::Peer who;
+    if (Status denied = admit(ctx, "Watch", who); !denied.ok()) return denied;
     uint64_t since = req->since();
     while (!ctx->IsCancelled()) {
       for (const auto& e : events_.since(since, std::chrono::milliseconds(500))) {
@@ -600,9 +830,38 @@ class Services final : public v1::NodeService::Service, public v1::ClusterServic
     }
   }
 
+  // A token bucket per caller (a user, a node, a joining address).
+  static constexpr int kNodeMessagesPerSecond = 5000;  // a node starting 500 processes sends ~1,500
+  static constexpr int kNodeBurst = 50000;
+  static constexpr int kCallsPerSecond = 500;
+  static constexpr int kCallBurst = 2000;
+  bool rate_ok(const std::string& key) {
+    const double now = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    std::lock_guard lock(rate_mu_);
+    if (buckets_.size() > 10000) buckets_.clear();  // many callers: forget them all rather than grow
+    auto [it, fresh] = buckets_.try_emplace(key, Bucket{kCallBurst, now});
+    Bucket& b = it->second;
+    b.tokens = std::min<double>(kCallBurst, b.tokens + (now - b.at) * kCallsPerSecond);
+    b.at = now;
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
+  }
+  struct Bucket {
+    double tokens;
+    double at;
+  };
+
   ClusterController& ctl_;
   Loop& loop_;
   EventLog& events_;
+  const ServerConfig& cfg_;
+  std::string ca_pem_;
+  std::mutex users_mu_;
+  std::map<std::string, schema::UserRow> users_;
+  uint64_t users_version_ = 0;
+  std::mutex rate_mu_;
+  std::map<std::string, Bucket> buckets_;
   std::atomic<ConnId> next_conn_{1};
   std::mutex conns_mu_;
   std::map<ConnId, std::shared_ptr<ConnOut>> conns_;
@@ -628,6 +887,15 @@ int64_t steady_now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
+bool write_private(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return false;
+  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  ::close(fd);
+  return ok && std::rename(tmp.c_str(), path.c_str()) == 0;
+}
+
 void write_file(const std::string& path, const std::string& text) {
   std::ofstream(path + ".tmp") << text << "\n";
   std::filesystem::rename(path + ".tmp", path);
@@ -642,6 +910,7 @@ int run_controller(const ServerConfig& cfg) {
     say("cannot create data dir " + cfg.data_dir + ": " + ec.message());
     return 1;
   }
+  ::chmod(cfg.data_dir.c_str(), 0700);  // the store (with the CA's key), admin.conf, the admin socket
   // Signals are taken by sigwait below; every thread inherits the mask.
   sigset_t sigs;
   sigemptyset(&sigs);
@@ -769,9 +1038,64 @@ int run_controller(const ServerConfig& cfg) {
   }
   say("store " + (*store)->name() + " (cluster " + ctl.cluster_id() + "): " + std::to_string(*loaded) + " processes loaded in " +
       std::to_string(wall_ms() - t0) + " ms");
+  // Who may do what: the cluster CA (made on the first start and committed
+  // before anything is served, so a crash cannot leave nodes holding
+  // certificates of a CA the store never kept), this controller's server
+  // certificate (fresh each start), the local admin's client certificate.
+  auth::KeyAndCert server_tls, admin_tls;
+  const std::string admin_conf = cfg.data_dir + "/admin.conf";
+  if (!cfg.insecure) {
+    if (ctl.auth().dirty()) {
+      if (auto c = ctl.commit(); !c) {
+        say("cannot store the new cluster CA in " + (*store)->name() + ": " + c.error().message);
+        return 1;
+      }
+      say("created the cluster CA (SHA-256 " + ctl.auth().ca_fingerprint() + ")");
+    }
+    auto sc = auth::issue(ctl.auth().ca(), {auth::kControllerName, "rackos:controller", {auth::kControllerName, "localhost"},
+                                            true, 365LL * 86400});
+    if (!sc) {
+      say("cannot make the controller's certificate: " + sc.error().message);
+      return 1;
+    }
+    server_tls = *sc;
+    // The local admin's config is kept while it still works (same CA, user
+    // not removed, a month of life left); otherwise a new certificate.
+    auto old = auth::read_client_config(admin_conf);
+    std::optional<auth::CertInfo> info;
+    if (old) {
+      if (auto i = auth::read_cert(old->identity.cert_pem)) info = *i;
+    }
+    const bool keep = old && info && old->identity.ca_pem == ctl.auth().ca().cert_pem &&
+                      ctl.auth().user_valid("admin", auth::Role::admin, info->serial) &&
+                      info->not_after_s > ::time(nullptr) + 30LL * 86400;
+    if (keep) {
+      admin_tls = {old->identity.key_pem, old->identity.cert_pem};
+    } else {
+      auto key = auth::make_key();
+      auto csr = key ? auth::make_csr(*key, "admin") : Result<std::string>(key.error());
+      auto cert = csr ? ctl.auth().add_user("admin", auth::Role::admin, *csr, 365LL * 86400, wall_ms())
+                      : Result<IssuedCert>(csr.error());
+      if (!cert) {
+        say("cannot make the local admin's certificate: " + cert.error().message);
+        return 1;
+      }
+      if (auto c = ctl.commit(); !c) {
+        say("cannot store the local admin user: " + c.error().message);
+        return 1;
+      }
+      admin_tls = {*key, cert->cert_pem};
+    }
+  } else {
+    say("WARNING: --insecure-no-tls: plaintext gRPC and every caller is an admin; for benchmarks on loopback only");
+  }
   Loop loop(ctl, cfg.tick_ms);
-  Services services(ctl, loop, events);
-  loop.set_after_turn(LoudEvents(events));
+  Services services(ctl, loop, events, cfg);
+  services.set_ca(ctl.auth().ca().cert_pem);
+  loop.set_after_turn([loud = LoudEvents(events), &services]() mutable {
+    loud();
+    services.refresh_users();
+  });
   if (election) {
     // Renewed from the loop itself: a stalled loop stops renewing, and on
     // waking finds it may no longer act before it touches anything.
@@ -847,10 +1171,20 @@ int run_controller(const ServerConfig& cfg) {
 
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(cfg.listen, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(cfg.listen,
+                           cfg.insecure ? grpc::InsecureServerCredentials()
+                                        : auth::server_credentials(ctl.auth().ca().cert_pem, server_tls.cert_pem, server_tls.key_pem),
+                           &port);
+  // Local admin access: a Unix socket only root can open (0600 in the 0700 data dir), as containerd and Docker guard theirs.
+  const std::string socket_path = cfg.data_dir + "/rackos.sock";
+  std::filesystem::remove(socket_path, ec);
+  int socket_port = 0;
+  if (socket_path.size() < 100) builder.AddListeningPort("unix:" + socket_path, grpc::InsecureServerCredentials(), &socket_port);
   builder.RegisterService(static_cast<v1::NodeService::Service*>(&services));
   builder.RegisterService(static_cast<v1::ClusterService::Service*>(&services));
-  builder.SetMaxReceiveMessageSize(64 << 20);
+  // Bad input from the network: no request may be larger than this (a file
+  // of 10,000 services is ~2 MiB; a Register of a node with 10,000 processes ~5 MiB).
+  builder.SetMaxReceiveMessageSize(16 << 20);
   builder.SetMaxSendMessageSize(64 << 20);
   // Every shim stream holds a thread; leave room for them and for clients.
   grpc::ResourceQuota quota("rackos-controller");
@@ -867,6 +1201,14 @@ int run_controller(const ServerConfig& cfg) {
   int ignored = 0;
   split_host_port(cfg.listen, host, ignored);
   const std::string addr = host + ":" + std::to_string(port);
+  if (socket_port != 0) ::chmod(socket_path.c_str(), 0600);
+  if (!cfg.insecure) {
+    auth::ClientConfig cc{addr, "admin", "admin", {ctl.auth().ca().cert_pem, admin_tls.cert_pem, admin_tls.key_pem}};
+    if (auto w = auth::write_client_config(admin_conf, cc); !w) say("WARNING: " + w.error().message);
+    if (const std::string t = ctl.auth().bootstrap_token(); !t.empty()) {
+      if (auto w = write_private(cfg.data_dir + "/join-token", t + "\n"); !w) say("WARNING: cannot write " + cfg.data_dir + "/join-token");
+    }
+  }
   write_file(cfg.data_dir + "/controller.addr", addr);
 
   httplib::Server http;

@@ -23,6 +23,11 @@ struct ServerConfig {
   int64_t leader_lease_ms = 600;               // etcd: a standby takes over after this long without a renewal
   ControllerConfig controller;
   std::vector<std::string> argv;               // how it was started: re-executed as a standby after a handover
+  // Plaintext gRPC and every caller an admin (benchmarks comparing TLS on and
+  // off; never on a network). Default: mutual TLS on `listen`, the cluster CA
+  // in the store, admin.conf and the root-only socket in data_dir.
+  bool insecure = false;
+  int64_t node_cert_ttl_s = 30LL * 86400;      // shims renew at two thirds of it
 };
 
 // Runs until SIGTERM or SIGINT; returns the exit code. Errors at start (store,

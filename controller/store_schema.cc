@@ -101,4 +101,36 @@ Result<ProcessRow> process_from_json(const std::string& key, const std::string& 
   });
 }
 
+std::string to_json(const PkiRow& r) { return json{{"cert", r.cert_pem}, {"key", r.key_pem}}.dump(); }
+
+Result<PkiRow> pki_from_json(const std::string& key, const std::string& text) {
+  return parse("pki " + key, text, [](const json& j) {
+    return PkiRow{j.at("cert").get<std::string>(), j.at("key").get<std::string>()};
+  });
+}
+
+std::string to_json(const TokenRow& r) {
+  return json{{"secret_sha256", r.secret_sha256}, {"description", r.description}, {"created_ms", r.created_ms},
+              {"expires_ms", r.expires_ms},       {"joins", r.joins}}
+      .dump();
+}
+
+Result<TokenRow> token_from_json(const std::string& key, const std::string& text) {
+  return parse("token " + key, text, [](const json& j) {
+    return TokenRow{j.at("secret_sha256").get<std::string>(), j.value("description", ""), j.value("created_ms", int64_t{0}),
+                    j.value("expires_ms", int64_t{0}), j.value("joins", uint32_t{0})};
+  });
+}
+
+std::string to_json(const UserRow& r) {
+  return json{{"role", r.role}, {"created_ms", r.created_ms}, {"serials", r.serials}}.dump();
+}
+
+Result<UserRow> user_from_json(const std::string& key, const std::string& text) {
+  return parse("user " + key, text, [](const json& j) {
+    return UserRow{j.at("role").get<std::string>(), j.value("created_ms", int64_t{0}),
+                   j.value("serials", std::vector<std::string>{})};
+  });
+}
+
 }  // namespace rackos::controller::schema

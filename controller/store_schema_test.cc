@@ -22,6 +22,12 @@ TEST(StoreSchema, EveryFieldRoundTrips) {
     p.state = st;
     EXPECT_EQ(process_from_json("web/3", to_json(p))->state, st);
   }
+  PkiRow k{"-----BEGIN CERTIFICATE-----\n", "-----BEGIN PRIVATE KEY-----\n"};
+  EXPECT_EQ(*pki_from_json("ca", to_json(k)), k);
+  TokenRow t{"ab12", "for rack 3", 1000, 601000, 4};
+  EXPECT_EQ(*token_from_json("x7k2", to_json(t)), t);
+  UserRow u{"operator", 1000, {"0A1B", "2C3D"}};
+  EXPECT_EQ(*user_from_json("alice", to_json(u)), u);
   // Defaults survive too (a row with nothing set).
   EXPECT_EQ(*process_from_json("a/0", to_json(ProcessRow{"a"})), ProcessRow{"a"});
   EXPECT_EQ(*node_from_json("n", to_json(NodeRow{})), NodeRow{});

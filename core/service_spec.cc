@@ -1,6 +1,7 @@
 // validate_service_spec: the semantic rules of a service spec (see service_spec.h).
 #include "core/service_spec.h"
 
+#include <cctype>
 #include <set>
 
 #include "core/quantity.h"
@@ -88,6 +89,12 @@ std::vector<Error> validate_service_spec(const ServiceSpec& spec) {
   }
   check_range("cpu", spec.envelope.cpu_millis, format_cpu_millis, errors);
   check_range("memory", spec.envelope.memory_bytes, format_memory_bytes, errors);
+  if (!spec.user.empty()) {
+    bool ok = spec.user.size() <= 32 && spec.user[0] != '-';
+    for (char c : spec.user) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.');
+    if (!ok) errors.push_back({"user \"" + spec.user + "\" is not a valid user name (1-32 of letters, digits, . _ -; not starting with -)"});
+    if (spec.uid) errors.push_back({"user and uid are both set: give one (user: NAME, or uid: N with gid: N)"});
+  }
   for (const auto& [name, count] : spec.resources) {
     if (name == "cpu" || name == "memory") {
       errors.push_back({"resources." + name + " belongs in the envelope (cpu:/memory:), not in resources"});
@@ -127,7 +134,7 @@ std::vector<Error> validate_service_spec(const ServiceSpec& spec) {
 }
 
 SpecChange classify_change(const ServiceSpec& old, const ServiceSpec& next) {
-  if (old.command != next.command || old.env != next.env || old.workdir != next.workdir || old.uid != next.uid ||
+  if (old.command != next.command || old.env != next.env || old.workdir != next.workdir || old.uid != next.uid || old.user != next.user ||
       old.gid != next.gid || old.resources != next.resources) {
     return SpecChange::replace;
   }

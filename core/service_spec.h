@@ -79,7 +79,8 @@ struct ServiceSpec {
   std::vector<std::string> command;                       // argv
   std::vector<std::pair<std::string, std::string>> env;   // in declared order
   std::string workdir;                                    // empty: the shim's default
-  std::optional<uint32_t> uid;
+  std::string user;                                       // a user name on the node; empty: see uid
+  std::optional<uint32_t> uid;                            // neither: the node's unprivileged workload user
   std::optional<uint32_t> gid;
   Envelope envelope;
   std::map<std::string, int64_t> resources;               // countable, e.g. {"gpu": 1}
@@ -89,6 +90,9 @@ struct ServiceSpec {
   std::vector<Constraint> constraints;
   // Unset: `stop` for singletons (instances.max == 1), `keep` otherwise.
   std::optional<OnPartition> on_partition;
+
+  // It asks for root (user: root, uid: 0 or gid: 0): only an admin may apply it.
+  bool runs_as_root() const { return user == "root" || (uid && *uid == 0) || (gid && *gid == 0); }
 
   OnPartition effective_on_partition() const {
     if (on_partition) return *on_partition;

@@ -234,6 +234,8 @@ struct YamlReader {
         }
       } else if (key == "workdir") {
         scalar(v, "workdir", spec.workdir);
+      } else if (key == "user") {
+        scalar(v, "user", spec.user);
       } else if (key == "uid") {
         uid(v, "uid", spec.uid);
       } else if (key == "gid") {
@@ -284,7 +286,7 @@ struct YamlReader {
         else fail(v, "on_partition: \"" + s + "\" is not allowed (allowed: stop, keep)");
       } else {
         fail(kv.first, "unknown field \"" + key +
-                           "\" (allowed: name, command, env, workdir, uid, gid, cpu, memory, resources, "
+                           "\" (allowed: name, command, env, workdir, user, uid, gid, cpu, memory, resources, "
                            "instances, priority, restart, constraints, on_partition)");
       }
     }
@@ -407,6 +409,7 @@ Result<ServiceSpec> parse_service_cli(const CliServiceArgs& args) {
   spec.name = args.name;
   spec.command = args.command;
   spec.workdir = args.workdir;
+  spec.user = args.user;
   if (auto r = parse_cpu_range(args.cpu)) spec.envelope.cpu_millis = *r;
   else errors.push_back({"--cpu: " + r.error().message});
   if (auto r = parse_memory_range(args.memory)) spec.envelope.memory_bytes = *r;
@@ -532,6 +535,10 @@ std::string format_service_yaml(const ServiceSpec& spec) {
   if (!spec.workdir.empty()) {
     o += "\nworkdir: ";
     scalar(o, spec.workdir);
+  }
+  if (!spec.user.empty()) {
+    o += "\nuser: ";
+    scalar(o, spec.user);
   }
   if (spec.uid) o += "\nuid: " + std::to_string(*spec.uid);
   if (spec.gid) o += "\ngid: " + std::to_string(*spec.gid);

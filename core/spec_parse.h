@@ -41,6 +41,7 @@ struct CliServiceArgs {
   std::vector<std::string> resources;  // NAME=COUNT
   std::vector<std::string> constraints;
   std::string workdir;
+  std::string user;                    // empty: the node's unprivileged workload user
 };
 Result<ServiceSpec> parse_service_cli(const CliServiceArgs& args);
 

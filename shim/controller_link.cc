@@ -38,7 +38,7 @@ namespace {
 // A fresh channel for every attempt, with its own subchannel (no backoff
 // inherited from a failed attempt): a controller that restarts is found again
 // within one retry period, well inside the nodes' reconnect grace.
-std::shared_ptr<grpc::Channel> make_channel(const std::string& target) {
+std::shared_ptr<grpc::Channel> make_channel(const std::string& target, const auth::TlsIdentity& id) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 20);
@@ -48,7 +48,8 @@ std::shared_ptr<grpc::Channel> make_channel(const std::string& target) {
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 200);
   args.SetMaxReceiveMessageSize(64 << 20);  // as much as the controller may send (a Registered for a big node)
   args.SetMaxSendMessageSize(64 << 20);
-  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+  auto creds = auth::channel_credentials(target, id, args);
+  return grpc::CreateCustomChannel(target, creds, args);
 }
 }  // namespace
 
@@ -118,7 +119,25 @@ void ControllerLink::run() {
   size_t at = 0;
   while (!stop_) {
     const std::string target = targets[at % targets.size()];
-    channel_ = make_channel(target);
+    auth::TlsIdentity id;
+    if (cfg_.creds) {
+      auto r = cfg_.creds->identity(target);
+      if (!r) {
+        // No certificate and the join failed: a bad token is said and tried
+        // again every 5 s (the operator may fix it); an unreachable
+        // controller is tried again like a broken stream.
+        push({LinkItem::disconnected, {}, r.error().message});
+        const int64_t wait = r.error().code == ErrorCode::unavailable ? 200 : 5000;
+        if (targets.size() > 1) ++at;
+        for (int64_t waited = 0; waited < wait && !stop_; waited += 20) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+        continue;
+      }
+      id = *r;
+      cfg_.creds->start_renewal(targets);
+    }
+    channel_ = make_channel(target, id);
     v1::NodeService::Stub stub(channel_);
     auto ctx = std::make_shared<grpc::ClientContext>();
     std::shared_ptr<Stream> stream(stub.Connect(ctx.get()).release());
@@ -166,6 +185,8 @@ void ControllerLink::run() {
       stream_.reset();
       ctx_.reset();
     }
+    // Refused before any message (a certificate for another node, too many messages): like a refusal.
+    if (refused.empty() && st.error_code() == grpc::StatusCode::PERMISSION_DENIED) refused = st.error_message();
     std::string why = !refused.empty() ? "refused by the controller: " + refused
                       : st.ok()        ? "the controller closed the stream"
                                        : "controller " + target + ": " + st.error_message();

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "rackos/v1/node.pb.h"
+#include "shim/node_credentials.h"
 
 namespace grpc {
 class ClientContext;
@@ -31,6 +32,8 @@ namespace rackos::shim {
 struct LinkConfig {
   std::string controller;      // host:port, or several (a controller pair): host:port,host:port
   int64_t silence_ms = 2'000;  // no message from the controller this long: reconnect
+  // The node's certificate (joined on first use); null: plaintext (--insecure-no-tls).
+  std::shared_ptr<NodeCredentials> creds;
 };
 
 struct LinkItem {

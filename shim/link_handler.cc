@@ -196,6 +196,7 @@ std::vector<v1::ShimMessage> handle_controller_message(const v1::ControllerMessa
     std::sort(sr.env.begin(), sr.env.end());
     sr.workdir = s.workdir();
     if (s.has_uid()) sr.uid = s.uid();
+    sr.user = s.user();
     if (s.has_gid()) sr.gid = s.gid();
     if (auto why = refuse_start(status, sup, sr.spec)) {
       out.push_back(event(s.id(), NodeEventKind::start_failed, *why));

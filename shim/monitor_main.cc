@@ -136,9 +136,9 @@ int child_main(void* raw) {
     if (fd < 0 || ::write(fd, pid_text, static_cast<size_t>(len)) < 0) fail(1);
     ::close(fd);
   }
-  if (s.gid) {
-    if (::setgroups(0, nullptr) != 0 || ::setgid(*s.gid) != 0) fail(2);
-  }
+  // Root's supplementary groups never reach a workload that runs as someone else.
+  if ((s.gid || s.uid) && ::setgroups(0, nullptr) != 0) fail(2);
+  if (s.gid && ::setgid(*s.gid) != 0) fail(2);
   if (s.uid && ::setuid(*s.uid) != 0) fail(3);
   if (!s.workdir.empty() && ::chdir(s.workdir.c_str()) != 0) fail(4);
   int devnull = ::open("/dev/null", O_RDONLY);
@@ -410,7 +410,8 @@ int run_slot(const std::vector<std::string>& join_files) {
     }
     LaunchSpec spec = std::move(launch).value();
     Argv av(spec);
-    if (spec.gid && (::setgroups(0, nullptr) != 0 || ::setgid(*spec.gid) != 0)) fail(2);
+    if ((spec.gid || spec.uid) && ::setgroups(0, nullptr) != 0) fail(2);
+    if (spec.gid && ::setgid(*spec.gid) != 0) fail(2);
     if (spec.uid && ::setuid(*spec.uid) != 0) fail(3);
     if (!spec.workdir.empty() && ::chdir(spec.workdir.c_str()) != 0) fail(4);
     int devnull = ::open("/dev/null", O_RDONLY);

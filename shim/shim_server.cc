@@ -117,7 +117,7 @@ class ShimDaemon {
         lease_path_(cfg.state_dir + "/lease"),
         identity_path_(cfg.state_dir + "/cluster.json"),
         enforcer_(cfg.enforcer),
-        ident_{cfg.node, cfg.token, cfg.cpu_millis, cfg.memory_bytes, cfg.labels} {
+        ident_{cfg.node, cfg.insecure ? cfg.token : std::string(), cfg.cpu_millis, cfg.memory_bytes, cfg.labels} {
     health_.node_lease_ms = cfg.node_lease_ms;
   }
   ~ShimDaemon() {
@@ -218,7 +218,8 @@ class ShimDaemon {
                                                          .log_keep = cfg_.log_keep,
                                                          .retained_log_bytes = cfg_.retained_log_bytes,
                                                          .lease_file = lease_.valid() ? lease_path_ : std::string(),
-                                                         .fence_grace_ms = cfg_.fence_grace_ms},
+                                                         .fence_grace_ms = cfg_.fence_grace_ms,
+                                                         .workload_user = cfg_.workload_user},
                                         detected_.cgroups.get());
     status_.enforcement = detected_.description;
     status_.node_lease_ms = cfg_.node_lease_ms;
@@ -359,7 +360,12 @@ class ShimDaemon {
 
   void connect_controller() {
     if (cfg_.controller.empty()) return;
-    link_ = std::make_unique<ControllerLink>(LinkConfig{cfg_.controller, std::max<int64_t>(4 * cfg_.node_lease_ms, 2000)});
+    LinkConfig lc{cfg_.controller, std::max<int64_t>(4 * cfg_.node_lease_ms, 2000), nullptr};
+    if (!cfg_.insecure) {
+      lc.creds = std::make_shared<NodeCredentials>(NodeCredentialsConfig{
+          cfg_.node, cfg_.cert_dir.empty() ? cfg_.state_dir + "/pki" : cfg_.cert_dir, cfg_.token});
+    }
+    link_ = std::make_unique<ControllerLink>(std::move(lc));
     link_->start();
     watch(link_->event_fd(), EPOLLIN);
   }

@@ -33,7 +33,10 @@ struct ShimConfig {
   std::vector<std::string> argv;    // how this shim was started (for upgrades)
   // The controller (empty: none; the node is driven through its local API only).
   std::string controller;           // host:port
-  std::string token;                // the cluster's join token
+  std::string token;                // the cluster's join token (K1<ca sha256>::<id>.<secret>)
+  std::string cert_dir;              // the node's key, certificate and CA; empty: <state_dir>/pki
+  bool insecure = false;            // plaintext to a controller started with --insecure-no-tls
+  std::string workload_user = "rackos-workload";  // processes whose spec names no user run as it
   int64_t heartbeat_ms = 100;
   std::map<std::string, std::string> labels;
 };

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -37,6 +38,15 @@ std::string_view to_string(ProcState s) {
 }
 
 namespace {
+
+// A user's uid and primary gid from the node's passwd database.
+std::optional<std::pair<uint32_t, uint32_t>> lookup_user(const std::string& name) {
+  passwd pw{};
+  passwd* found = nullptr;
+  std::vector<char> buf(16384);
+  if (::getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &found) != 0 || found == nullptr) return std::nullopt;
+  return std::make_pair(static_cast<uint32_t>(pw.pw_uid), static_cast<uint32_t>(pw.pw_gid));
+}
 
 constexpr int64_t kStartTimeoutMs = 5000;
 
@@ -167,6 +177,17 @@ Result<const ManagedProcess*> Supervisor::start(const StartRequest& req, int64_t
   launch.workdir = req.workdir;
   launch.uid = req.uid;
   launch.gid = req.gid;
+  if (!req.user.empty() || (!req.uid && !req.gid && !cfg_.workload_user.empty())) {
+    const std::string& name = req.user.empty() ? cfg_.workload_user : req.user;
+    auto ids = lookup_user(name);
+    if (!ids) {
+      return Error{req.user.empty() ? "the node's workload user \"" + name + "\" does not exist on " + cfg_.node +
+                                          " (scripts/setup creates it; or start the shim with --workload-user NAME)"
+                                    : "user \"" + name + "\" does not exist on node " + cfg_.node};
+    }
+    launch.uid = ids->first;
+    launch.gid = ids->second;
+  }
   launch.log_max_bytes = cfg_.log_max_bytes;
   launch.log_keep = cfg_.log_keep;
   if (spec.on_partition == OnPartition::stop) launch.lease_file = cfg_.lease_file;

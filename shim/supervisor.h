@@ -41,6 +41,9 @@ struct SupervisorConfig {
   std::string lease_file;
   // A frozen at-most-one workload is killed when its lease stays lapsed this long (freeze.h).
   int64_t fence_grace_ms = 3000;
+  // Who a process runs as when its spec names no user, uid or gid: an
+  // unprivileged account (scripts/setup creates it). Empty: as the shim (root).
+  std::string workload_user = "rackos-workload";
 };
 
 enum class ProcState : uint8_t { running, stopping, exited };
@@ -93,6 +96,7 @@ struct StartRequest {
   std::vector<std::pair<std::string, std::string>> env;
   std::string workdir;
   std::optional<uint32_t> uid, gid;
+  std::string user;  // a name here; empty with no uid/gid: SupervisorConfig::workload_user
 };
 
 class Supervisor {
