@@ -47,6 +47,7 @@ void add_auth_commands(CLI::App& app) {
       v1::CreateTokenResponse resp;
       check(call_active(c, [&](auto& stub, auto& ctx) { return stub.CreateToken(&ctx, req, &resp); }), c, "token create");
       std::printf("%s\n", resp.token().c_str());
+      std::fflush(stdout);
       std::fprintf(stderr, "token %s, expires %s; join a node with: rackos shim --node NAME ... --controller %s --token-file FILE\n",
                    resp.id().c_str(), when(resp.expires_ms()).c_str(), c.all.c_str());
     });

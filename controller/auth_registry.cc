@@ -51,11 +51,15 @@ Result<bool> AuthRegistry::load_record(const StoreRecord& rec) {
   return false;
 }
 
-Result<bool> AuthRegistry::ensure_ca() {
+Result<bool> AuthRegistry::ensure_ca(const auth::CertAuthority& fallback) {
   if (has_ca()) return false;
-  auto ca = auth::make_ca("rackos cluster CA", 10LL * 365 * 86400);
-  if (!ca) return ca.error();
-  ca_ = *ca;
+  if (!fallback.cert_pem.empty() && auth::ca_fingerprint(fallback.cert_pem)) {
+    ca_ = fallback;
+  } else {
+    auto ca = auth::make_ca("rackos cluster CA", 10LL * 365 * 86400);
+    if (!ca) return ca.error();
+    ca_ = *ca;
+  }
   fingerprint_ = *auth::ca_fingerprint(ca_.cert_pem);
   dirty_.insert({schema::kPki, schema::kPkiCaKey});
   return true;

@@ -33,8 +33,11 @@ class AuthRegistry {
 
   // A record of kind pki, token or user (false: another kind).
   Result<bool> load_record(const StoreRecord& rec);
-  // After loading: a new CA when the store holds none (to be committed).
-  Result<bool> ensure_ca();
+  // After loading: when the store holds no CA, `fallback` (the copy kept in
+  // the data dir: a lost or emptied store must not change the cluster's
+  // identity, or no node could connect to be adopted), else a new one. To be
+  // committed. True when the store had none.
+  Result<bool> ensure_ca(const auth::CertAuthority& fallback = {});
   bool has_ca() const { return !ca_.cert_pem.empty(); }
   const auth::CertAuthority& ca() const { return ca_; }
   const std::string& ca_fingerprint() const { return fingerprint_; }

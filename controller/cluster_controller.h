@@ -48,6 +48,7 @@ struct ControllerConfig {
   // "boot"; with --insecure-no-tls, what every shim's Register must carry.
   std::string token;
   bool insecure = false;               // no TLS: no CA, no tokens, no users; the Register token is the only check
+  auth::CertAuthority fallback_ca;     // the data dir's copy of the CA, for a store that holds none
   int64_t stop_grace_ms = 5'000;
   bool allow_fault_injection = false;  // `rackos node kill`
   int64_t reconnect_grace_ms = 2'000;  // after a controller restart, nodes have this long to reconnect

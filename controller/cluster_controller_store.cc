@@ -40,7 +40,12 @@ Result<size_t> ClusterController::load(int64_t now_ms) {
     if (auto r = auth_.load_record(rec); !r) return r.error();
   }
   if (!cfg_.insecure) {
-    if (auto r = auth_.ensure_ca(); !r) return Error{"cannot create the cluster CA: " + r.error().message};
+    auto r = auth_.ensure_ca(cfg_.fallback_ca);
+    if (!r) return Error{"cannot create the cluster CA: " + r.error().message};
+    if (*r && !cfg_.fallback_ca.cert_pem.empty() && auth_.ca().cert_pem == cfg_.fallback_ca.cert_pem) {
+      events_->add(now_ms, "store-reset", store_->name(),
+                   "the store held no cluster CA: restored the copy kept in the data dir (nodes keep their certificates)");
+    }
   }
   if (cluster_id_.empty()) {
     // A new store (or one from before cluster ids): it gets an identity now.

@@ -24,6 +24,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "auth/grpc_tls.h"
@@ -996,7 +997,18 @@ int run_controller(const ServerConfig& cfg) {
     }
   }
   EventLog events;
-  ClusterController ctl(cfg.controller, store->get(), &events);
+  ControllerConfig ctl_cfg = cfg.controller;
+  const std::string pki_dir = cfg.data_dir + "/pki";
+  if (!cfg.insecure) {
+    // The data dir keeps a copy of the CA (the store is the truth; this copy
+    // restores it into an emptied store, so nodes can still connect).
+    std::ifstream c(pki_dir + "/ca.crt"), k(pki_dir + "/ca.key");
+    std::stringstream cs, ks;
+    cs << c.rdbuf();
+    ks << k.rdbuf();
+    ctl_cfg.fallback_ca = {cs.str(), ks.str()};
+  }
+  ClusterController ctl(ctl_cfg, store->get(), &events);
   const int64_t t0 = wall_ms();
   // Loading a large cluster can take longer than the leader lease: the lead
   // is renewed meanwhile (nothing is acted on until the loop runs, which
@@ -1051,6 +1063,13 @@ int run_controller(const ServerConfig& cfg) {
         return 1;
       }
       say("created the cluster CA (SHA-256 " + ctl.auth().ca_fingerprint() + ")");
+    }
+    if (ctl.auth().ca().cert_pem != ctl_cfg.fallback_ca.cert_pem || ctl.auth().ca().key_pem != ctl_cfg.fallback_ca.key_pem) {
+      std::filesystem::create_directories(pki_dir, ec);
+      ::chmod(pki_dir.c_str(), 0700);
+      if (!write_private(pki_dir + "/ca.crt", ctl.auth().ca().cert_pem) || !write_private(pki_dir + "/ca.key", ctl.auth().ca().key_pem)) {
+        say("WARNING: cannot keep a copy of the cluster CA in " + pki_dir);
+      }
     }
     auto sc = auth::issue(ctl.auth().ca(), {auth::kControllerName, "rackos:controller", {auth::kControllerName, "localhost"},
                                             true, 365LL * 86400});

@@ -44,7 +44,8 @@ class SupervisorTest : public SupervisorFixture {
     lease_.renew(lease_clock_ms() + armed_ms);
     sup_ = std::make_unique<Supervisor>(SupervisorConfig{.node = "test", .state_dir = dir_, .monitor_path = MONITOR_BINARY,
                                                          .cpu_millis = 2000, .memory_bytes = 1ll << 30,
-                                                         .lease_file = lease_path, .fence_grace_ms = grace_ms},
+                                                         .lease_file = lease_path, .fence_grace_ms = grace_ms,
+                                                         .workload_user = ""},  // writes in the test's dir: as root
                                         nullptr);  // no cgroups: the freeze is SIGSTOP
     ASSERT_TRUE(sup_->init());
   }

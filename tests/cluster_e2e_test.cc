@@ -213,20 +213,6 @@ TEST(ClusterE2E, PartitionedShimComesBackFencedAndStopsItsStaleCopies) {
   EXPECT_NE(out.find("node-fenced"), std::string::npos) << out;
 }
 
-TEST(ClusterE2E, WrongTokenIsRefused) {
-  LocalCluster c(kBin, {.nodes = 1});
-  ASSERT_TRUE(c.start());
-  const std::string wrong = c.dir() + "/wrong-token";
-  std::ofstream(wrong) << "not-the-token\n";
-  c.start_node(2, wrong);
-  EXPECT_TRUE(wait_until(5000, [&] {
-    return c.file(c.node_log(2)).find("join token does not match") != std::string::npos;
-  })) << c.file(c.node_log(2));
-  v1::ListNodesResponse nodes;
-  c.call([&](grpc::ClientContext* ctx) { return c.api().ListNodes(ctx, v1::ListRequest{}, &nodes); });
-  EXPECT_EQ(nodes.nodes_size(), 1);
-}
-
 TEST(ClusterE2E, DrainMovesEverythingAndLogsAreReadable) {
   LocalCluster c(kBin, {.nodes = 2});
   ASSERT_TRUE(c.start());

@@ -193,7 +193,10 @@ class LocalCluster {
       return true;
     });
     if (!ok) return false;
-    channel_ = grpc::CreateChannel(addr_, grpc::InsecureChannelCredentials());
+    // The harness is root on the controller's machine: the admin socket. CLI
+    // runs (and anything else this test process starts) use admin.conf.
+    channel_ = grpc::CreateChannel("unix:" + data_dir() + "/rackos.sock", grpc::InsecureChannelCredentials());
+    ::setenv("RACKOS_CONFIG", (data_dir() + "/admin.conf").c_str(), 1);
     stub_ = v1::ClusterService::NewStub(channel_);
     return true;
   }
@@ -201,7 +204,7 @@ class LocalCluster {
   void start_node(int i, const std::string& token_file = "") {
     std::filesystem::create_directories(node_dir(i));
     const auto argv = local::shim_argv({bin_, node_name(i), opt_.node_cpu, opt_.node_memory, node_dir(i), addr_,
-                                        token_file.empty() ? dir_ + "/token" : token_file, opt_.lease,
+                                        token_file.empty() ? data_dir() + "/join-token" : token_file, opt_.lease,
                                         "r" + std::to_string(i % 2), opt_.enforce});
     shims_[i].push_back(spawn(argv, node_log(i)));
     if (opt_.standby) shims_[i].push_back(spawn(argv, node_log(i)));

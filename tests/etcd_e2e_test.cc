@@ -113,6 +113,8 @@ struct UpRun {
   pid_t pid = -1;
   std::string dir;
   UpRun(std::string d, const std::vector<std::string>& args) : dir(std::move(d)) {
+    // The CLI runs of this test are the local admin `up` writes.
+    ::setenv("RACKOS_CONFIG", (dir + "/controller/admin.conf").c_str(), 1);
     pid = ::fork();
     if (pid == 0) {
       int fd = ::open((dir + "/up.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -244,7 +246,8 @@ TEST(EtcdE2E, TheStandbyControllerTakesOverAKilledActiveAndAdoptsTheSamePids) {
   EXPECT_FALSE(std::filesystem::exists(dir + "/b/controller.addr")) << text_of(dir + "/b.log");  // a standby does not listen
   EXPECT_NE(text_of(dir + "/b.log").find("standby"), std::string::npos) << text_of(dir + "/b.log");
   cleanup.pids.push_back(local::spawn_daemon(
-      local::shim_argv({kBin, node, "2", "4Gi", state, both, dir + "/token", "500ms", "r1", false}), dir + "/node.log"));
+      local::shim_argv({kBin, node, "2", "4Gi", state, both, dir + "/a/join-token", "500ms", "r1", false}), dir + "/node.log"));
+  ::setenv("RACKOS_CONFIG", (dir + "/a/admin.conf").c_str(), 1);
   const std::string secs = std::to_string(900000 + (::getpid() % 100000) * 7);
   std::ofstream(dir + "/sup.yaml") << "name: sup\ncommand: [sleep, '" << secs << "']\ncpu: 10m:100m\nmemory: 8Mi:32Mi\ninstances: 2\n";
   auto cli = [&](const std::string& args) {

@@ -211,9 +211,8 @@ TEST(FaultE2E, UpRestartsItsControllerAndShimsAndWorkloadsKeepTheirPids) {
   } stop{up};
   auto log = [&] { return file_text(dir + "/up.log"); };
   ASSERT_TRUE(wait_until(60000, [&] { return log().find("The cluster is up") != std::string::npos; }, 50)) << log();
-  std::string addr;
-  std::getline(std::ifstream(dir + "/controller/controller.addr"), addr);
-  auto stub = v1::ClusterService::NewStub(grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()));
+  // As root on the controller's machine: its admin socket.
+  auto stub = v1::ClusterService::NewStub(grpc::CreateChannel("unix:" + dir + "/controller/rackos.sock", grpc::InsecureChannelCredentials()));
   auto pids = [&] {
     std::map<std::string, int> out;
     v1::ListRequest req;
