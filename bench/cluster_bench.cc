@@ -7,8 +7,10 @@
 //   start-throughput  1,000 short-lived processes (/bin/true) started through the
 //                     API until all have exited; `start_processes_per_s: N`
 //                     (median of 5 runs).
-// Usage: bench_cluster failover [--processes N] [--repeats N]
-//        bench_cluster start-throughput [--processes N] [--runs N]
+// Each runs twice, TLS off (--insecure-no-tls) and then on (the default; the
+// headline, last), and prints what TLS costs.
+// Usage: bench_cluster failover [--processes N] [--repeats N] [--tls on|off|both]
+//        bench_cluster start-throughput [--processes N] [--runs N] [--tls on|off|both]
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -47,8 +49,8 @@ double percentile(std::vector<double> v, double q) {
   return v[std::min(idx, v.size() - 1)];
 }
 
-int failover(int processes, int repeats) {
-  LocalCluster c(RACKOS_BINARY, {.nodes = 4, .node_cpu = "8", .node_memory = "8Gi", .standby = true});
+int failover(int processes, int repeats, bool insecure, double& p99) {
+  LocalCluster c(RACKOS_BINARY, {.nodes = 4, .node_cpu = "8", .node_memory = "8Gi", .standby = true, .insecure = insecure});
   if (!c.start()) {
     std::fprintf(stderr, "bench failover: the cluster did not start\n");
     return 1;
@@ -63,7 +65,8 @@ int failover(int processes, int repeats) {
     std::fprintf(stderr, "bench failover: only %d of %d running\n", c.running("fleet"), processes);
     return 1;
   }
-  std::printf("cluster: 4 nodes (active + standby shims each), %d running processes\n", processes);
+  std::printf("cluster: 4 nodes (active + standby shims each), %d running processes, TLS %s\n", processes,
+              insecure ? "off" : "on (mutual, every shim and client)");
   std::vector<double> took;
   for (int r = 0; r < repeats; ++r) {
     std::map<std::string, std::vector<std::string>> on;
@@ -101,22 +104,25 @@ int failover(int processes, int repeats) {
       return 1;
     }
   }
-  std::printf("failover_p50_ms: %.0f\n", percentile(took, 0.5));
-  std::printf("failover_max_ms: %.0f\n", percentile(took, 1.0));
-  std::printf("failover_p99_ms: %.0f\n", percentile(took, 0.99));
+  const char* tls = insecure ? "tls_off" : "tls_on";
+  std::printf("failover_p50_ms_%s: %.0f\n", tls, percentile(took, 0.5));
+  std::printf("failover_max_ms_%s: %.0f\n", tls, percentile(took, 1.0));
+  p99 = percentile(took, 0.99);
+  std::printf("failover_p99_ms_%s: %.0f\n", tls, p99);
   return 0;
 }
 
-int start_throughput(int processes, int runs) {
+int start_throughput(int processes, int runs, bool insecure, double& median) {
   // BENCH_NO_ENFORCE=1: shims without cgroups, to see what enforcement costs.
   const bool enforce = std::getenv("BENCH_NO_ENFORCE") == nullptr;
-  LocalCluster c(RACKOS_BINARY, {.nodes = 4, .node_cpu = "8", .node_memory = "8Gi", .standby = true, .enforce = enforce});
+  LocalCluster c(RACKOS_BINARY,
+                 {.nodes = 4, .node_cpu = "8", .node_memory = "8Gi", .standby = true, .enforce = enforce, .insecure = insecure});
   if (!c.start()) {
     std::fprintf(stderr, "bench start-throughput: the cluster did not start\n");
     return 1;
   }
-  std::printf("cluster: 4 nodes (active + standby shims each); %d short-lived processes (/bin/true) per run\n",
-              processes);
+  std::printf("cluster: 4 nodes (active + standby shims each); %d short-lived processes (/bin/true) per run; TLS %s\n",
+              processes, insecure ? "off" : "on");
   std::vector<double> rates;
   for (int r = 0; r < runs; ++r) {
     const std::string name = "burst" + std::to_string(r);
@@ -163,8 +169,17 @@ int start_throughput(int processes, int runs) {
     c.call([&](grpc::ClientContext* ctx) { return c.api().Stop(ctx, stop, &sr); });
     wait_until(10000, [&] { return c.processes(name).processes_size() == 0; }, 50);
   }
-  std::printf("start_processes_per_s: %.0f\n", percentile(rates, 0.5));
+  median = percentile(rates, 0.5);
+  std::printf("start_processes_per_s_%s: %.0f\n", insecure ? "tls_off" : "tls_on", median);
   return 0;
+}
+
+// --tls on|off|both (default both: off first, then on, in one run).
+std::string tls_flag(int argc, char** argv) {
+  for (int i = 2; i + 1 < argc; ++i) {
+    if (std::strcmp(argv[i], "--tls") == 0) return argv[i + 1];
+  }
+  return "both";
 }
 
 int flag(int argc, char** argv, const char* name, int dflt) {
@@ -178,10 +193,28 @@ int flag(int argc, char** argv, const char* name, int dflt) {
 
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "";
-  if (mode == "failover") return failover(flag(argc, argv, "--processes", 200), flag(argc, argv, "--repeats", 12));
-  if (mode == "start-throughput") {
-    return start_throughput(flag(argc, argv, "--processes", 1000), flag(argc, argv, "--runs", 5));
+  const std::string tls = tls_flag(argc, argv);
+  if ((mode != "failover" && mode != "start-throughput") || (tls != "on" && tls != "off" && tls != "both")) {
+    std::fprintf(stderr, "usage: bench_cluster failover|start-throughput [--processes N] [--repeats N|--runs N] [--tls on|off|both]\n");
+    return 2;
   }
-  std::fprintf(stderr, "usage: bench_cluster failover|start-throughput [--processes N] [--repeats N|--runs N]\n");
-  return 2;
+  // TLS off, then on (the default): the headline is with TLS, the last line;
+  // the cost of TLS beside it (the bound: no worse by more than 10 %).
+  double off = 0, on = 0;
+  for (bool insecure : {true, false}) {
+    if ((insecure && tls == "on") || (!insecure && tls == "off")) continue;
+    double& out = insecure ? off : on;
+    const int rc = mode == "failover"
+                       ? failover(flag(argc, argv, "--processes", 200), flag(argc, argv, "--repeats", 12), insecure, out)
+                       : start_throughput(flag(argc, argv, "--processes", 1000), flag(argc, argv, "--runs", 5), insecure, out);
+    if (rc != 0) return rc;
+  }
+  const char* metric = mode == "failover" ? "failover_p99_ms" : "start_processes_per_s";
+  if (tls == "both" && off > 0) {
+    // Worse is slower failover (higher) or fewer starts a second (lower).
+    const double worse = mode == "failover" ? (on - off) / off : (off - on) / off;
+    std::printf("%s: TLS off %.0f, on %.0f: TLS costs %+.1f %%\n", metric, off, on, 100.0 * worse);
+  }
+  std::printf("%s: %.0f\n", metric, tls == "off" ? off : on);
+  return 0;
 }

@@ -30,8 +30,10 @@
 //                       twice at any moment (sampled on the host every 30 ms,
 //                       frozen copies not counted), the store revision never
 //                       going back. A line per fault; `chaos_violations: N`.
-// Usage: bench_pair handover [--handovers N]
-//        bench_pair failover-unplanned [--kills N]
+// handover and failover-unplanned run twice, TLS off (--insecure-no-tls) and
+// then on (the default; the headline), and print what TLS costs.
+// Usage: bench_pair handover [--handovers N] [--tls on|off|both]
+//        bench_pair failover-unplanned [--kills N] [--tls on|off|both]
 //        bench_pair rolling-upgrade [--processes N]
 //        bench_pair chaos [--minutes M] [--seed S]
 #include <fcntl.h>
@@ -53,6 +55,8 @@
 
 #include "controller/etcd_store.h"
 #include "core/spec_parse.h"
+#include "auth/client_config.h"
+#include "auth/grpc_tls.h"
 #include "tests/cluster_harness.h"
 
 namespace {
@@ -76,6 +80,11 @@ std::string read_text(const std::string& path) {
   return ss.str();
 }
 
+// TLS off (--insecure-no-tls) for the run in progress; else the identity of
+// the local admin `up` wrote (admin.conf), for every client of the bench.
+bool g_insecure = false;
+rackos::auth::TlsIdentity g_identity;
+
 // `rackos up --store etcd --controllers 2` in the background, in its own dir.
 struct Up {
   std::string dir;
@@ -96,9 +105,14 @@ struct Up {
       ::dup2(fd, 2);
       const std::string prefix = "bp" + std::to_string(::getppid()) + "-";
       const std::string n = std::to_string(nodes);
-      ::execl(RACKOS_BINARY, RACKOS_BINARY, "up", "--store", "etcd", "--controllers", "2", "--nodes", n.c_str(), "--dir",
-              (dir + "/c").c_str(), "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--node-prefix", prefix.c_str(), "-f",
-              (dir + "/probe.yaml").c_str(), static_cast<char*>(nullptr));
+      std::vector<std::string> args{RACKOS_BINARY, "up", "--store", "etcd", "--controllers", "2", "--nodes", n, "--dir",
+                                    dir + "/c", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--node-prefix", prefix,
+                                    "-f", dir + "/probe.yaml"};
+      if (g_insecure) args.push_back("--insecure-no-tls");
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(RACKOS_BINARY, argv.data());
       ::_exit(127);
     }
     const auto end = Clock::now() + std::chrono::seconds(120);
@@ -110,6 +124,17 @@ struct Up {
         addrs = log.substr(from, log.find(' ', from) - from);
         std::stringstream ss(addrs);
         for (std::string a; std::getline(ss, a, ',');) list.push_back(a);
+        g_identity = {};
+        if (!g_insecure) {
+          const std::string conf = dir + "/c/controller/admin.conf";
+          auto cfg = rackos::auth::read_client_config(conf);
+          if (!cfg) {
+            std::fprintf(stderr, "bench pair: %s\n", cfg.error().message.c_str());
+            return false;
+          }
+          g_identity = cfg->identity;
+          ::setenv("RACKOS_CONFIG", conf.c_str(), 1);  // the CLI runs of the bench
+        }
         return list.size() == 2;
       }
       if (::waitpid(pid, nullptr, WNOHANG) == pid) {
@@ -163,7 +188,8 @@ struct PairClient {
   void renew(size_t i) {
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-    chans[i] = grpc::CreateCustomChannel(addrs[i], grpc::InsecureChannelCredentials(), args);
+    auto creds = rackos::auth::channel_credentials(addrs[i], g_identity, args);
+    chans[i] = grpc::CreateCustomChannel(addrs[i], creds, args);
     stubs[i] = v1::ClusterService::NewStub(chans[i]);
   }
   static std::unique_ptr<grpc::ClientContext> ctx(int ms) {
@@ -240,7 +266,7 @@ std::vector<int> fleet_pids() {
   return p;
 }
 
-int handover(int count) {
+int handover(int count, double& p99) {
   Up up;
   if (!up.start(kProbe)) return 1;
   PairClient client(up.list);
@@ -353,12 +379,14 @@ int handover(int count) {
   std::printf("writes acknowledged: %u; store holds %u; lost %d, doubled %d\n", last_acked.load() - 100, max - 100, lost, doubled);
   std::printf("workload processes restarted or gone: %d of %zu; frozen in %d of %d host samples (every 20 ms)\n", changed,
               pids_before.size(), frozen_samples.load(), samples.load() * static_cast<int>(pids_before.size()));
-  std::printf("handover_p50_ms: %.1f\n", percentile(gaps, 0.5));
-  std::printf("handover_p99_ms: %.0f\n", percentile(gaps, 0.99));
+  const char* tls = g_insecure ? "tls_off" : "tls_on";
+  std::printf("handover_p50_ms_%s: %.1f\n", tls, percentile(gaps, 0.5));
+  p99 = percentile(gaps, 0.99);
+  std::printf("handover_p99_ms_%s: %.0f\n", tls, p99);
   return lost + doubled + changed > 0 ? 1 : 0;
 }
 
-int failover_unplanned(int kills) {
+int failover_unplanned(int kills, double& p99) {
   Up up;
   if (!up.start(kProbe)) return 1;
   PairClient client(up.list);
@@ -399,9 +427,11 @@ int failover_unplanned(int kills) {
   int changed = 0;
   for (int p : pids_before) changed += !std::binary_search(pids_after.begin(), pids_after.end(), p);
   std::printf("workload processes restarted or gone: %d of %zu\n", changed, pids_before.size());
-  std::printf("controller_failover_p50_ms: %.0f\n", percentile(took, 0.5));
-  std::printf("controller_failover_p99_ms: %.0f\n", percentile(took, 0.99));
-  return 0;
+  const char* tls = g_insecure ? "tls_off" : "tls_on";
+  std::printf("controller_failover_p50_ms_%s: %.0f\n", tls, percentile(took, 0.5));
+  p99 = percentile(took, 0.99);
+  std::printf("controller_failover_p99_ms_%s: %.0f\n", tls, p99);
+  return changed > 0 ? 1 : 0;
 }
 
 int rolling_upgrade(int processes) {
@@ -677,8 +707,24 @@ int main(int argc, char** argv) {
       n = std::atoi(argv[i + 1]);
     }
   }
-  if (mode == "handover") return handover(n);
-  if (mode == "failover-unplanned") return failover_unplanned(n);
+  if (mode == "handover" || mode == "failover-unplanned") {
+    // TLS off, then on (the default; the headline, last), in one run: what TLS costs.
+    std::string tls = "both";
+    for (int i = 2; i + 1 < argc; i += 2) {
+      if (!std::strcmp(argv[i], "--tls")) tls = argv[i + 1];
+    }
+    double off = 0, on = 0;
+    for (bool insecure : {true, false}) {
+      if ((insecure && tls == "on") || (!insecure && tls == "off")) continue;
+      g_insecure = insecure;
+      const int rc = mode == "handover" ? handover(n, insecure ? off : on) : failover_unplanned(n, insecure ? off : on);
+      if (rc != 0) return rc;
+    }
+    const char* metric = mode == "handover" ? "handover_p99_ms" : "controller_failover_p99_ms";
+    if (tls == "both" && off > 0) std::printf("%s: TLS off %.0f, on %.0f: TLS costs %+.1f %%\n", metric, off, on, 100.0 * (on - off) / off);
+    std::printf("%s: %.0f\n", metric, tls == "off" ? off : on);
+    return 0;
+  }
   if (mode == "rolling-upgrade") return rolling_upgrade(n);
   if (mode == "chaos") {
     double minutes = 5;

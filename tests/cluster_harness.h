@@ -28,6 +28,8 @@
 #include <thread>
 #include <vector>
 
+#include "auth/client_config.h"
+#include "auth/grpc_tls.h"
 #include "cli/local_cluster.h"
 #include "rackos/v1/cluster.grpc.pb.h"
 #include "shim/cgroup_files.h"
@@ -131,6 +133,7 @@ struct ClusterOptions {
   std::string lease = "500ms";
   std::string data_dir;  // the controller's store dir (empty: <dir>/controller)
   std::vector<std::string> controller_extra;  // every start of the controller, e.g. {"--store", "etcd://..."}
+  bool insecure = false;  // --insecure-no-tls everywhere (benchmarks: what TLS costs)
 };
 
 class LocalCluster {
@@ -182,7 +185,8 @@ class LocalCluster {
   bool start_controller(const std::string& listen = "127.0.0.1:0", std::vector<std::string> extra = {}) {
     std::filesystem::remove(data_dir() + "/controller.addr");
     extra.insert(extra.begin(), opt_.controller_extra.begin(), opt_.controller_extra.end());
-    ctl_pid_ = spawn(local::controller_argv({bin_, listen, "127.0.0.1:0", data_dir(), dir_ + "/token", opt_.lease, extra}),
+    ctl_pid_ = spawn(local::controller_argv({bin_, listen, "127.0.0.1:0", data_dir(), dir_ + "/token", opt_.lease, extra,
+                                             opt_.insecure}),
                      dir_ + "/controller.log");
     bool ok = wait_until(10000, [&] {
       std::ifstream in(data_dir() + "/controller.addr");
@@ -193,10 +197,18 @@ class LocalCluster {
       return true;
     });
     if (!ok) return false;
-    // The harness is root on the controller's machine: the admin socket. CLI
-    // runs (and anything else this test process starts) use admin.conf.
-    channel_ = grpc::CreateChannel("unix:" + data_dir() + "/rackos.sock", grpc::InsecureChannelCredentials());
-    ::setenv("RACKOS_CONFIG", (data_dir() + "/admin.conf").c_str(), 1);
+    // The harness is the local admin over TCP and TLS (admin.conf), as CLI
+    // runs from this test process are; plaintext with --insecure-no-tls.
+    auth::TlsIdentity id;
+    if (!opt_.insecure) {
+      ::setenv("RACKOS_CONFIG", (data_dir() + "/admin.conf").c_str(), 1);
+      auto cfg = auth::read_client_config(data_dir() + "/admin.conf");
+      if (!cfg) return false;
+      id = cfg->identity;
+    }
+    grpc::ChannelArguments args;
+    auto creds = auth::channel_credentials(addr_, id, args);
+    channel_ = grpc::CreateCustomChannel(addr_, creds, args);
     stub_ = v1::ClusterService::NewStub(channel_);
     return true;
   }
@@ -204,8 +216,9 @@ class LocalCluster {
   void start_node(int i, const std::string& token_file = "") {
     std::filesystem::create_directories(node_dir(i));
     const auto argv = local::shim_argv({bin_, node_name(i), opt_.node_cpu, opt_.node_memory, node_dir(i), addr_,
-                                        token_file.empty() ? data_dir() + "/join-token" : token_file, opt_.lease,
-                                        "r" + std::to_string(i % 2), opt_.enforce});
+                                        token_file.empty() ? (opt_.insecure ? dir_ + "/token" : data_dir() + "/join-token")
+                                                           : token_file,
+                                        opt_.lease, "r" + std::to_string(i % 2), opt_.enforce, opt_.insecure});
     shims_[i].push_back(spawn(argv, node_log(i)));
     if (opt_.standby) shims_[i].push_back(spawn(argv, node_log(i)));
   }
@@ -276,7 +289,9 @@ class LocalCluster {
   }
 
   // Runs the rackos binary with args; returns (exit code, stdout+stderr).
-  std::pair<int, std::string> cli(const std::string& args) { return sh(bin_ + " " + args + " --controller " + addr_); }
+  std::pair<int, std::string> cli(const std::string& args) {
+    return sh(bin_ + " " + args + " --controller " + addr_ + (opt_.insecure ? " --insecure-no-tls" : ""));
+  }
 
   // Runs a shell command; returns (exit code, stdout+stderr). Its exit status
   // is ours alone: the child is marked owned before the reaper can see it.
