@@ -47,27 +47,75 @@ Result<Range> parse_range(std::string_view text, Result<int64_t> (*parse_one)(st
 // Every key given twice in a map, anywhere in the document (YAML parsers keep
 // both and later readers would silently take one): one error each, naming
 // the key and both lines.
-void find_duplicate_keys(const YAML::Node& n, const std::string& path, std::vector<Error>& errors) {
+void find_duplicate_keys(const YAML::Node& n, const std::string& path, std::vector<Error>& errors, int line_offset) {
   if (n.IsMap()) {
     std::map<std::string, int> seen;  // key -> first line
     for (const auto& kv : n) {
       const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : std::string("?");
-      const int line = kv.first.Mark().line + 1;
+      const int line = kv.first.Mark().line + 1 + line_offset;
       const std::string field = path.empty() ? key : path + "." + key;
       if (auto [it, fresh] = seen.emplace(key, line); !fresh) {
         errors.push_back({"line " + std::to_string(line) + ": " + field + " is given twice (first on line " +
                           std::to_string(it->second) + "); give each field once"});
       }
-      find_duplicate_keys(kv.second, field, errors);
+      find_duplicate_keys(kv.second, field, errors, line_offset);
     }
   } else if (n.IsSequence()) {
-    for (const auto& item : n) find_duplicate_keys(item, path, errors);
+    for (const auto& item : n) find_duplicate_keys(item, path, errors, line_offset);
   }
+}
+
+// The documents of a YAML stream, each with the line it starts on. Split at
+// the document markers ("---" and "..." at the start of a line, which YAML
+// reserves there in every context) and loaded one by one: yaml-cpp 0.7's
+// LoadAll never returns on some malformed streams (a lone "," allocates
+// until memory runs out: yaml-cpp issue 1040, fixed after 0.8), and this
+// parser takes input from the network.
+struct YamlDocument {
+  YAML::Node node;
+  int line_offset = 0;
+};
+
+Result<std::vector<YamlDocument>> load_documents(std::string_view text) {
+  std::vector<YamlDocument> docs;
+  size_t start = 0;
+  int start_line = 0, line = 0;
+  auto marker = [&](size_t at, char c) {
+    return text.size() >= at + 3 && text[at] == c && text[at + 1] == c && text[at + 2] == c &&
+           (text.size() == at + 3 || text[at + 3] == ' ' || text[at + 3] == '\t' || text[at + 3] == '\n' || text[at + 3] == '\r');
+  };
+  auto load = [&](size_t from, size_t to, int first_line) -> Result<bool> {
+    if (to <= from) return true;
+    try {
+      docs.push_back({YAML::Load(std::string(text.substr(from, to - from))), first_line});
+    } catch (const YAML::Exception& e) {
+      return Error{"line " + std::to_string(e.mark.line + 1 + first_line) + ": not valid YAML: " + e.msg};
+    }
+    return true;
+  };
+  for (size_t at = 0; at <= text.size();) {
+    const size_t nl = text.find('\n', at);
+    const size_t next = nl == std::string_view::npos ? text.size() + 1 : nl + 1;
+    if (marker(at, '-')) {  // a new document begins here (the marker line is its first)
+      if (auto r = load(start, at, start_line); !r) return r.error();
+      start = at;
+      start_line = line;
+    } else if (marker(at, '.')) {  // the document ends here
+      if (auto r = load(start, at, start_line); !r) return r.error();
+      start = std::min(next, text.size());
+      start_line = line + 1;
+    }
+    at = next;
+    ++line;
+  }
+  if (auto r = load(start, text.size(), start_line); !r) return r.error();
+  return docs;
 }
 
 // Collects errors against YAML nodes, each with its line number.
 struct YamlReader {
   std::vector<Error> errors;
+  int line_offset = 0;  // where the document being read starts in the stream
   // Fields that failed to parse ("memory", "cpu"): the rule checks that run
   // afterwards skip them rather than report a second, confusing error.
   std::set<std::string> failed_roots;
@@ -78,7 +126,7 @@ struct YamlReader {
   }
 
   void fail(const YAML::Node& at, const std::string& msg) {
-    int line = at.IsDefined() ? at.Mark().line + 1 : 0;
+    int line = at.IsDefined() ? at.Mark().line + 1 + line_offset : 0;
     if (line > 0) {
       errors.push_back({"line " + std::to_string(line) + ": " + msg});
     } else {
@@ -354,18 +402,15 @@ Result<std::vector<ServiceSpec>> parse_services_yaml(std::string_view yaml_text,
     return Error{"the spec is " + std::to_string(yaml_text.size()) + " bytes; the limit is " +
                  std::to_string(kMaxSpecBytes) + " bytes (" + std::to_string(kMaxSpecBytes >> 20) + " MiB)"};
   }
-  std::vector<YAML::Node> docs;
-  try {
-    docs = YAML::LoadAll(std::string(yaml_text));
-  } catch (const YAML::Exception& e) {
-    return Error{"line " + std::to_string(e.mark.line + 1) + ": not valid YAML: " + e.msg};
-  }
+  auto loaded = load_documents(yaml_text);
+  if (!loaded) return loaded.error();
   YamlReader reader;
   std::vector<ServiceSpec> specs;
-  std::vector<YAML::Node> service_nodes;
-  for (const auto& doc : docs) find_duplicate_keys(doc, "", reader.errors);
-  for (const auto& doc : docs) {
+  std::vector<YamlDocument> service_nodes;
+  for (const auto& [doc, offset] : *loaded) find_duplicate_keys(doc, "", reader.errors, offset);
+  for (const auto& [doc, offset] : *loaded) {
     if (doc.IsNull()) continue;
+    reader.line_offset = offset;
     if (doc.IsMap() && doc["services"]) {
       if (doc.size() != 1) reader.fail(doc, "a document with \"services:\" must hold nothing else");
       const YAML::Node list = doc["services"];
@@ -373,14 +418,15 @@ Result<std::vector<ServiceSpec>> parse_services_yaml(std::string_view yaml_text,
         reader.fail(list, "services: expected a list of services");
         continue;
       }
-      for (const auto& s : list) service_nodes.push_back(s);
+      for (const auto& s : list) service_nodes.push_back({s, offset});
     } else {
-      service_nodes.push_back(doc);
+      service_nodes.push_back({doc, offset});
     }
   }
   if (service_nodes.empty() && reader.errors.empty()) return Error{"no service in the file"};
   std::set<std::string> names;
-  for (const auto& node : service_nodes) {
+  for (const auto& [node, offset] : service_nodes) {
+    reader.line_offset = offset;
     reader.failed_roots.clear();
     ServiceSpec spec = reader.service(node);
     auto problems = validate_service_spec(spec);

@@ -245,3 +245,17 @@ TEST(ServiceSpec, WhatAChangeMeansForRunningProcesses) {
 
 }  // namespace
 }  // namespace rackos
+
+// Found by `scripts/bench fuzz-spec`: yaml-cpp 0.7's LoadAll never returns on
+// a lone "," (allocating until memory runs out); documents are split at their
+// markers and loaded one by one instead. Lines still count from the file's start.
+TEST(SpecParse, MalformedStreamsEndWithAnErrorAndLinesCountAcrossDocuments) {
+  for (const char* text : {",", "name: a\n,\n", "---\n,\n---\n,", ",\n...\n,"}) {
+    EXPECT_FALSE(parse_services_yaml(text)) << text;
+  }
+  auto r = parse_services_yaml("name: a\ncommand: [x]\ncpu: 1:2\nmemory: 8Mi:16Mi\n---\nname: b\ncommand: [y]\n"
+                               "cpu: 1:2\nmemory: 8Mi:16Mi\nbogus: 1\n...\n---\nname: c\n");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("line 10: unknown field \"bogus\""), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("line 13: command is missing"), std::string::npos) << r.error().message;
+}
