@@ -246,6 +246,9 @@ TEST(ServiceSpec, WhatAChangeMeansForRunningProcesses) {
 }  // namespace
 }  // namespace rackos
 
+namespace rackos {
+namespace {
+
 // Found by `scripts/bench fuzz-spec`: yaml-cpp 0.7's LoadAll never returns on
 // a lone "," (allocating until memory runs out); documents are split at their
 // markers and loaded one by one instead. Lines still count from the file's start.
@@ -259,3 +262,6 @@ TEST(SpecParse, MalformedStreamsEndWithAnErrorAndLinesCountAcrossDocuments) {
   EXPECT_NE(r.error().message.find("line 10: unknown field \"bogus\""), std::string::npos) << r.error().message;
   EXPECT_NE(r.error().message.find("line 13: command is missing"), std::string::npos) << r.error().message;
 }
+
+}  // namespace
+}  // namespace rackos
