@@ -50,7 +50,12 @@ Peer peer_of(const grpc::ServerContext& ctx) {
   if (!auth) return p;
   auto pems = auth->FindPropertyValues("x509_pem_cert");
   if (pems.empty()) return p;
-  auto info = read_cert(std::string(pems.front().data(), pems.front().size()));
+  return peer_from_pem(std::string(pems.front().data(), pems.front().size()));
+}
+
+Peer peer_from_pem(const std::string& cert_pem) {
+  Peer p;
+  auto info = read_cert(cert_pem);
   if (!info) return p;
   p.role = role_from_org(info->org);
   p.name = info->cn;

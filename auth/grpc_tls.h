@@ -44,5 +44,7 @@ struct Peer {
   bool unix_socket = false;
 };
 Peer peer_of(const grpc::ServerContext& ctx);
+// Who a verified client certificate names (an HTTPS peer).
+Peer peer_from_pem(const std::string& cert_pem);
 
 }  // namespace rackos::auth

@@ -139,7 +139,7 @@ Result<X509p> make_cert(EVP_PKEY* pub, const CertSubject& s, X509* ca_cert, EVP_
          add_ext(c.get(), issuer, NID_ext_key_usage, s.server ? "serverAuth,clientAuth" : "clientAuth");
     if (ok && !s.dns.empty()) {
       std::string san;
-      for (const auto& d : s.dns) san += (san.empty() ? "DNS:" : ",DNS:") + d;
+      for (const auto& d : s.dns) san += (san.empty() ? "" : ",") + (d.rfind("IP:", 0) == 0 ? d : "DNS:" + d);
       ok = add_ext(c.get(), issuer, NID_subject_alt_name, san);
     }
   }

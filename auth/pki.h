@@ -30,7 +30,7 @@ Result<std::string> make_csr(const std::string& key_pem, const std::string& cn);
 struct CertSubject {
   std::string cn;                 // the node or user name
   std::string org;                // "rackos:admin", "rackos:node", ...
-  std::vector<std::string> dns;   // subjectAltName DNS entries (a server's names)
+  std::vector<std::string> dns;   // subjectAltName DNS entries (a server's names); "IP:1.2.3.4" for an address
   bool server = false;            // extendedKeyUsage serverAuth (else clientAuth)
   int64_t ttl_s = 86400;
 };

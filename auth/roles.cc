@@ -47,7 +47,8 @@ Role needed_for(std::string_view method) {
       {"Stop", Role::operator_},       {"Drain", Role::operator_},        {"KillNode", Role::admin},
       {"Handover", Role::admin},       {"UpgradeNode", Role::admin},      {"CreateToken", Role::admin},
       {"ListTokens", Role::admin},     {"RevokeToken", Role::admin},      {"AddUser", Role::admin},
-      {"ListUsers", Role::admin},      {"RemoveUser", Role::admin},
+      {"ListUsers", Role::admin},      {"RemoveUser", Role::admin},       {"State", Role::view},
+      {"Metrics", Role::view},
   };
   auto it = table.find(method);
   return it == table.end() ? Role::admin : it->second;

@@ -15,6 +15,7 @@ void add_controller(CLI::App& app, int argc, char** argv) {
   struct Args {
     std::string listen = "127.0.0.1:7400";
     std::string http = "127.0.0.1:7401";
+    std::string https = "127.0.0.1:7402";
     std::string data_dir = "/var/lib/rackos";
     std::string store;
     std::string token_file;
@@ -31,7 +32,10 @@ void add_controller(CLI::App& app, int argc, char** argv) {
   static Args a;
   auto* cmd = app.add_subcommand("controller", "Run the controller (the cluster's single writer)");
   cmd->add_option("--listen", a.listen, "gRPC address for shims and clients (port 0: any)")->capture_default_str();
-  cmd->add_option("--http", a.http, "HTTP address for /metrics and /state (empty: off)")->capture_default_str();
+  cmd->add_option("--http", a.http, "Plain HTTP address for /metrics (and /state with --insecure-no-tls); empty: off")
+      ->capture_default_str();
+  cmd->add_option("--https", a.https, "HTTPS address for /state and /metrics, to client certificates (view role); empty: off")
+      ->capture_default_str();
   cmd->add_option("--data-dir", a.data_dir, "Where the SQLite store lives (and the address files)")->capture_default_str();
   cmd->add_option("--store", a.store,
                   "Keep the cluster in etcd instead of SQLite: etcd://HOST:PORT[,HOST:PORT...][/PREFIX/] "
@@ -62,6 +66,7 @@ void add_controller(CLI::App& app, int argc, char** argv) {
     controller::ServerConfig cfg;
     cfg.listen = a.listen;
     cfg.http_listen = a.http;
+    cfg.https_listen = a.https;
     cfg.data_dir = a.data_dir;
     cfg.store = a.store;
     cfg.durable = !a.no_fsync;

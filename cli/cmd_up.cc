@@ -38,6 +38,7 @@ struct UpArgs {
   std::string dir = "/tmp/rackos-up";
   std::string listen = "127.0.0.1:7400";
   std::string http = "127.0.0.1:7401";
+  std::string https = "127.0.0.1:7402";
   std::string file;
   std::string prefix = "node-";
   int racks = 2;
@@ -155,7 +156,8 @@ void add_up(CLI::App& app) {
   cmd->add_option("--dir", a.dir, "Where the cluster keeps its state and logs")->capture_default_str();
   cmd->add_option("--listen", a.listen, "Controller gRPC address (port 0: any; written to DIR/controller/controller.addr)")
       ->capture_default_str();
-  cmd->add_option("--http", a.http, "Controller HTTP address (/metrics, /state)")->capture_default_str();
+  cmd->add_option("--http", a.http, "Controller HTTP address (/metrics)")->capture_default_str();
+  cmd->add_option("--https", a.https, "Controller HTTPS address (/state, to client certificates)")->capture_default_str();
   cmd->add_option("-f,--file", a.file, "Services to apply once the nodes are ready (e.g. examples/demo.yaml)");
   cmd->add_option("--node-prefix", a.prefix, "Node names: PREFIX1..PREFIXN")->capture_default_str();
   cmd->add_option("--racks", a.racks, "Spread the nodes over this many rack labels")->capture_default_str();
@@ -294,7 +296,8 @@ void add_up(CLI::App& app) {
       // The first gets a head start: it leads; the others wait as standbys.
       if (i == 2) std::this_thread::sleep_for(std::chrono::milliseconds(200));
       ctls.push_back(spawn(local::controller_argv({exe, listens[i - 1], i == 1 ? a.http : "127.0.0.1:0", ctl_dir_of(i),
-                                                   token_file, a.lease, store_args, a.insecure}),
+                                                   token_file, a.lease, store_args, a.insecure,
+                                                   i == 1 ? a.https : "127.0.0.1:0"}),
                            ctl_log_of(i)));
     }
     pid_t ctl = ctls.front();
@@ -343,13 +346,20 @@ void add_up(CLI::App& app) {
       std::ifstream in(ctl_dir + "/http.addr");
       std::getline(in, http_now);
     }
+    std::string https_now = a.https;
+    {
+      std::ifstream in(ctl_dir + "/https.addr");
+      std::getline(in, https_now);
+      if (https_now.empty()) https_now = a.https;
+    }
     // Restarted on the address the nodes know (the port it got, if it was 0).
     std::vector<Daemon> ctl_daemons;
     for (int i = 1; i <= a.controllers; ++i) {
       ctl_daemons.push_back({a.controllers == 1 ? std::string("controller") : "controller " + std::to_string(i),
                              local::controller_argv({exe, i == 1 ? addr : listens[i - 1],
                                                      i == 1 ? (http_now.empty() ? a.http : http_now) : "127.0.0.1:0",
-                                                     ctl_dir_of(i), token_file, a.lease, store_args, a.insecure}),
+                                                     ctl_dir_of(i), token_file, a.lease, store_args, a.insecure,
+                                                     i == 1 ? https_now : "127.0.0.1:0"}),
                              ctl_log_of(i), ctls[i - 1], 0, steady_ms(), 0});
     }
     // Nodes join with the token the controller wrote (the CA's fingerprint and
@@ -448,7 +458,10 @@ void add_up(CLI::App& app) {
         "  " + env + "rackos top                live view\n"
         "  " + env + "rackos node kill " + names.back() + "     power-cut a node; watch its processes come back elsewhere\n"
         "  " + env + "rackos events             what the controller did\n"
-        "  curl http://" + http_addr + "/metrics    (and /state)\n"
+        "  curl http://" + http_addr + "/metrics    Prometheus metrics\n" +
+        (a.insecure ? "  curl http://" + http_addr + "/state      the cluster as JSON\n"
+                    : "  curl --cacert " + ctl_dir + "/pki/ca.crt --cert " + ctl_dir + "/pki/admin.pem https://" + https_now +
+                          "/state\n") +
         "Ctrl-C stops everything.");
 
     // Wait for Ctrl-C, keeping every daemon running: a dead controller or

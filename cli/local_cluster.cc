@@ -14,7 +14,7 @@ namespace rackos::local {
 
 std::vector<std::string> controller_argv(const ControllerLaunch& c) {
   std::vector<std::string> argv{c.exe,          "controller", "--listen",    c.listen,     "--http",
-                                c.http,         "--data-dir", c.data_dir,    "--token-file", c.token_file,
+                                c.http,         "--https",    c.https,       "--data-dir", c.data_dir,    "--token-file", c.token_file,
                                 "--node-lease", c.lease,      "--allow-fault-injection", "--no-fsync"};
   if (c.insecure) argv.push_back("--insecure-no-tls");
   argv.insert(argv.end(), c.extra.begin(), c.extra.end());

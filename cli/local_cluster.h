@@ -21,6 +21,7 @@ struct ControllerLaunch {
   std::string lease = "500ms";
   std::vector<std::string> extra;     // e.g. --adopt
   bool insecure = false;              // --insecure-no-tls (benchmarks: TLS off)
+  std::string https = "127.0.0.1:0";  // /state to client certificates
 };
 std::vector<std::string> controller_argv(const ControllerLaunch& c);
 

@@ -3,6 +3,8 @@
 
 #include <grpcpp/grpcpp.h>
 #include <httplib.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -369,6 +371,11 @@ class Services final : public v1::NodeService::Service, public v1::ClusterServic
       return Status::OK;
     }
     who = auth::peer_of(*ctx);
+    return authorize(who, method);
+  }
+
+  // `who` (from its certificate, or the socket) may call `method`.
+  Status authorize(const auth::Peer& who, std::string_view method) {
     const auth::Role need = auth::needed_for(method);
     if (!auth::allows(who.role, need)) {
       return Status(StatusCode::PERMISSION_DENIED, auth::refusal(method, need, who.name, who.role));
@@ -1071,8 +1078,10 @@ int run_controller(const ServerConfig& cfg) {
         say("WARNING: cannot keep a copy of the cluster CA in " + pki_dir);
       }
     }
-    auto sc = auth::issue(ctl.auth().ca(), {auth::kControllerName, "rackos:controller", {auth::kControllerName, "localhost"},
-                                            true, 365LL * 86400});
+    // Its names: controller.rackos (what clients verify), and loopback for
+    // curl and Prometheus on this machine.
+    auto sc = auth::issue(ctl.auth().ca(), {auth::kControllerName, "rackos:controller",
+                                            {auth::kControllerName, "localhost", "IP:127.0.0.1"}, true, 365LL * 86400});
     if (!sc) {
       say("cannot make the controller's certificate: " + sc.error().message);
       return 1;
@@ -1224,40 +1233,46 @@ int run_controller(const ServerConfig& cfg) {
   if (!cfg.insecure) {
     auth::ClientConfig cc{addr, "admin", "admin", {ctl.auth().ca().cert_pem, admin_tls.cert_pem, admin_tls.key_pem}};
     if (auto w = auth::write_client_config(admin_conf, cc); !w) say("WARNING: " + w.error().message);
+    // The same as PEM files for curl: curl --cacert pki/ca.crt --cert pki/admin.pem https://HTTPS_ADDR/state
+    if (!write_private(pki_dir + "/admin.pem", admin_tls.key_pem + admin_tls.cert_pem)) say("WARNING: cannot write " + pki_dir + "/admin.pem");
     if (const std::string t = ctl.auth().bootstrap_token(); !t.empty()) {
       if (auto w = write_private(cfg.data_dir + "/join-token", t + "\n"); !w) say("WARNING: cannot write " + cfg.data_dir + "/join-token");
     }
   }
   write_file(cfg.data_dir + "/controller.addr", addr);
 
-  httplib::Server http;
-  std::thread http_thread;
-  if (!cfg.http_listen.empty()) {
-    std::string hhost;
-    int hport = 0;
-    if (!split_host_port(cfg.http_listen, hhost, hport)) {
-      say("--http " + cfg.http_listen + ": expected HOST:PORT");
-      server->Shutdown();
-      loop.stop();
-      loop_thread.join();
-      return 1;
-    }
-    auto text = [&](std::function<std::string()> f) {
-      std::string body;
-      loop.run([&](int64_t) {
-        body = f();
-        return Status::OK;
-      }, Loop::Kind::read);
-      return body;
-    };
-    http.Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {
+  // HTTP: /metrics plain on loopback (Prometheus on the same host); the
+  // cluster's state only over HTTPS with a client certificate (view role),
+  // unless TLS is off altogether.
+  auto text = [&](std::function<std::string()> f) {
+    std::string body;
+    loop.run([&](int64_t) {
+      body = f();
+      return Status::OK;
+    }, Loop::Kind::read);
+    return body;
+  };
+  auto routes = [&](httplib::Server& srv, bool state, const std::function<bool(const httplib::Request&, httplib::Response&)>& allow) {
+    srv.Get("/metrics", [&, allow](const httplib::Request& req, httplib::Response& res) {
+      if (!allow(req, res)) return;
       res.set_content(text([&] { return ctl.metrics_text(); }), "text/plain; version=0.0.4");
     });
-    http.Get("/state", [&](const httplib::Request&, httplib::Response& res) {
-      res.set_content(text([&] { return ctl.state_json(); }), "application/json");
-    });
-    http.Get("/", [&](const httplib::Request&, httplib::Response& res) {
-      res.set_content("rackos controller\n  /metrics  Prometheus metrics\n  /state    the cluster as JSON\n", "text/plain");
+    if (state) {
+      srv.Get("/state", [&, allow](const httplib::Request& req, httplib::Response& res) {
+        if (!allow(req, res)) return;
+        res.set_content(text([&] { return ctl.state_json(); }), "application/json");
+      });
+    } else {
+      srv.Get("/state", [](const httplib::Request&, httplib::Response& res) {
+        res.status = 403;
+        res.set_content("/state is served over HTTPS to a client certificate (see https.addr in the controller's data dir)\n",
+                        "text/plain");
+      });
+    }
+    srv.Get("/", [state](const httplib::Request&, httplib::Response& res) {
+      res.set_content(std::string("rackos controller\n  /metrics  Prometheus metrics\n") +
+                          (state ? "  /state    the cluster as JSON\n" : "  /state    over HTTPS only\n"),
+                      "text/plain");
     });
     // Bad input from the network: a client that connects and sends nothing
     // holds a worker only for the read timeout (not 5 s), workers are many
@@ -1265,12 +1280,12 @@ int run_controller(const ServerConfig& cfg) {
     // a method other than GET is answered 405 at once — before any body is
     // read (a POST without Content-Length used to wait for one until the
     // client gave up).
-    http.set_read_timeout(1, 0);
-    http.set_write_timeout(2, 0);
-    http.set_keep_alive_timeout(1);
-    http.set_keep_alive_max_count(100);
-    http.new_task_queue = [] { return new httplib::ThreadPool(32); };
-    http.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    srv.set_read_timeout(1, 0);
+    srv.set_write_timeout(2, 0);
+    srv.set_keep_alive_timeout(1);
+    srv.set_keep_alive_max_count(100);
+    srv.new_task_queue = [] { return new httplib::ThreadPool(32); };
+    srv.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
       if (req.method == "GET" || req.method == "HEAD") return httplib::Server::HandlerResponse::Unhandled;
       res.status = 405;
       res.set_header("Allow", "GET, HEAD");
@@ -1278,21 +1293,93 @@ int run_controller(const ServerConfig& cfg) {
       res.set_content(req.method + " " + req.path + ": method not allowed (this endpoint is read-only: GET)\n", "text/plain");
       return httplib::Server::HandlerResponse::Handled;
     });
-    if (hport == 0) {
-      hport = http.bind_to_any_port(hhost);
-    } else if (!http.bind_to_port(hhost, hport)) {
-      hport = -1;
+  };
+  // Binds `srv` to `listen` (port 0: any); the address it got, or empty.
+  auto bind = [&](httplib::Server& srv, const std::string& listen, const char* what) -> std::string {
+    std::string h;
+    int p = 0;
+    if (!split_host_port(listen, h, p)) {
+      say(std::string(what) + " " + listen + ": expected HOST:PORT");
+      return "";
     }
-    if (hport <= 0) {
-      say("cannot listen for HTTP on " + cfg.http_listen + " (in use?)");
-      server->Shutdown();
-      loop.stop();
-      loop_thread.join();
-      return 1;
+    if (p == 0) {
+      p = srv.bind_to_any_port(h);
+    } else if (!srv.bind_to_port(h, p)) {
+      p = -1;
     }
-    write_file(cfg.data_dir + "/http.addr", hhost + ":" + std::to_string(hport));
+    if (p <= 0) {
+      say(std::string("cannot listen for ") + what + " on " + listen + " (in use?)");
+      return "";
+    }
+    return h + ":" + std::to_string(p);
+  };
+  auto fail_start = [&] {
+    server->Shutdown();
+    loop.stop();
+    loop_thread.join();
+    return 1;
+  };
+  httplib::Server http;
+  std::thread http_thread;
+  if (!cfg.http_listen.empty()) {
+    routes(http, cfg.insecure, [](const httplib::Request&, httplib::Response&) { return true; });
+    const std::string at = bind(http, cfg.http_listen, "HTTP");
+    if (at.empty()) return fail_start();
+    write_file(cfg.data_dir + "/http.addr", at);
     http_thread = std::thread([&] { http.listen_after_bind(); });
-    say("http on " + hhost + ":" + std::to_string(hport) + " (/metrics, /state)");
+    say("http on " + at + (cfg.insecure ? " (/metrics, /state)" : " (/metrics)"));
+  }
+  std::unique_ptr<httplib::SSLServer> https;
+  std::thread https_thread;
+  if (!cfg.insecure && !cfg.https_listen.empty()) {
+    // The controller's certificate, and client certificates verified against the CA (required).
+    auto x509 = [](const std::string& pem) {
+      BIO* b = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+      X509* c = PEM_read_bio_X509(b, nullptr, nullptr, nullptr);
+      BIO_free(b);
+      return c;
+    };
+    X509* cert = x509(server_tls.cert_pem);
+    X509* ca = x509(ctl.auth().ca().cert_pem);
+    BIO* kb = BIO_new_mem_buf(server_tls.key_pem.data(), static_cast<int>(server_tls.key_pem.size()));
+    EVP_PKEY* key = PEM_read_bio_PrivateKey(kb, nullptr, nullptr, nullptr);
+    BIO_free(kb);
+    X509_STORE* clients = X509_STORE_new();  // owned by the server from here
+    X509_STORE_add_cert(clients, ca);
+    https = std::make_unique<httplib::SSLServer>(cert, key, clients);
+    X509_free(cert);
+    X509_free(ca);
+    EVP_PKEY_free(key);
+    routes(*https, true, [&](const httplib::Request& req, httplib::Response& res) {
+      auth::Peer who;
+      if (req.ssl) {
+        if (X509* peer = SSL_get1_peer_certificate(req.ssl)) {
+          BIO* out = BIO_new(BIO_s_mem());
+          PEM_write_bio_X509(out, peer);
+          char* data = nullptr;
+          const long n = BIO_get_mem_data(out, &data);
+          who = auth::peer_from_pem(std::string(data, static_cast<size_t>(std::max(0L, n))));
+          BIO_free(out);
+          X509_free(peer);
+        }
+      }
+      const Status st = services.authorize(who, req.path == "/metrics" ? "Metrics" : "State");
+      if (st.ok()) return true;
+      res.status = st.error_code() == StatusCode::RESOURCE_EXHAUSTED ? 429 : 403;
+      res.set_content(st.error_message() + "\n", "text/plain");
+      return false;
+    });
+    const std::string at = bind(*https, cfg.https_listen, "HTTPS");
+    if (at.empty()) {
+      if (http_thread.joinable()) {
+        http.stop();
+        http_thread.join();
+      }
+      return fail_start();
+    }
+    write_file(cfg.data_dir + "/https.addr", at);
+    https_thread = std::thread([&] { https->listen_after_bind(); });
+    say("https on " + at + " (/state, /metrics; a client certificate of the view role or more)");
   }
   say("listening on " + addr + " (gRPC); lease " + std::to_string(cfg.controller.health.node_lease_ms) + " ms" +
       (cfg.controller.token.empty() ? "; WARNING: no join token, any shim may join" : "; shims need the join token"));
@@ -1308,6 +1395,10 @@ int run_controller(const ServerConfig& cfg) {
       if (http_thread.joinable()) {
         http.stop();
         http_thread.join();
+      }
+      if (https_thread.joinable()) {
+        https->stop();
+        https_thread.join();
       }
       const std::string exe = reexec_binary.empty() ? std::string("/proc/self/exe") : reexec_binary;
       std::vector<char*> args;
@@ -1338,6 +1429,10 @@ int run_controller(const ServerConfig& cfg) {
   if (http_thread.joinable()) {
     http.stop();
     http_thread.join();
+  }
+  if (https_thread.joinable()) {
+    https->stop();
+    https_thread.join();
   }
   if (!election) {
     loop.stop();

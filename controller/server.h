@@ -15,7 +15,8 @@ namespace rackos::controller {
 
 struct ServerConfig {
   std::string listen = "127.0.0.1:7400";       // gRPC; port 0 picks one
-  std::string http_listen = "127.0.0.1:7401";  // empty: no HTTP; port 0 picks one
+  std::string http_listen = "127.0.0.1:7401";  // /metrics (and /state with insecure); empty: no HTTP; port 0 picks one
+  std::string https_listen = "127.0.0.1:7402"; // /state and /metrics to client certificates; empty: none
   std::string data_dir = "/var/lib/rackos";    // state.db; controller.addr and http.addr are written here
   std::string store;                           // empty: SQLite in data_dir; etcd://HOST:PORT[,...][/PREFIX/]
   bool durable = true;                         // fsync each commit (SQLite)

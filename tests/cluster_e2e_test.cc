@@ -68,8 +68,18 @@ TEST(ClusterE2E, DeployScaleAndPsJson) {
   EXPECT_NE(metrics->body.find("rackos_nodes{state=\"ready\"} 3"), std::string::npos) << metrics->body;
   EXPECT_NE(metrics->body.find("rackos_processes{state=\"running\"} 3"), std::string::npos);
   EXPECT_NE(metrics->body.find("rackos_failover_duration_ms_bucket{le=\"1000\"}"), std::string::npos);
-  auto state = http.Get("/state");
-  ASSERT_TRUE(state);
+  // /state: only over HTTPS, to a client certificate (the local admin's here).
+  EXPECT_EQ(http.Get("/state")->status, 403);
+  std::string https_addr = c.file(c.dir() + "/controller/https.addr");
+  https_addr.erase(https_addr.find_last_not_of("\n") + 1);
+  const std::string pki = c.dir() + "/controller/pki";
+  httplib::SSLClient https(https_addr.substr(0, https_addr.find(':')), std::stoi(https_addr.substr(https_addr.find(':') + 1)),
+                           pki + "/admin.pem", pki + "/admin.pem");
+  https.set_ca_cert_path((pki + "/ca.crt").c_str());
+  https.enable_server_certificate_verification(true);
+  auto state = https.Get("/state");
+  ASSERT_TRUE(state) << httplib::to_string(state.error());
+  ASSERT_EQ(state->status, 200) << state->body;
   auto sj = nlohmann::json::parse(state->body);
   EXPECT_EQ(sj["processes"].size(), 3u);
   EXPECT_EQ(sj["processes"][0]["state"], "running");

@@ -395,11 +395,14 @@ TEST(FaultE2E, AFullDiskRefusesChangesButReadsAndNodesCarryOn) {
     EXPECT_NE(scode, 0) << sout;
     EXPECT_NE(sout.find("nothing was changed"), std::string::npos) << sout;
     EXPECT_EQ(c.processes("fill0").processes_size(), 200);
-    std::string http;
-    std::getline(std::ifstream(c.data_dir() + "/http.addr"), http);
-    httplib::Client hc("http://" + http);
+    std::string https;
+    std::getline(std::ifstream(c.data_dir() + "/https.addr"), https);
+    httplib::SSLClient hc(https.substr(0, https.find(':')), std::stoi(https.substr(https.find(':') + 1)),
+                          c.data_dir() + "/pki/admin.pem", c.data_dir() + "/pki/admin.pem");
+    hc.set_ca_cert_path((c.data_dir() + "/pki/ca.crt").c_str());
+    hc.enable_server_certificate_verification(true);
     auto res = hc.Get("/state");
-    ASSERT_TRUE(res) << http;
+    ASSERT_TRUE(res) << https;
     EXPECT_NE(res->body.find("\"fill0\""), std::string::npos);
     std::this_thread::sleep_for(std::chrono::milliseconds(1500));
     EXPECT_EQ(c.ready_nodes(), 2) << "a full disk must not fence the nodes";

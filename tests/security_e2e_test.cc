@@ -5,6 +5,7 @@
 // revoked join tokens are refused; a node's certificate cannot register
 // another node; workloads without `user:` run unprivileged.
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <pwd.h>
 #include <sys/stat.h>
 
@@ -58,6 +59,26 @@ grpc::Status apply_yaml(const std::shared_ptr<grpc::Channel>& ch, const std::str
   req.set_yaml(yaml);
   v1::ApplyResponse r;
   return v1::ClusterService::NewStub(ch)->Apply(&ctx, req, &r);
+}
+
+// GET /state over HTTPS as the user of client config `conf` (empty: no client
+// certificate); the status, or -1 when the handshake failed.
+int https_state(LocalCluster& c, const std::string& conf) {
+  ::signal(SIGPIPE, SIG_IGN);  // a refused handshake closes the connection under the client
+  std::string addr = c.file(c.data_dir() + "/https.addr");
+  addr.erase(addr.find_last_not_of('\n') + 1);
+  std::string pem;
+  if (!conf.empty()) {
+    auto cfg = auth::read_client_config(conf);
+    if (!cfg) return -2;
+    pem = conf + ".pem";
+    std::ofstream(pem) << cfg->identity.key_pem << cfg->identity.cert_pem;
+  }
+  httplib::SSLClient cl(addr.substr(0, addr.find(':')), std::stoi(addr.substr(addr.find(':') + 1)), pem, pem);
+  cl.set_ca_cert_path((c.data_dir() + "/pki/ca.crt").c_str());
+  cl.enable_server_certificate_verification(true);
+  auto r = cl.Get("/state");
+  return r ? r->status : -1;
 }
 
 int services(LocalCluster& c) {
@@ -123,6 +144,17 @@ TEST(SecurityE2E, ViewListsOperatorAppliesOnlyAdminRunsAsRootRemovedUsersAreRefu
 
   std::tie(code, out) = c.cli("nodes --config " + vera);
   EXPECT_EQ(code, 0) << out;
+  EXPECT_EQ(https_state(c, vera), 200);  // view may read the state over HTTPS ...
+  EXPECT_EQ(https_state(c, ""), -1);     // ... nobody without a client certificate
+  {
+    std::string http = c.file(c.data_dir() + "/http.addr");
+    http.erase(http.find_last_not_of('\n') + 1);
+    httplib::Client plain("http://" + http);
+    auto r = plain.Get("/state");  // and not over plain HTTP at all (only /metrics is there)
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 403);
+    EXPECT_EQ(plain.Get("/metrics")->status, 200);
+  }
   std::tie(code, out) = c.sh(kBin + " run x --controller " + c.addr() + " --config " + vera + " -- sleep 600");
   EXPECT_EQ(code, 1) << out;
   EXPECT_EQ(first_line(out), "rackos: run x: permission denied: Apply needs the operator role; vera has the view role");
@@ -157,6 +189,7 @@ TEST(SecurityE2E, ViewListsOperatorAppliesOnlyAdminRunsAsRootRemovedUsersAreRefu
   std::tie(code, out) = c.cli("ps --config " + vera);
   EXPECT_EQ(code, 1) << out;
   EXPECT_NE(out.find("the certificate of user vera was revoked"), std::string::npos) << out;
+  EXPECT_EQ(https_state(c, vera), 403);
 }
 
 // A shim started for node `i` with `token` (written to a file) in a fresh cert dir.
