@@ -98,7 +98,7 @@ void add_controller(CLI::App& app, int argc, char** argv) {
     cfg.insecure = a.insecure;
     cfg.controller.insecure = a.insecure;
     auto ttl = parse_duration_ms(a.node_cert_ttl);
-    if (!ttl || *ttl < 60'000) die("--node-cert-ttl " + a.node_cert_ttl + ": expected a duration of at least 1m");
+    if (!ttl || *ttl < 10'000) die("--node-cert-ttl " + a.node_cert_ttl + ": expected a duration of at least 10s");
     cfg.node_cert_ttl_s = *ttl / 1000;
     cfg.argv = original;
     std::exit(controller::run_controller(cfg));

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <algorithm>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -207,8 +208,11 @@ void NodeCredentials::renew_loop() {
   std::unique_lock lock(mu_);
   while (!stop_) {
     const int64_t now = ::time(nullptr);
-    // Two thirds into its life (a certificate not loaded yet: look again soon).
-    const int64_t due = not_after_s_ == 0 ? now + 1 : not_before_s_ + (not_after_s_ - not_before_s_) * 2 / 3;
+    // Two thirds into its life, counted from its issue (the CA back-dates
+    // notBefore by 5 min for clock skew; a certificate not loaded yet: look
+    // again soon).
+    const int64_t issued = std::min(now, not_before_s_ + 300);
+    const int64_t due = not_after_s_ == 0 ? now + 1 : issued + (not_after_s_ - issued) * 2 / 3;
     if (not_after_s_ == 0 || now < due) {
       cv_.wait_for(lock, std::chrono::seconds(std::clamp<int64_t>(due - now, 1, 60)), [&] { return stop_; });
       continue;

@@ -303,3 +303,37 @@ TEST(SecurityE2E, ANodesCertificateCannotRegisterAnotherNode) {
 
 }  // namespace
 }  // namespace rackos::testing
+
+namespace rackos::testing {
+namespace {
+
+std::string cert_serial(LocalCluster& c, int i) {
+  const std::string pem = c.file(c.node_dir(i) + "/pki/node.pem");
+  const auto at = pem.find("-----BEGIN CERTIFICATE-----");
+  if (at == std::string::npos) return "";
+  auto info = auth::read_cert(pem.substr(at));
+  return info ? info->serial : "";
+}
+
+// Node certificates are renewed before they expire (here a 12 s lifetime: at
+// ~8 s), with no interruption; after the first certificate has expired, a
+// fresh connection (the active shim killed, the standby takes over) works
+// with the renewed one.
+TEST(SecurityE2E, NodeCertificatesAreRenewedBeforeTheyExpire) {
+  LocalCluster c(kBin, {.nodes = 1, .standby = true, .controller_extra = {"--node-cert-ttl", "12s"}});
+  ASSERT_TRUE(c.start());
+  const std::string first = cert_serial(c, 1);
+  ASSERT_FALSE(first.empty());
+  ASSERT_TRUE(wait_until(20000, [&] { return cert_serial(c, 1) != first && !cert_serial(c, 1).empty(); }, 200))
+      << c.file(c.node_log(1));
+  EXPECT_NE(c.file(c.node_log(1)).find("node certificate renewed"), std::string::npos);
+  EXPECT_EQ(c.ready_nodes(), 1);
+  std::this_thread::sleep_for(std::chrono::seconds(5));  // the first certificate has expired by now
+  ::kill(c.shim_pids(1)[0], SIGKILL);                      // the standby connects afresh
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_TRUE(wait_until(10000, [&] { return c.ready_nodes() == 1; }, 50)) << c.file(c.node_log(1));
+  EXPECT_EQ(c.file(c.node_log(1)).find("expired, or not signed"), std::string::npos) << c.file(c.node_log(1));
+}
+
+}  // namespace
+}  // namespace rackos::testing
