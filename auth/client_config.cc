@@ -1,6 +1,8 @@
 // Client configs (see client_config.h).
 #include "auth/client_config.h"
 
+#include "auth/private_file.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -38,14 +40,7 @@ Result<ClientConfig> read_client_config(const std::string& path) {
 Result<bool> write_client_config(const std::string& path, const ClientConfig& c) {
   nlohmann::json j = {{"controllers", c.controllers}, {"user", c.user},           {"role", c.role},
                       {"ca", c.identity.ca_pem},       {"cert", c.identity.cert_pem}, {"key", c.identity.key_pem}};
-  const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Error{"cannot write " + tmp};
-  ::fchmod(fd, 0600);
-  const std::string text = j.dump(2) + "\n";
-  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  ::close(fd);
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) return Error{"cannot write " + path};
+  if (!write_private_file(path, j.dump(2) + "\n")) return Error{"cannot write " + path};
   return true;
 }
 

@@ -32,6 +32,7 @@
 #include "auth/grpc_tls.h"
 #include "auth/client_config.h"
 #include "auth/pki.h"
+#include "auth/private_file.h"
 #include "controller/etcd_store.h"
 #include "controller/leader_election.h"
 #include "core/leader_lease.h"
@@ -895,15 +896,6 @@ int64_t steady_now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-bool write_private(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return false;
-  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  ::close(fd);
-  return ok && std::rename(tmp.c_str(), path.c_str()) == 0;
-}
-
 void write_file(const std::string& path, const std::string& text) {
   std::ofstream(path + ".tmp") << text << "\n";
   std::filesystem::rename(path + ".tmp", path);
@@ -1074,7 +1066,7 @@ int run_controller(const ServerConfig& cfg) {
     if (ctl.auth().ca().cert_pem != ctl_cfg.fallback_ca.cert_pem || ctl.auth().ca().key_pem != ctl_cfg.fallback_ca.key_pem) {
       std::filesystem::create_directories(pki_dir, ec);
       ::chmod(pki_dir.c_str(), 0700);
-      if (!write_private(pki_dir + "/ca.crt", ctl.auth().ca().cert_pem) || !write_private(pki_dir + "/ca.key", ctl.auth().ca().key_pem)) {
+      if (!auth::write_private_file(pki_dir + "/ca.crt", ctl.auth().ca().cert_pem) || !auth::write_private_file(pki_dir + "/ca.key", ctl.auth().ca().key_pem)) {
         say("WARNING: cannot keep a copy of the cluster CA in " + pki_dir);
       }
     }
@@ -1234,9 +1226,9 @@ int run_controller(const ServerConfig& cfg) {
     auth::ClientConfig cc{addr, "admin", "admin", {ctl.auth().ca().cert_pem, admin_tls.cert_pem, admin_tls.key_pem}};
     if (auto w = auth::write_client_config(admin_conf, cc); !w) say("WARNING: " + w.error().message);
     // The same as PEM files for curl: curl --cacert pki/ca.crt --cert pki/admin.pem https://HTTPS_ADDR/state
-    if (!write_private(pki_dir + "/admin.pem", admin_tls.key_pem + admin_tls.cert_pem)) say("WARNING: cannot write " + pki_dir + "/admin.pem");
+    if (!auth::write_private_file(pki_dir + "/admin.pem", admin_tls.key_pem + admin_tls.cert_pem)) say("WARNING: cannot write " + pki_dir + "/admin.pem");
     if (const std::string t = ctl.auth().bootstrap_token(); !t.empty()) {
-      if (auto w = write_private(cfg.data_dir + "/join-token", t + "\n"); !w) say("WARNING: cannot write " + cfg.data_dir + "/join-token");
+      if (auto w = auth::write_private_file(cfg.data_dir + "/join-token", t + "\n"); !w) say("WARNING: cannot write " + cfg.data_dir + "/join-token");
     }
   }
   write_file(cfg.data_dir + "/controller.addr", addr);

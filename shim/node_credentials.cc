@@ -15,6 +15,7 @@
 
 #include "auth/join_token.h"
 #include "auth/pki.h"
+#include "auth/private_file.h"
 #include "rackos/v1/cluster.grpc.pb.h"
 
 namespace rackos::shim {
@@ -25,16 +26,6 @@ std::string slurp(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
-}
-
-bool write_private(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return false;
-  ::fchmod(fd, 0600);
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
-  ::close(fd);
-  return ok && std::rename(tmp.c_str(), path.c_str()) == 0;
 }
 
 // The PEM block of `kind` ("CERTIFICATE", "PRIVATE KEY") in `text`.
@@ -96,8 +87,8 @@ Result<bool> NodeCredentials::save(const auth::TlsIdentity& id) {
   std::error_code ec;
   std::filesystem::create_directories(cfg_.cert_dir, ec);
   ::chmod(cfg_.cert_dir.c_str(), 0700);
-  if (!write_private(cfg_.cert_dir + "/ca.crt", id.ca_pem) ||
-      !write_private(cfg_.cert_dir + "/node.pem", id.key_pem + id.cert_pem)) {
+  if (!auth::write_private_file(cfg_.cert_dir + "/ca.crt", id.ca_pem) ||
+      !auth::write_private_file(cfg_.cert_dir + "/node.pem", id.key_pem + id.cert_pem)) {
     return Error{"cannot write the node's certificate in " + cfg_.cert_dir};
   }
   return true;
