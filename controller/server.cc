@@ -947,6 +947,40 @@ int run_controller(const ServerConfig& cfg) {
     say(store.error().message);
     return 1;
   }
+  ControllerConfig ctl_cfg = cfg.controller;
+  const std::string pki_dir = cfg.data_dir + "/pki";
+  if (!cfg.insecure) {
+    // The data dir keeps a copy of the CA (the store is the truth; this copy
+    // restores it into an emptied store, so nodes can still connect).
+    std::ifstream c(pki_dir + "/ca.crt"), k(pki_dir + "/ca.key");
+    std::stringstream cs, ks;
+    cs << c.rdbuf();
+    ks << k.rdbuf();
+    ctl_cfg.fallback_ca = {cs.str(), ks.str()};
+  }
+  // Prepared before leading (as a standby, this is where time goes by): the
+  // server certificate from the data dir's copy of the CA and the local
+  // admin's config as it was left, so that a takeover does not wait for
+  // either (both are checked against the store's CA once it is loaded).
+  auto issue_server_cert = [](const auth::CertAuthority& ca) {
+    // Its names: controller.rackos (what clients verify), and loopback for
+    // curl and Prometheus on this machine.
+    return auth::issue(ca, {auth::kControllerName, "rackos:controller", {auth::kControllerName, "localhost", "IP:127.0.0.1"},
+                            true, 365LL * 86400});
+  };
+  std::optional<auth::KeyAndCert> prepared_tls;
+  const std::string admin_conf = cfg.data_dir + "/admin.conf";
+  std::optional<auth::ClientConfig> old_admin;
+  std::optional<auth::CertInfo> old_admin_cert;
+  if (!cfg.insecure) {
+    if (!ctl_cfg.fallback_ca.cert_pem.empty()) {
+      if (auto sc = issue_server_cert(ctl_cfg.fallback_ca)) prepared_tls = *sc;
+    }
+    if (auto old = auth::read_client_config(admin_conf)) {
+      old_admin = *old;
+      if (auto i = auth::read_cert(old->identity.cert_pem)) old_admin_cert = *i;
+    }
+  }
   // On etcd, controllers form an active/standby pair: this one leads only
   // once it holds the leader record; until then it waits as a standby (not
   // listening: shims and clients given every controller's address go to the
@@ -996,17 +1030,6 @@ int run_controller(const ServerConfig& cfg) {
     }
   }
   EventLog events;
-  ControllerConfig ctl_cfg = cfg.controller;
-  const std::string pki_dir = cfg.data_dir + "/pki";
-  if (!cfg.insecure) {
-    // The data dir keeps a copy of the CA (the store is the truth; this copy
-    // restores it into an emptied store, so nodes can still connect).
-    std::ifstream c(pki_dir + "/ca.crt"), k(pki_dir + "/ca.key");
-    std::stringstream cs, ks;
-    cs << c.rdbuf();
-    ks << k.rdbuf();
-    ctl_cfg.fallback_ca = {cs.str(), ks.str()};
-  }
   ClusterController ctl(ctl_cfg, store->get(), &events);
   const int64_t t0 = wall_ms();
   // Loading a large cluster can take longer than the leader lease: the lead
@@ -1054,7 +1077,6 @@ int run_controller(const ServerConfig& cfg) {
   // certificates of a CA the store never kept), this controller's server
   // certificate (fresh each start), the local admin's client certificate.
   auth::KeyAndCert server_tls, admin_tls;
-  const std::string admin_conf = cfg.data_dir + "/admin.conf";
   if (!cfg.insecure) {
     if (ctl.auth().dirty()) {
       if (auto c = ctl.commit(); !c) {
@@ -1070,22 +1092,20 @@ int run_controller(const ServerConfig& cfg) {
         say("WARNING: cannot keep a copy of the cluster CA in " + pki_dir);
       }
     }
-    // Its names: controller.rackos (what clients verify), and loopback for
-    // curl and Prometheus on this machine.
-    auto sc = auth::issue(ctl.auth().ca(), {auth::kControllerName, "rackos:controller",
-                                            {auth::kControllerName, "localhost", "IP:127.0.0.1"}, true, 365LL * 86400});
-    if (!sc) {
-      say("cannot make the controller's certificate: " + sc.error().message);
-      return 1;
+    if (prepared_tls && ctl.auth().ca().cert_pem == ctl_cfg.fallback_ca.cert_pem) {
+      server_tls = *prepared_tls;
+    } else {
+      auto sc = issue_server_cert(ctl.auth().ca());
+      if (!sc) {
+        say("cannot make the controller's certificate: " + sc.error().message);
+        return 1;
+      }
+      server_tls = *sc;
     }
-    server_tls = *sc;
     // The local admin's config is kept while it still works (same CA, user
     // not removed, a month of life left); otherwise a new certificate.
-    auto old = auth::read_client_config(admin_conf);
-    std::optional<auth::CertInfo> info;
-    if (old) {
-      if (auto i = auth::read_cert(old->identity.cert_pem)) info = *i;
-    }
+    const auto& old = old_admin;
+    const auto& info = old_admin_cert;
     const bool keep = old && info && old->identity.ca_pem == ctl.auth().ca().cert_pem &&
                       ctl.auth().user_valid("admin", auth::Role::admin, info->serial) &&
                       info->not_after_s > ::time(nullptr) + 30LL * 86400;
