@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "auth/client_config.h"
+#include "auth/pki.h"
 #include "cli/client.h"
 #include "cli/commands.h"
 #include "cli/local_cluster.h"
@@ -80,19 +81,6 @@ std::string tail(const std::string& path, size_t lines) {
   std::string out;
   for (size_t i = all.size() > lines ? all.size() - lines : 0; i < all.size(); ++i) out += "  " + all[i] + "\n";
   return out;
-}
-
-std::string random_token() {
-  std::ifstream r("/dev/urandom", std::ios::binary);
-  unsigned char b[16] = {};
-  r.read(reinterpret_cast<char*>(b), sizeof b);
-  static const char* hex = "0123456789abcdef";
-  std::string t;
-  for (unsigned char c : b) {
-    t += hex[c >> 4];
-    t += hex[c & 15];
-  }
-  return t;
 }
 
 volatile sig_atomic_t g_stop = 0;
@@ -201,7 +189,7 @@ void add_up(CLI::App& app) {
     const std::string token_file = a.dir + "/token";
     {
       std::ofstream t(token_file, std::ios::trunc);
-      t << random_token() << "\n";
+      t << auth::random_hex(16) << "\n";  // the bootstrap join secret
     }
     fs::permissions(token_file, fs::perms::owner_read | fs::perms::owner_write, ec);
 

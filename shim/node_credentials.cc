@@ -10,22 +10,20 @@
 #include <algorithm>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "auth/join_token.h"
 #include "auth/pki.h"
 #include "auth/private_file.h"
+#include "shim/cgroup_files.h"
 #include "rackos/v1/cluster.grpc.pb.h"
 
 namespace rackos::shim {
 namespace {
 
+// A file's text; empty when it cannot be read (a node that has not joined).
 std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  auto r = read_file(path);
+  return r ? *r : std::string();
 }
 
 // The PEM block of `kind` ("CERTIFICATE", "PRIVATE KEY") in `text`.
