@@ -71,6 +71,24 @@ void check_range(const char* field, const Range& r, std::string (*fmt)(int64_t),
   if (r.burst < r.max) errors.push_back({f + ".burst " + fmt(r.burst) + " is below " + f + ".max " + fmt(r.max) + " (burst ≥ max)"});
 }
 
+void check_learned(const char* field, const LearnedMin& l, const Range& r, std::string (*fmt)(int64_t),
+                   std::vector<Error>& errors) {
+  std::string f(field);
+  if (!l.on) {
+    if (l.floor != 0 || l.ceiling != 0) errors.push_back({f + ".floor and " + f + ".ceiling need " + f + ".min: auto"});
+    return;
+  }
+  if (l.floor < 0) errors.push_back({f + ".floor " + fmt(l.floor) + " is negative"});
+  if (l.ceiling < 0) errors.push_back({f + ".ceiling " + fmt(l.ceiling) + " is negative"});
+  if (l.ceiling > r.max && r.max > 0) {
+    errors.push_back({f + ".ceiling " + fmt(l.ceiling) + " exceeds " + f + ".max " + fmt(r.max)});
+  }
+  if (l.floor > r.max && r.max > 0) errors.push_back({f + ".floor " + fmt(l.floor) + " exceeds " + f + ".max " + fmt(r.max)});
+  if (l.ceiling > 0 && l.floor > l.ceiling) {
+    errors.push_back({f + ".floor " + fmt(l.floor) + " exceeds " + f + ".ceiling " + fmt(l.ceiling)});
+  }
+}
+
 }  // namespace
 
 std::vector<Error> validate_service_spec(const ServiceSpec& spec) {
@@ -89,6 +107,8 @@ std::vector<Error> validate_service_spec(const ServiceSpec& spec) {
   }
   check_range("cpu", spec.envelope.cpu_millis, format_cpu_millis, errors);
   check_range("memory", spec.envelope.memory_bytes, format_memory_bytes, errors);
+  check_learned("cpu", spec.auto_cpu, spec.envelope.cpu_millis, format_cpu_millis, errors);
+  check_learned("memory", spec.auto_memory, spec.envelope.memory_bytes, format_memory_bytes, errors);
   if (!spec.user.empty()) {
     bool ok = spec.user.size() <= 32 && spec.user[0] != '-';
     for (char c : spec.user) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.');

@@ -23,6 +23,16 @@ struct Range {
   friend bool operator==(const Range&, const Range&) = default;
 };
 
+// `min: auto`: the controller learns the min from observed use
+// (core/recommender.h) and keeps it in [floor, ceiling] (ceiling 0: up to
+// max). The envelope's min then holds the value learned so far.
+struct LearnedMin {
+  bool on = false;
+  int64_t floor = 0;
+  int64_t ceiling = 0;
+  friend bool operator==(const LearnedMin&, const LearnedMin&) = default;
+};
+
 struct Envelope {
   Range cpu_millis;
   Range memory_bytes;
@@ -83,6 +93,8 @@ struct ServiceSpec {
   std::optional<uint32_t> uid;                            // neither: the node's unprivileged workload user
   std::optional<uint32_t> gid;
   Envelope envelope;
+  LearnedMin auto_cpu;                                    // cpu: auto:... (envelope.cpu_millis.min learned)
+  LearnedMin auto_memory;                                 // memory: {min: auto, ...}
   std::map<std::string, int64_t> resources;               // countable, e.g. {"gpu": 1}
   InstanceRange instances;
   PriorityClass priority = PriorityClass::normal;

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "core/quantity.h"
+#include "core/recommender.h"
 
 namespace rackos {
 namespace {
@@ -26,13 +27,22 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
 }
 
 Result<Range> parse_range(std::string_view text, Result<int64_t> (*parse_one)(std::string_view),
-                          const char* example) {
+                          const char* example, LearnedMin* learned) {
   auto parts = split(text, ':');
   if (parts.size() > 3 || text.empty()) {
     return Error{"\"" + std::string(text) + "\" is not an envelope (use MIN:MAX[:BURST], e.g. " + example + ")"};
   }
+  const bool is_auto = parts[0] == "auto";
+  if (is_auto && learned == nullptr) return Error{"a learned min (auto) is not allowed here"};
+  if (is_auto && parts.size() == 1) {
+    return Error{"\"auto\" needs a max to learn within (use auto:MAX[:BURST], e.g. auto:2:4)"};
+  }
   std::vector<int64_t> v;
   for (auto p : parts) {
+    if (is_auto && v.empty()) {
+      v.push_back(0);
+      continue;
+    }
     auto r = parse_one(p);
     if (!r) return r.error();
     v.push_back(*r);
@@ -41,6 +51,10 @@ Result<Range> parse_range(std::string_view text, Result<int64_t> (*parse_one)(st
   if (v.size() == 1) range = {v[0], v[0], v[0]};
   if (v.size() == 2) range = {v[0], v[1], v[1]};
   if (v.size() == 3) range = {v[0], v[1], v[2]};
+  if (is_auto) {
+    *learned = LearnedMin{true, 0, 0};
+    range.min = initial_learned_min(*learned, range.max);
+  }
   return range;
 }
 
@@ -156,9 +170,9 @@ struct YamlReader {
   }
 
   void range(const YAML::Node& n, const std::string& field, Result<int64_t> (*parse_one)(std::string_view),
-             const char* example, Range& out) {
+             const char* example, Range& out, LearnedMin& learned) {
     if (n.IsScalar()) {
-      auto r = parse_range(n.Scalar(), parse_one, example);
+      auto r = parse_range(n.Scalar(), parse_one, example, &learned);
       if (!r) {
         fail_field(n, field, field + ": " + r.error().message);
         return;
@@ -171,15 +185,31 @@ struct YamlReader {
       return;
     }
     bool has_max = false, has_burst = false;
+    int64_t learned_value = -1;
     for (const auto& kv : n) {
       std::string key = kv.first.Scalar();
-      if (key == "min") quantity(kv.second, field + ".min", parse_one, out.min);
+      if (key == "min" && kv.second.IsScalar() && kv.second.Scalar() == "auto") learned.on = true;
+      else if (key == "min") quantity(kv.second, field + ".min", parse_one, out.min);
       else if (key == "max") { quantity(kv.second, field + ".max", parse_one, out.max); has_max = true; }
       else if (key == "burst") { quantity(kv.second, field + ".burst", parse_one, out.burst); has_burst = true; }
-      else fail(kv.first, field + ": unknown field \"" + key + "\" (allowed: min, max, burst)");
+      else if (key == "floor") quantity(kv.second, field + ".floor", parse_one, learned.floor);
+      else if (key == "ceiling") quantity(kv.second, field + ".ceiling", parse_one, learned.ceiling);
+      else if (key == "learned") quantity(kv.second, field + ".learned", parse_one, learned_value);
+      else fail(kv.first, field + ": unknown field \"" + key + "\" (allowed: min, max, burst; with min: auto also floor, ceiling, learned)");
     }
     if (!has_max) fail_field(n, field, field + ".max is missing");
     if (!has_burst) out.burst = out.max;
+    if (learned_value >= 0 && !learned.on) fail_field(n, field, field + ".learned needs " + field + ".min: auto");
+    if ((learned.floor != 0 || learned.ceiling != 0) && !learned.on) {
+      fail_field(n, field, field + ".floor and " + field + ".ceiling need " + field + ".min: auto");
+    }
+    if (learned.on) {
+      // Where learning starts: the value stored with the spec (a controller
+      // restart keeps what it learned), else a quarter of max.
+      const int64_t hi = learned.ceiling > 0 ? std::min(learned.ceiling, out.max) : out.max;
+      out.min = learned_value >= 0 ? std::clamp(learned_value, std::min(learned.floor, hi), hi)
+                                   : initial_learned_min(learned, out.max);
+    }
   }
 
   void duration(const YAML::Node& n, const std::string& field, int64_t& out) {
@@ -289,10 +319,10 @@ struct YamlReader {
       } else if (key == "gid") {
         uid(v, "gid", spec.gid);
       } else if (key == "cpu") {
-        range(v, "cpu", parse_cpu_millis, "500m:2:4", spec.envelope.cpu_millis);
+        range(v, "cpu", parse_cpu_millis, "500m:2:4", spec.envelope.cpu_millis, spec.auto_cpu);
         has_cpu = true;
       } else if (key == "memory") {
-        range(v, "memory", parse_memory_bytes, "256Mi:1Gi:2Gi", spec.envelope.memory_bytes);
+        range(v, "memory", parse_memory_bytes, "256Mi:1Gi:2Gi", spec.envelope.memory_bytes, spec.auto_memory);
         has_memory = true;
       } else if (key == "resources") {
         if (!v.IsMap()) {
@@ -348,9 +378,11 @@ struct YamlReader {
 
 }  // namespace
 
-Result<Range> parse_cpu_range(std::string_view text) { return parse_range(text, parse_cpu_millis, "500m:2:4"); }
-Result<Range> parse_memory_range(std::string_view text) {
-  return parse_range(text, parse_memory_bytes, "256Mi:1Gi:2Gi");
+Result<Range> parse_cpu_range(std::string_view text, LearnedMin* learned) {
+  return parse_range(text, parse_cpu_millis, "500m:2:4", learned);
+}
+Result<Range> parse_memory_range(std::string_view text, LearnedMin* learned) {
+  return parse_range(text, parse_memory_bytes, "256Mi:1Gi:2Gi", learned);
 }
 
 Result<InstanceRange> parse_instance_range(std::string_view text) {
@@ -456,9 +488,9 @@ Result<ServiceSpec> parse_service_cli(const CliServiceArgs& args) {
   spec.command = args.command;
   spec.workdir = args.workdir;
   spec.user = args.user;
-  if (auto r = parse_cpu_range(args.cpu)) spec.envelope.cpu_millis = *r;
+  if (auto r = parse_cpu_range(args.cpu, &spec.auto_cpu)) spec.envelope.cpu_millis = *r;
   else errors.push_back({"--cpu: " + r.error().message});
-  if (auto r = parse_memory_range(args.memory)) spec.envelope.memory_bytes = *r;
+  if (auto r = parse_memory_range(args.memory, &spec.auto_memory)) spec.envelope.memory_bytes = *r;
   else errors.push_back({"--mem: " + r.error().message});
   if (auto r = parse_instance_range(args.instances)) spec.instances = *r;
   else errors.push_back({"--instances: " + r.error().message});
@@ -590,10 +622,20 @@ std::string format_service_yaml(const ServiceSpec& spec) {
   if (spec.gid) o += "\ngid: " + std::to_string(*spec.gid);
   const auto& cpu = spec.envelope.cpu_millis;
   const auto& mem = spec.envelope.memory_bytes;
-  o += "\ncpu: {min: " + format_cpu_millis(cpu.min) + ", max: " + format_cpu_millis(cpu.max) +
-       ", burst: " + format_cpu_millis(cpu.burst) + "}";
-  o += "\nmemory: {min: " + format_memory_bytes(mem.min) + ", max: " + format_memory_bytes(mem.max) +
-       ", burst: " + format_memory_bytes(mem.burst) + "}";
+  auto envelope = [&](const char* field, const Range& r, const LearnedMin& l, std::string (*fmt)(int64_t)) {
+    o += std::string("\n") + field + ": {min: ";
+    if (l.on) {
+      o += "auto";
+      if (l.floor > 0) o += ", floor: " + fmt(l.floor);
+      if (l.ceiling > 0) o += ", ceiling: " + fmt(l.ceiling);
+      o += ", learned: " + fmt(r.min);
+    } else {
+      o += fmt(r.min);
+    }
+    o += ", max: " + fmt(r.max) + ", burst: " + fmt(r.burst) + "}";
+  };
+  envelope("cpu", cpu, spec.auto_cpu, format_cpu_millis);
+  envelope("memory", mem, spec.auto_memory, format_memory_bytes);
   if (!spec.resources.empty()) {
     o += "\nresources: {";
     bool first = true;

@@ -20,8 +20,10 @@ namespace rackos {
 Result<std::vector<ServiceSpec>> parse_services_yaml(std::string_view yaml_text, bool admit = true);
 
 // "500m:2:4" -> {500, 2000, 4000}; "1:2" -> burst = max; "2" -> min=max=burst.
-Result<Range> parse_cpu_range(std::string_view text);
-Result<Range> parse_memory_range(std::string_view text);
+// `auto:MAX[:BURST]` (a learned min) only when `learned` is given: it is set,
+// and the range's min is where learning starts.
+Result<Range> parse_cpu_range(std::string_view text, LearnedMin* learned = nullptr);
+Result<Range> parse_memory_range(std::string_view text, LearnedMin* learned = nullptr);
 // "2:5" -> {2,5}; "3" -> {3,3}.
 Result<InstanceRange> parse_instance_range(std::string_view text);
 // "zone=eu1", "zone=eu1|eu2", "rack!=r3", "ssd".
