@@ -48,7 +48,7 @@ Role needed_for(std::string_view method) {
       {"Handover", Role::admin},       {"UpgradeNode", Role::admin},      {"CreateToken", Role::admin},
       {"ListTokens", Role::admin},     {"RevokeToken", Role::admin},      {"AddUser", Role::admin},
       {"ListUsers", Role::admin},      {"RemoveUser", Role::admin},       {"State", Role::view},
-      {"Metrics", Role::view},
+      {"Metrics", Role::view},         {"Explain", Role::view},
   };
   auto it = table.find(method);
   return it == table.end() ? Role::admin : it->second;

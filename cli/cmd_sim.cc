@@ -3,11 +3,13 @@
 // side (or as JSON), optionally with an SVG plot and the fewest machines each
 // needs for the window.
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 
 #include "cli/commands.h"
+#include "cli/learn_flags.h"
 #include "core/quantity.h"
 #include "sim/report.h"
 #include "sim/simulator.h"
@@ -28,7 +30,10 @@ struct SimArgs {
   bool fail_rack = false, json = false, find_min = false;
   uint64_t seed = 1;
   double fault_at = 0.5;
-  double min_fraction = 0.25, burst_factor = 2.0, demand_scale = 1.0, memory_base = 0.5;
+  std::string min = "auto", gpus = "use";
+  int load_scale = 1;
+  LearnFlags learn;
+  double min_fraction = -1, burst_factor = 2.0, demand_scale = 1.0, memory_base = 0.5;
   int nodes_per_rack = 32;
   std::string baseline_detect = "340s";
 };
@@ -54,8 +59,9 @@ int64_t seconds_ms(const std::string& flag, const std::string& v) {
 
 // Fewest machines (in the fixed seeded order) that serve the window with
 // ≤ 1 % of demand unserved and no task unplaceable that the full cluster
-// placed. Binary search: assumes more machines never serve worse.
-int find_min_nodes(sim::SimConfig cfg, const std::vector<std::string>& full_never_placed) {
+// placed. Binary search: assumes more machines never serve worse. `at`: the
+// run at that count (the contended run whose slack and unserved count).
+int find_min_nodes(sim::SimConfig cfg, const std::vector<std::string>& full_never_placed, sim::SimResult* at) {
   cfg.faults = {};
   cfg.keep_series = false;
   cfg.check_every_step = false;
@@ -66,8 +72,16 @@ int find_min_nodes(sim::SimConfig cfg, const std::vector<std::string>& full_neve
     auto r = sim::run_simulation(cfg);
     bool ok = r && r->unserved_percent <= 1.0 &&
               std::includes(full_never_placed.begin(), full_never_placed.end(), r->never_placed.begin(), r->never_placed.end());
-    if (ok) hi = mid;
-    else lo = mid + 1;
+    if (ok) {
+      hi = mid;
+      if (at != nullptr) *at = std::move(r).value();
+    } else {
+      lo = mid + 1;
+    }
+  }
+  if (at != nullptr && at->nodes != lo) {
+    cfg.node_limit = static_cast<size_t>(lo);
+    if (auto r = sim::run_simulation(cfg)) *at = std::move(r).value();
   }
   return lo;
 }
@@ -121,8 +135,26 @@ void run(const SimArgs& a) {
   }
   cfg.faults.controller_failover_at = a.controller_failover_at;
   cfg.faults.leader_lease_ms = seconds_ms("--leader-lease", a.leader_lease);
-  cfg.mapping = {a.min_fraction, a.burst_factor, a.demand_scale, a.memory_base};
-  if (a.min_fraction < 0 || a.min_fraction > 1) die("--min-fraction must be in [0, 1]");
+  cfg.mapping.burst_factor = a.burst_factor;
+  cfg.mapping.demand_scale = a.demand_scale;
+  cfg.mapping.memory_base = a.memory_base;
+  if (a.min_fraction >= 0) {
+    if (a.min != "auto") die("give --min or --min-fraction, not both");
+    if (a.min_fraction > 1) die("--min-fraction must be in [0, 1]");
+    cfg.mapping.learned_min = false;
+    cfg.mapping.min_fraction = a.min_fraction;
+  } else if (a.min != "auto") {
+    char* end = nullptr;
+    const double f = std::strtod(a.min.c_str(), &end);
+    if (a.min.empty() || *end != '\0' || f < 0 || f > 1) die("--min: \"" + a.min + "\" is neither auto nor a fraction in [0, 1]");
+    cfg.mapping.learned_min = false;
+    cfg.mapping.min_fraction = f;
+  }
+  if (a.gpus != "use" && a.gpus != "ignore") die("--gpus: \"" + a.gpus + "\" is not allowed (use, ignore)");
+  cfg.mapping.ignore_gpus = a.gpus == "ignore";
+  if (a.load_scale < 1 || a.load_scale > 1000) die("--load-scale must be in [1, 1000]");
+  cfg.pods = sim::scale_load(cfg.pods, a.load_scale);
+  if (auto err = a.learn.apply(cfg.recommender); !err.empty()) die(err);
   if (a.burst_factor < 1) die("--burst-factor must be at least 1");
   if (a.memory_base < 0 || a.memory_base > 1) die("--memory-base must be in [0, 1]");
   cfg.nodes_per_rack = a.nodes_per_rack;
@@ -140,12 +172,13 @@ void run(const SimArgs& a) {
   if (!base) die(base.error().message);
 
   std::optional<int> need_mine, need_base;
+  sim::SimResult at_mine, at_base;
   if (a.find_min) {
     sim::SimConfig c = cfg;
     c.node_limit = 0;
-    need_mine = find_min_nodes(c, mine->never_placed);
+    need_mine = find_min_nodes(c, mine->never_placed, &at_mine);
     c.baseline = true;
-    need_base = find_min_nodes(c, base->never_placed);
+    need_base = find_min_nodes(c, base->never_placed, &at_base);
   }
   if (!a.plot.empty()) {
     std::ofstream out(a.plot);
@@ -155,11 +188,23 @@ void run(const SimArgs& a) {
   if (a.json) {
     nlohmann::json j = sim::figures_json(*mine, need_mine);
     j["baseline"] = sim::figures_json(*base, need_base);
+    if (a.find_min) {
+      // The contended runs: each at the fewest machines it needs.
+      j["at_nodes_needed"] = sim::contended_json(at_mine);
+      j["baseline"]["at_nodes_needed"] = sim::contended_json(at_base);
+      j["nodes_ratio"] = std::round(1000.0 * *need_mine / std::max(*need_base, 1)) / 1000.0;
+    }
     j["seed"] = a.seed;
     j["window"] = {{"start_s", cfg.start_s}, {"duration_s", cfg.duration_s}, {"step_s", cfg.step_s}};
     std::printf("%s\n", j.dump(2).c_str());
   } else {
     std::fputs(sim::summary_table(*mine, *base, need_mine, need_base).c_str(), stdout);
+    if (a.find_min) {
+      std::printf("at the fewest machines: rackos %d (slack %.1f %%, unserved %.2f %%), static %d (slack %.1f %%, unserved "
+                  "%.2f %%); ratio %.3f\n",
+                  *need_mine, at_mine.slack_percent, at_mine.unserved_percent, *need_base, at_base.slack_percent,
+                  at_base.unserved_percent, static_cast<double>(*need_mine) / std::max(*need_base, 1));
+    }
   }
   for (const auto& v : mine->violations) std::fprintf(stderr, "INVARIANT BROKEN (rackos): %s\n", v.c_str());
   for (const auto& v : base->violations) std::fprintf(stderr, "INVARIANT BROKEN (baseline): %s\n", v.c_str());
@@ -194,7 +239,15 @@ void add_sim(CLI::App& app) {
   cmd->add_option("--leader-lease", a.leader_lease, "The controller pair's leader lease")->capture_default_str();
   cmd->add_option("--fault-at", a.fault_at, "When faults happen, as a fraction of the window")->capture_default_str();
   cmd->add_option("--seed", a.seed, "Seed (same seed, same output)")->capture_default_str();
-  cmd->add_option("--min-fraction", a.min_fraction, "Envelope min = request × this")->capture_default_str();
+  cmd->add_option("--min", a.min,
+                  "Envelope min of tasks that are not Guaranteed: auto (learned from use by the controller's "
+                  "recommender) or a fraction of the request")
+      ->capture_default_str();
+  cmd->add_option("--min-fraction", a.min_fraction, "Envelope min = request × this (the same as --min F)");
+  cmd->add_option("--gpus", a.gpus, "use: tasks ask for GPUs; ignore: GPU requests set aside (CPU and memory bind)")
+      ->capture_default_str();
+  a.learn.add_to(cmd);
+  cmd->add_option("--load-scale", a.load_scale, "Each task K times, each copy with its own usage series")->capture_default_str();
   cmd->add_option("--burst-factor", a.burst_factor, "Envelope burst = request × this")->capture_default_str();
   cmd->add_option("--demand-scale", a.demand_scale, "CPU demand = request × usage × this")->capture_default_str();
   cmd->add_option("--memory-base", a.memory_base, "Memory use = request × (base + (1 − base) × usage)")->capture_default_str();

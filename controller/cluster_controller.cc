@@ -207,6 +207,7 @@ void ClusterController::tick(int64_t now_ms) {
     last_scaling_ms_ = now_ms;
     scale_services(now_ms);
   }
+  if (now_ms - last_learn_ms_ >= cfg_.learn_every_ms) learn_mins(now_ms);
 }
 
 void ClusterController::node_died(NodeId node, int64_t now_ms) {
@@ -313,6 +314,7 @@ void ClusterController::settle(int64_t now_ms) {
     st.set_start_error(why);
     handle_exit(id, st, now_ms);
   }
+  apply_deferred_mins(now_ms);
   if (waiting_.empty()) return;
   const bool retry = capacity_changed_ || now_ms - last_retry_ms_ >= cfg_.retry_unplaceable_ms;
   std::vector<ProcessId> pending;

@@ -31,6 +31,7 @@
 #include "core/cluster_state.h"
 #include "core/instance_scaling.h"
 #include "core/node_health.h"
+#include "core/recommender.h"
 #include "core/restart_policy.h"
 #include "proto/convert.h"
 #include "rackos/v1/cluster.pb.h"
@@ -54,6 +55,11 @@ struct ControllerConfig {
   int64_t reconnect_grace_ms = 2'000;  // after a controller restart, nodes have this long to reconnect
   int64_t retry_unplaceable_ms = 1'000;
   int64_t scaling_every_ms = 1'000;
+  // Learned minimums (min: auto): the rule's parameters, how often it runs,
+  // and how many processes' envelopes it may change a second (raises first).
+  RecommenderConfig recommender;
+  int64_t learn_every_ms = 1'000;
+  int64_t learned_updates_per_s = 200;
   // Take over what nodes run even when their cluster id or store revision
   // does not match the store (an empty, lost or restored store): rebuild the
   // services from the launches the nodes report, and give the nodes this
@@ -81,6 +87,9 @@ struct ControllerCounters {
   uint64_t commit_errors = 0;
   uint64_t refused_shims = 0;
   uint64_t moves = 0;  // processes moved off a node that could not give them enough
+  uint64_t learned_raises = 0;   // learned mins raised (per service and resource)
+  uint64_t learned_lowers = 0;
+  uint64_t learned_moves = 0;    // processes moved because a raised min no longer fit their node
 };
 
 class ClusterController {
@@ -123,6 +132,8 @@ class ClusterController {
   v1::ListServicesResponse list_services(const v1::ListRequest& req) const;
   v1::ListProcessesResponse list_processes(const v1::ListRequest& req) const;
   v1::ListNodesResponse list_nodes(const v1::ListRequest& req) const;
+  // A service's learned mins: bounds, the min now, the histogram, and why.
+  Result<v1::ExplainResponse> explain(const std::string& service, int64_t now_ms) const;
   // Where a process's logs are: (conn, launch id) of each matching process
   // whose node is connected; an error names what is unknown.
   struct LogSource {
@@ -182,6 +193,7 @@ class ClusterController {
     uint32_t desired = 0;       // instances wanted now, within [min, max]
     bool stopping = false;
     ScalingState scaling;
+    ServiceLearning learning;   // min: auto (not stored: a new controller learns afresh, keeping the mins)
   };
 
   void on_register(ConnId conn, const v1::Register& reg, int64_t now_ms);
@@ -212,6 +224,18 @@ class ClusterController {
   void reconcile_instances(ServiceId sid, int64_t now_ms);
   void finish_stopping(ServiceId sid, int64_t now_ms);
   void scale_services(int64_t now_ms);
+  // Learned mins (cluster_controller_learning.cc): samples in, mins changed
+  // in place within the rate budget.
+  void observe_usage(ProcessId id, const v1::Usage& u, const v1::Allocation& a, int64_t now_ms);
+  void learn_mins(int64_t now_ms);
+  // Changes a service's mins in place; instances that no longer fit their
+  // node are moved. False (nothing changed) when an at-most-one instance must
+  // first leave its node: tried again on the next pass.
+  bool set_learned_mins(ServiceId sid, int64_t cpu_min, int64_t memory_min, int64_t now_ms);
+  // Raises waiting for an at-most-one instance to leave its node: made as
+  // soon as none is leaving, before anything is placed (so the instance is
+  // placed under the new min).
+  void apply_deferred_mins(int64_t now_ms);
   void set_health(NodeId node, const NodeHealth& h);
   void mark_dirty(ProcessId id);
   std::string process_key(ProcessId id) const;
@@ -241,6 +265,9 @@ class ClusterController {
   bool cut_off_ = false;        // more than half of the nodes silent: no deaths declared (tick)
   int64_t last_retry_ms_ = 0;
   int64_t last_scaling_ms_ = 0;
+  int64_t last_learn_ms_ = 0;
+  double learn_budget_ = 0;     // process envelope updates allowed now (token bucket)
+  std::map<ServiceId, std::pair<int64_t, int64_t>> deferred_mins_;  // service → (cpu, memory) mins to raise to
 
   // Dirty since the last commit.
   std::set<uint64_t> dirty_procs_;

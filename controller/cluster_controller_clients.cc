@@ -45,8 +45,23 @@ v1::ApplyResponse ClusterController::apply(const std::string& yaml, int64_t now_
   return apply_specs(*specs, now_ms);
 }
 
-v1::ApplyResponse ClusterController::apply_specs(const std::vector<ServiceSpec>& specs, int64_t now_ms) {
+v1::ApplyResponse ClusterController::apply_specs(const std::vector<ServiceSpec>& given, int64_t now_ms) {
   v1::ApplyResponse resp;
+  // A learned min survives applying the spec again: an existing service that
+  // learns keeps what it learned (within the new bounds).
+  std::vector<ServiceSpec> specs = given;
+  for (auto& spec : specs) {
+    auto sid = state_.find_service(spec.name);
+    if (!sid) continue;
+    const ServiceSpec& old = state_.service(*sid).spec;
+    auto keep = [](const LearnedMin& now, const LearnedMin& before, int64_t learned, Range& r) {
+      if (!now.on || !before.on) return;
+      const int64_t hi = now.ceiling > 0 ? std::min(now.ceiling, r.max) : r.max;
+      r.min = std::clamp(learned, std::min(now.floor, hi), hi);
+    };
+    keep(spec.auto_cpu, old.auto_cpu, old.envelope.cpu_millis.min, spec.envelope.cpu_millis);
+    keep(spec.auto_memory, old.auto_memory, old.envelope.memory_bytes.min, spec.envelope.memory_bytes);
+  }
   // Check everything first: a request with any error changes nothing.
   std::set<std::string> seen;
   for (const auto& spec : specs) {

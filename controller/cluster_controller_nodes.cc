@@ -324,6 +324,7 @@ void ClusterController::on_heartbeat(ConnId conn, NodeId node, const v1::Heartbe
     r.cpu_quota_millis = p.allocation().cpu_quota_millis();
     r.memory_high_bytes = p.allocation().memory_high_bytes();
     if (p.state() == v1::RUNNING && r.state == ProcessState::starting) mark_running(id, p.pid(), now_ms);
+    if (p.state() == v1::RUNNING && r.state == ProcessState::running) observe_usage(id, p.usage(), p.allocation(), now_ms);
   }
   if (hb.processes_size() > 0 && !link.stale.empty()) {
     std::set<std::string> running;

@@ -19,6 +19,8 @@ v1::ProcessInfo ClusterController::process_info(const ProcessRecord& r) const {
   if (r.node != kNoNode) p.set_node(state_.node(r.node).name);
   p.set_state(to_proto(r.state));
   *p.mutable_envelope() = to_proto(spec.envelope);
+  p.set_cpu_min_learned(spec.auto_cpu.on);
+  p.set_memory_min_learned(spec.auto_memory.on);
   p.set_restarts(r.restart_count);
   p.set_launch(launch_id(r.id));
   p.set_state_since_ms(r.state_since_ms);
@@ -129,6 +131,11 @@ std::string ClusterController::metrics_text() const {
   render_counter(out, "rackos_preemptions_total", "Lower-priority processes preempted.", static_cast<double>(counters_.preemptions));
   render_counter(out, "rackos_restarts_total", "Restarts by restart policy.", static_cast<double>(counters_.restarts));
   render_counter(out, "rackos_process_exits_total", "Process exits reported by shims.", static_cast<double>(counters_.exits));
+  render_counter(out, "rackos_learned_min_raises_total", "Learned mins raised (a service's cpu and/or memory).",
+                 static_cast<double>(counters_.learned_raises));
+  render_counter(out, "rackos_learned_min_lowers_total", "Learned mins lowered.", static_cast<double>(counters_.learned_lowers));
+  render_counter(out, "rackos_learned_min_moves_total", "Processes moved because a raised learned min no longer fit their node.",
+                 static_cast<double>(counters_.learned_moves));
   render_counter(out, "rackos_store_commits_total", "Store transactions.", static_cast<double>(counters_.commits));
   render_counter(out, "rackos_store_commit_errors_total", "Store transactions that failed.", static_cast<double>(counters_.commit_errors));
   render_counter(out, "rackos_shims_refused_total", "Shim registrations refused (token, version).",

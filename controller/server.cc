@@ -662,6 +662,16 @@ class Services final : public v1::NodeService::Service, public v1::ClusterServic
       return Status::OK;
     }, Loop::Kind::read);
   }
+  Status Explain(ServerContext* ctx, const v1::ExplainRequest* req, v1::ExplainResponse* resp) override  {
+    auth::Peer who;
+    if (Status denied = admit(ctx, "Explain", who); !denied.ok()) return denied;
+    return loop_.run([&](int64_t now) {
+      auto r = ctl_.explain(req->service(), now);
+      if (!r) return failed(r.error());
+      *resp = std::move(r).value();
+      return Status::OK;
+    }, Loop::Kind::read);
+  }
   Status Drain(ServerContext* ctx, const v1::DrainRequest* req, v1::DrainResponse* resp) override  {
     auth::Peer who;
     if (Status denied = admit(ctx, "Drain", who); !denied.ok()) return denied;

@@ -46,7 +46,8 @@ struct RecommenderConfig {
 // its bucket, so it overestimates by less than 5 %.
 class DecayingHistogram {
  public:
-  explicit DecayingHistogram(double first_bucket = 1) : first_(first_bucket) {}
+  DecayingHistogram() = default;
+  explicit DecayingHistogram(double first_bucket) : first_(first_bucket) {}
   void add(int64_t value, int64_t now_ms, int64_t half_life_ms);
   // The smallest value with a share ≥ p of the weight below it (0 when empty).
   int64_t percentile(double p) const;
@@ -62,7 +63,7 @@ class DecayingHistogram {
   size_t bucket_of(int64_t value) const;
   int64_t bucket_top(size_t i) const;
 
-  double first_;
+  double first_ = 1;
   std::vector<double> weight_;   // grows only up to the highest bucket seen
   double total_ = 0;
   int64_t ref_ms_ = -1;          // weights are relative to 2^((t − ref)/half_life)

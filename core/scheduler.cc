@@ -1,6 +1,8 @@
 // Placement: filter → score → pick, with preemption (see scheduler.h).
 #include "core/scheduler.h"
 
+#include <unordered_set>
+
 #include <algorithm>
 #include <array>
 #include <map>
@@ -120,6 +122,7 @@ class Planner {
   }
 
   void bind(ProcessId p, NodeId n) {
+    placed_.insert(p.value);
     st_.bind(p, n);
     st_.set_state(p, ProcessState::starting, cfg_.now_ms);
     plan_.placements.push_back({p, n});
@@ -199,7 +202,9 @@ class Planner {
     for (ProcessId v : n.processes) {
       const ProcessRecord& r = st_.process(v);
       const Service& vs = st_.service(r.service);
-      if (vs.spec.priority >= prio || r.state == ProcessState::stopping) continue;
+      // Never one this plan placed: the plan would list it placed and
+      // preempted, and its start would already be on its way.
+      if (vs.spec.priority >= prio || r.state == ProcessState::stopping || placed_.count(v.value)) continue;
       double cover = 0;
       auto add = [&](int64_t have, int64_t need) {
         if (need > 0) cover += static_cast<double>(std::min(have, need)) / static_cast<double>(need);
@@ -265,6 +270,7 @@ class Planner {
   }
 
   ClusterState& st_;
+  std::unordered_set<uint64_t> placed_;  // placed by this plan: never its victims
   const SchedulerConfig& cfg_;
   PlacementPlan plan_;
   std::unordered_map<ServiceId, std::string> no_fit_;  // services that fit nowhere in this batch

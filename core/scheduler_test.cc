@@ -180,6 +180,34 @@ TEST(Scheduler, PreemptedVictimsFindRoomElsewhereInSameBatch) {
   EXPECT_EQ(st.check_invariants(), "");
 }
 
+// Found by the simulator with learned mins: a batch process placed in round
+// 0 was then taken as a victim in round 1 by a normal one that round 0
+// evicted. The plan listed it placed and preempted; the controller started
+// it, and then again elsewhere — an at-most-one process ran twice.
+TEST(Scheduler, NeverPreemptsWhatThisPlanPlaced) {
+  ClusterState st;
+  add_node(st, "x", 1000, 64 * GiB);
+  const NodeId c = add_node(st, "c", 1000, 64 * GiB, {{"zone", "c"}});
+  ServiceId n = add_service(st, service_spec("n", 1000, GiB, PriorityClass::normal));
+  auto np = create(st, n, 1);
+  st.bind(np[0], c);
+  st.set_state(np[0], ProcessState::running, 0);
+  ServiceSpec hs = service_spec("h", 1000, GiB, PriorityClass::high);
+  hs.constraints.push_back({"zone", Constraint::Op::in, {"c"}});
+  auto hp = create(st, add_service(st, hs), 1);
+  auto bp = create(st, add_service(st, service_spec("b", 1000, GiB, PriorityClass::batch)), 1);
+  std::vector<ProcessId> pending{hp[0], bp[0]};
+  auto plan = schedule(st, pending, {});
+  std::set<ProcessId> placed, victims;
+  for (const auto& pl : plan.placements) EXPECT_TRUE(placed.insert(pl.process).second) << "placed twice";
+  for (const auto& pre : plan.preemptions) victims.insert(pre.victim);
+  for (ProcessId v : victims) EXPECT_FALSE(placed.count(v)) << "placed and preempted in one plan";
+  EXPECT_TRUE(placed.count(hp[0]));
+  EXPECT_TRUE(placed.count(bp[0]));
+  EXPECT_TRUE(victims.count(np[0]));
+  EXPECT_EQ(st.check_invariants(), "");
+}
+
 TEST(Scheduler, MovesAvoidTheNodeTheyLeaveAndNeverPreempt) {
   ClusterState st;
   NodeId a = add_node(st, "a", 2000, 8 * GiB);

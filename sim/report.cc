@@ -40,11 +40,35 @@ nlohmann::json figures_json(const SimResult& r, std::optional<int> nodes_needed)
       {"unserved_percent", round3(r.unserved_percent)},
       {"utilization_percent", round3(r.utilization_percent)},
       {"allocation_percent", round3(r.allocation_percent)},
+      {"memory_overcommit_percent", round3(r.memory_overcommit_percent)},
+      {"slack_learned_percent", round3(r.slack_learned_percent)},
+      {"slack_fixed_percent", round3(r.slack_fixed_percent)},
+      {"fixed_share_percent", round3(r.fixed_share_percent)},
+      {"learned_min_raises", r.learned_raises},
+      {"learned_min_lowers", r.learned_lowers},
       {"invariant_violations", r.violations},
       {"unplaceable_reasons", r.unplaceable_reasons},
   };
   if (nodes_needed) j["nodes_needed"] = *nodes_needed;
   return j;
+}
+
+nlohmann::json contended_json(const SimResult& r) {
+  return {
+      {"nodes", r.nodes},
+      {"slack_percent", round3(r.slack_percent)},
+      {"unserved_percent", round3(r.unserved_percent)},
+      {"utilization_percent", round3(r.utilization_percent)},
+      {"allocation_percent", round3(r.allocation_percent)},
+      {"memory_overcommit_percent", round3(r.memory_overcommit_percent)},
+      {"slack_learned_percent", round3(r.slack_learned_percent)},
+      {"slack_fixed_percent", round3(r.slack_fixed_percent)},
+      {"fixed_share_percent", round3(r.fixed_share_percent)},
+      {"tasks_unplaceable", r.unplaceable},
+      {"moves", r.moves},
+      {"learned_min_raises", r.learned_raises},
+      {"learned_min_lowers", r.learned_lowers},
+  };
 }
 
 std::string summary_table(const SimResult& a, const SimResult& b, std::optional<int> na, std::optional<int> nb) {
@@ -65,9 +89,13 @@ std::string summary_table(const SimResult& a, const SimResult& b, std::optional<
   row("tasks in window", n(a.tasks), n(b.tasks));
   row("tasks never placed", n(a.unplaceable), n(b.unplaceable));
   row("CPU slack (allocated - used)", f(a.slack_percent, " %"), f(b.slack_percent, " %"));
+  row("  of learned mins / fixed sizes", f(a.slack_learned_percent, " %") + " / " + f(a.slack_fixed_percent, " %"),
+      f(b.slack_learned_percent, " %") + " / " + f(b.slack_fixed_percent, " %"));
   row("CPU demand not served", f(a.unserved_percent, " %"), f(b.unserved_percent, " %"));
   row("cluster CPU utilization", f(a.utilization_percent, " %"), f(b.utilization_percent, " %"));
   row("cluster CPU allocated", f(a.allocation_percent, " %"), f(b.allocation_percent, " %"));
+  row("memory in use above node capacity", f(a.memory_overcommit_percent, " %"), f(b.memory_overcommit_percent, " %"));
+  row("learned mins raised / lowered", n(a.learned_raises) + " / " + n(a.learned_lowers), n(b.learned_raises) + " / " + n(b.learned_lowers));
   row("processes lost to faults", n(a.lost), n(b.lost));
   row("  running again / unplaceable", n(a.rescheduled) + " / " + n(a.lost_unplaceable), n(b.rescheduled) + " / " + n(b.lost_unplaceable));
   row("moved to a node with room", n(a.moves), n(b.moves));

@@ -12,6 +12,8 @@
 namespace rackos::sim {
 
 nlohmann::json figures_json(const SimResult& r, std::optional<int> nodes_needed);
+// The figures of a run at the fewest machines (--find-min-nodes): the contended run.
+nlohmann::json contended_json(const SimResult& r);
 std::string summary_table(const SimResult& rackos, const SimResult& baseline, std::optional<int> nodes_rackos,
                           std::optional<int> nodes_baseline);
 std::string plot_svg(const SimResult& rackos, const SimResult& baseline);

@@ -678,6 +678,7 @@ StepUse World::summarise(const DemandFn& demand) {
     use.capacity_cpu += static_cast<double>(n.spec.cpu_millis);
     std::vector<AllocInput> in;
     std::vector<SimProcess*> procs;
+    std::vector<bool> fixed;
     for (auto& [id, p] : n.procs) {
       if (!p.running) continue;
       const Demand d = demand(p.service, w.now);
@@ -692,9 +693,19 @@ StepUse World::summarise(const DemandFn& demand) {
       a.state = p.alloc;
       in.push_back(a);
       procs.push_back(&p);
+      fixed.push_back(d.fixed);
     }
+    double node_memory = 0;
+    for (const auto& a : in) node_memory += static_cast<double>(a.memory_used_bytes);
+    use.memory_used += node_memory;
+    use.memory_over += std::max(0.0, node_memory - static_cast<double>(n.spec.memory_bytes));
     if (w.cfg.allocator && !in.empty()) {
       NodeAllocation out = allocate_node(n.spec.cpu_millis, n.spec.memory_bytes, in, w.now, AllocatorConfig{});
+      // What the node's processes hold: each max(min, target), and the node
+      // no more than its capacity — a min its process does not use is lent
+      // to the others on the node (the allocator is work-conserving), so CPU
+      // that one process reserves and another uses is not counted twice.
+      double held = 0;
       for (size_t k = 0; k < in.size(); ++k) {
         const Allocation& a = out.processes[k];
         SimProcess& p = *procs[k];
@@ -706,10 +717,16 @@ StepUse World::summarise(const DemandFn& demand) {
         p.demand_millis = in[k].cpu_demand_millis;
         p.used_millis = served;
         p.memory_bytes = in[k].memory_used_bytes;
-        use.allocated_cpu += static_cast<double>(std::max(in[k].envelope.cpu_millis.min, a.cpu_target_millis));
+        const double h = static_cast<double>(std::max(in[k].envelope.cpu_millis.min, a.cpu_target_millis));
+        held += h;
         use.used_cpu += static_cast<double>(served);
+        if (fixed[k]) {
+          use.allocated_fixed += h;
+          use.used_fixed += static_cast<double>(served);
+        }
         use.demand_cpu += static_cast<double>(in[k].cpu_demand_millis);
       }
+      use.allocated_cpu += std::min(held, static_cast<double>(n.spec.cpu_millis));
     } else {
       for (size_t k = 0; k < in.size(); ++k) {
         SimProcess& p = *procs[k];
@@ -721,6 +738,8 @@ StepUse World::summarise(const DemandFn& demand) {
         p.memory_bytes = in[k].memory_used_bytes;
         use.allocated_cpu += static_cast<double>(req);
         use.used_cpu += static_cast<double>(served);
+        use.allocated_fixed += static_cast<double>(req);
+        use.used_fixed += static_cast<double>(served);
         use.demand_cpu += static_cast<double>(in[k].cpu_demand_millis);
       }
     }

@@ -63,6 +63,7 @@ struct WorldConfig {
 struct Demand {
   int64_t cpu_millis = 0;
   int64_t memory_bytes = 0;
+  bool fixed = false;        // its size is fixed by its spec (not learned): counted apart too
 };
 using DemandFn = std::function<Demand(const std::string& service, int64_t now_ms)>;
 
@@ -72,6 +73,10 @@ struct StepUse {
   double allocated_cpu = 0;  // allocator: Σ max(min, target); static: Σ max (the request)
   double used_cpu = 0;
   double demand_cpu = 0;
+  double memory_used = 0;    // bytes in use on live nodes
+  double memory_over = 0;    // of those, above their node's capacity (would be reclaimed or OOM-killed)
+  double allocated_fixed = 0;  // the part of allocated_cpu and used_cpu of processes whose size is fixed
+  double used_fixed = 0;
 };
 
 struct WorldCounters {

@@ -68,6 +68,7 @@ class Simulation {
     build_tasks();
     WorldConfig wc;
     wc.controller.health = cfg_.health;
+    wc.controller.recommender = cfg_.recommender;
     wc.tick_ms = cfg_.controller_tick_ms;
     if (cfg_.baseline) {
       // Kubernetes' timing: a status every 10 s, the node evicted after the grace and toleration.
@@ -197,6 +198,7 @@ class Simulation {
     const double u = usage_at(cfg_.usage.series[task.series], cfg_.usage.interval_s, t_s);
     Demand d;
     d.cpu_millis = static_cast<int64_t>(std::llround(static_cast<double>(pod.cpu_millis) * u * cfg_.mapping.demand_scale));
+    d.fixed = cfg_.baseline || !cfg_.mapping.learned_min || pod.qos == "Guaranteed";
     d.memory_bytes = static_cast<int64_t>(static_cast<double>(pod.memory_bytes) *
                                           (cfg_.mapping.memory_base + (1 - cfg_.mapping.memory_base) * u));
     return d;
@@ -383,6 +385,10 @@ class Simulation {
     sum_allocated_ += u.allocated_cpu * dt;
     sum_used_ += u.used_cpu * dt;
     sum_demand_ += u.demand_cpu * dt;
+    sum_memory_ += u.memory_used * dt;
+    sum_alloc_fixed_ += u.allocated_fixed * dt;
+    sum_used_fixed_ += u.used_fixed * dt;
+    sum_memory_over_ += u.memory_over * dt;
     if (cfg_.keep_series) res_.series.push_back({t_s, u.capacity_cpu, u.allocated_cpu, u.used_cpu, u.demand_cpu});
   }
 
@@ -431,7 +437,16 @@ class Simulation {
     res_.sched_ms = c.batch_ms;
     res_.controller_restarts = c.controller_restarts;
     res_.store_commits = world_->store_commits();
-    if (const auto* ctl = world_->controller()) res_.moves = ctl->counters().moves;
+    if (const auto* ctl = world_->controller()) {
+      res_.moves = ctl->counters().moves + ctl->counters().learned_moves;
+      res_.learned_raises = ctl->counters().learned_raises;
+      res_.learned_lowers = ctl->counters().learned_lowers;
+    }
+    const double alloc_learned = sum_allocated_ - sum_alloc_fixed_, used_learned = sum_used_ - sum_used_fixed_;
+    res_.slack_learned_percent = alloc_learned > 0 ? 100.0 * (alloc_learned - used_learned) / alloc_learned : 0;
+    res_.slack_fixed_percent = sum_alloc_fixed_ > 0 ? 100.0 * (sum_alloc_fixed_ - sum_used_fixed_) / sum_alloc_fixed_ : 0;
+    res_.fixed_share_percent = sum_allocated_ > 0 ? 100.0 * sum_alloc_fixed_ / sum_allocated_ : 0;
+    res_.memory_overcommit_percent = sum_memory_ > 0 ? 100.0 * sum_memory_over_ / sum_memory_ : 0;
     res_.slack_percent = sum_allocated_ > 0 ? 100.0 * (sum_allocated_ - sum_used_) / sum_allocated_ : 0;
     res_.unserved_percent = sum_demand_ > 0 ? 100.0 * (sum_demand_ - sum_used_) / sum_demand_ : 0;
     res_.utilization_percent = sum_capacity_ > 0 ? 100.0 * sum_used_ / sum_capacity_ : 0;
@@ -449,7 +464,8 @@ class Simulation {
   std::vector<size_t> by_arrival_;
   std::vector<size_t> by_leave_;
   size_t next_leave_ = 0;
-  double sum_capacity_ = 0, sum_allocated_ = 0, sum_used_ = 0, sum_demand_ = 0;
+  double sum_capacity_ = 0, sum_allocated_ = 0, sum_used_ = 0, sum_demand_ = 0, sum_memory_ = 0, sum_memory_over_ = 0, sum_alloc_fixed_ = 0,
+         sum_used_fixed_ = 0;
   SimResult res_;
 };
 

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/node_health.h"
+#include "core/recommender.h"
 #include "core/result.h"
 #include "sim/traces.h"
 #include "sim/workload_map.h"
@@ -56,6 +57,7 @@ struct SimConfig {
   FaultPlan faults;
   int nodes_per_rack = 32;       // the trace has no racks: consecutive machines form one
   HealthConfig health;           // heartbeat 100 ms, suspect after 3, lease 500 ms
+  RecommenderConfig recommender; // learned mins: the controller's defaults
   int64_t controller_tick_ms = 10;
   int64_t net_delay_ms_max = 5;  // one way, uniform in [0, max]
   int64_t start_latency_ms_min = 2;
@@ -106,6 +108,12 @@ struct SimResult {
   double unserved_percent = 0;   // demanded CPU-seconds not served
   double utilization_percent = 0;// used / capacity
   double allocation_percent = 0; // allocated / capacity
+  double slack_learned_percent = 0;  // slack of processes whose min is learned (min: auto)
+  double slack_fixed_percent = 0;    // slack of processes sized by their spec (Guaranteed; the baseline)
+  double fixed_share_percent = 0;    // their part of what is allocated
+  double memory_overcommit_percent = 0;  // memory in use above its node's capacity / memory in use
+  uint64_t learned_raises = 0;   // learned mins raised / lowered by the controller (min: auto)
+  uint64_t learned_lowers = 0;
   std::vector<std::string> violations;  // broken invariants, each with seed and step
   std::vector<SimSample> series;
   std::vector<SimEvent> events;

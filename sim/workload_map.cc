@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/recommender.h"
+
 namespace rackos::sim {
 
 ServiceSpec map_pod(const TracePod& pod, const MappingConfig& cfg, bool baseline) {
@@ -26,10 +28,30 @@ ServiceSpec map_pod(const TracePod& pod, const MappingConfig& cfg, bool baseline
                              std::max(cpu, frac(cpu, cfg.burst_factor))};
     s.envelope.memory_bytes = {guaranteed ? mem : std::min(mem, frac(mem, cfg.min_fraction)), mem,
                                std::max(mem, frac(mem, cfg.burst_factor))};
+    if (cfg.learned_min && !guaranteed) {
+      s.auto_cpu = LearnedMin{true, 0, 0};
+      s.auto_memory = LearnedMin{true, 0, 0};
+      s.envelope.cpu_millis.min = initial_learned_min(s.auto_cpu, cpu);
+      s.envelope.memory_bytes.min = initial_learned_min(s.auto_memory, mem);
+    }
   }
-  if (pod.num_gpu > 0) s.resources["gpu_milli"] = pod.num_gpu * (pod.gpu_milli > 0 ? std::min<int64_t>(pod.gpu_milli, 1000) : 1000);
+  if (pod.num_gpu > 0 && !cfg.ignore_gpus) s.resources["gpu_milli"] = pod.num_gpu * (pod.gpu_milli > 0 ? std::min<int64_t>(pod.gpu_milli, 1000) : 1000);
   s.instances = {1, 1};
   return s;
+}
+
+std::vector<TracePod> scale_load(const std::vector<TracePod>& pods, int k) {
+  if (k <= 1) return pods;
+  std::vector<TracePod> out;
+  out.reserve(pods.size() * static_cast<size_t>(k));
+  for (const auto& p : pods) {
+    for (int c = 0; c < k; ++c) {
+      TracePod copy = p;
+      if (c > 0) copy.name += "-k" + std::to_string(c);
+      out.push_back(std::move(copy));
+    }
+  }
+  return out;
 }
 
 size_t series_for(const std::string& pod_name, uint64_t seed, size_t series_count) {
