@@ -31,9 +31,10 @@ using nlohmann::json;
 
 std::string& g_controller = controller_flag();  // empty: resolve_target decides
 
-std::string range_text(const v1::Range& r, bool cpu) {
+// MIN:MAX[:BURST]; a learned min shows as auto=VALUE (what it is now).
+std::string range_text(const v1::Range& r, bool cpu, bool learned = false) {
   auto f = [&](int64_t v) { return cpu ? format_cpu_millis(v) : format_memory_bytes(v); };
-  std::string s = f(r.min()) + ":" + f(r.max());
+  std::string s = (learned ? "auto=" : "") + f(r.min()) + ":" + f(r.max());
   if (r.burst() != r.max()) s += ":" + f(r.burst());
   return s;
 }
@@ -58,15 +59,16 @@ v1::ListNodesResponse list_nodes(const ControllerClient& c) {
 std::string ps_table(const v1::ListProcessesResponse& resp) {
   std::ostringstream out;
   char line[512];
-  std::snprintf(line, sizeof line, "%-20s %-10s %-9s %7s %-14s %-16s %6s %6s %8s %4s  %s\n", "NAME", "NODE", "STATE",
+  std::snprintf(line, sizeof line, "%-20s %-10s %-9s %7s %-19s %-22s %6s %6s %8s %4s  %s\n", "NAME", "NODE", "STATE",
                 "PID", "CPU", "MEMORY", "ALLOC", "USED", "MEM-USED", "RST", "NOTE");
   out << line;
   for (const auto& p : resp.processes()) {
     std::string note = p.reason();
     if (note.size() > 60) note = note.substr(0, 57) + "...";
-    std::snprintf(line, sizeof line, "%-20s %-10s %-9s %7d %-14s %-16s %6s %6s %8s %4u  %s\n", p.id().c_str(),
+    std::snprintf(line, sizeof line, "%-20s %-10s %-9s %7d %-19s %-22s %6s %6s %8s %4u  %s\n", p.id().c_str(),
                   p.node().empty() ? "-" : p.node().c_str(), std::string(to_string(p.state())).c_str(), p.pid(),
-                  range_text(p.envelope().cpu_millis(), true).c_str(), range_text(p.envelope().memory_bytes(), false).c_str(),
+                  range_text(p.envelope().cpu_millis(), true, p.cpu_min_learned()).c_str(),
+                  range_text(p.envelope().memory_bytes(), false, p.memory_min_learned()).c_str(),
                   format_cpu_millis(p.allocation().cpu_target_millis()).c_str(),
                   format_cpu_millis(p.usage().cpu_used_millis()).c_str(),
                   format_memory_human(p.usage().memory_bytes()).c_str(), p.restarts(), note.c_str());

@@ -5,6 +5,7 @@
 
 #include "auth/join_token.h"
 #include "cli/commands.h"
+#include "cli/learn_flags.h"
 #include "controller/server.h"
 #include "core/quantity.h"
 
@@ -28,6 +29,7 @@ void add_controller(CLI::App& app, int argc, char** argv) {
     bool adopt = false;
     bool insecure = false;
     std::string node_cert_ttl = "30d";
+    LearnFlags learn;
   };
   static Args a;
   auto* cmd = app.add_subcommand("controller", "Run the controller (the cluster's single writer)");
@@ -57,6 +59,7 @@ void add_controller(CLI::App& app, int argc, char** argv) {
   cmd->add_flag("--adopt", a.adopt,
                 "Take over what nodes run even if their cluster id or store revision does not match this store "
                 "(after losing or restoring the store); without it such nodes are refused and keep their work");
+  a.learn.add_to(cmd);
   cmd->add_flag("--no-fsync", a.no_fsync, "Do not fsync each commit (survives a killed controller, not a power cut)");
   cmd->callback([] {
     auto die = [](const std::string& m) {
@@ -71,6 +74,7 @@ void add_controller(CLI::App& app, int argc, char** argv) {
     cfg.store = a.store;
     cfg.durable = !a.no_fsync;
     cfg.controller.adopt = a.adopt;
+    if (auto err = a.learn.apply(cfg.controller.recommender); !err.empty()) die(err);
     auto lease = parse_duration_ms(a.lease);
     auto hb = parse_duration_ms(a.heartbeat);
     auto grace = parse_duration_ms(a.grace);

@@ -23,6 +23,7 @@
 #include "auth/pki.h"
 #include "cli/client.h"
 #include "cli/commands.h"
+#include "cli/learn_flags.h"
 #include "cli/local_cluster.h"
 #include "controller/etcd_process.h"
 #include "core/quantity.h"
@@ -51,6 +52,7 @@ struct UpArgs {
   int etcd_members = 3;
   int controllers = 1;           // with etcd: an active and standbys
   bool insecure = false;         // --insecure-no-tls: TLS off (benchmarks)
+  LearnFlags learn;              // passed on to the controllers
 };
 
 void say(const std::string& m) {
@@ -139,6 +141,7 @@ void add_up(CLI::App& app) {
   static UpArgs a;
   auto* cmd = app.add_subcommand("up", "Start a local cluster: a controller and N shims on this machine");
   cmd->add_option("--nodes", a.nodes, "Nodes")->capture_default_str();
+  a.learn.add_to(cmd);
   cmd->add_option("--node-cpu", a.cpu, "Declared CPU of each node")->capture_default_str();
   cmd->add_option("--node-memory", a.memory, "Declared memory of each node")->capture_default_str();
   cmd->add_option("--dir", a.dir, "Where the cluster keeps its state and logs")->capture_default_str();
@@ -280,6 +283,7 @@ void add_up(CLI::App& app) {
     auto ctl_log_of = [&](int i) { return a.dir + "/controller" + (i == 1 ? std::string() : "-" + std::to_string(i)) + ".log"; };
     const std::string ctl_log = ctl_log_of(1);
     std::vector<pid_t> ctls;
+    for (const auto& arg : a.learn.args()) store_args.push_back(arg);
     for (int i = 1; i <= a.controllers; ++i) {
       // The first gets a head start: it leads; the others wait as standbys.
       if (i == 2) std::this_thread::sleep_for(std::chrono::milliseconds(200));

@@ -17,7 +17,8 @@ void add_sim(CLI::App& app);
 void add_controller(CLI::App& app, int argc, char** argv);
 void add_cluster_commands(CLI::App& app);  // run, apply, ps, nodes, top, logs, stop, scale, drain, node kill, events
 void add_up(CLI::App& app);
-void add_auth_commands(CLI::App& app);     // token create|list|revoke, user add|list|remove, whoami
+void add_auth_commands(CLI::App& app);
+void add_explain(CLI::App& app);           // a service's learned mins     // token create|list|revoke, user add|list|remove, whoami
 
 // --controller and --config on a subcommand that talks to the controller.
 std::string& controller_flag();

@@ -13,7 +13,7 @@ namespace rackos::cli {
 
 struct LearnFlags {
   std::string half_life = "30m", lower_after = "5m", warmup = "10m";
-  double cpu_percentile = 90, memory_percentile = 99, margin = 10;
+  double cpu_percentile = 50, memory_percentile = 99, margin = 10;
 
   void add_to(CLI::App* cmd);
   // Fills `cfg`; an error names the flag (empty: fine).

@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   rackos::cli::add_up(app);
   rackos::cli::add_cluster_commands(app);
   rackos::cli::add_auth_commands(app);
+  rackos::cli::add_explain(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

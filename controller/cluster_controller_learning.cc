@@ -17,6 +17,7 @@ void ClusterController::observe_usage(ProcessId id, const v1::Usage& u, const v1
   const Service& s = state_.service(r.service);
   if (!s.spec.auto_cpu.on && !s.spec.auto_memory.on) return;
   UsageSample sample;
+  sample.cpu_used_millis = u.cpu_used_millis();
   sample.cpu_demand_millis = u.cpu_demand_millis();
   sample.cpu_target_millis = a.cpu_target_millis();
   sample.memory_bytes = u.memory_bytes();

@@ -97,10 +97,10 @@ std::vector<std::pair<int64_t, double>> DecayingHistogram::buckets() const {
 
 void observe(ServiceLearning& s, const UsageSample& u, int64_t cpu_min, int64_t memory_min, int64_t now_ms,
              const RecommenderConfig& cfg) {
-  s.cpu.histogram.add(u.cpu_demand_millis, now_ms, cfg.half_life_ms);
-  s.memory.histogram.add(u.memory_bytes, now_ms, cfg.half_life_ms);
   const int64_t gap = u.cpu_demand_millis - u.cpu_target_millis;
   const bool starved = gap > 0 && gap * 100 > u.cpu_target_millis * cfg.starved_percent;
+  s.cpu.histogram.add(starved ? u.cpu_demand_millis : u.cpu_used_millis, now_ms, cfg.half_life_ms);
+  s.memory.histogram.add(u.memory_bytes, now_ms, cfg.half_life_ms);
   if (starved && u.cpu_demand_millis > cpu_min) s.cpu.urgent = std::max(s.cpu.urgent, u.cpu_demand_millis);
   if (u.memory_bytes > memory_min) s.memory.urgent = std::max(s.memory.urgent, u.memory_bytes);
 }

@@ -8,10 +8,15 @@
 // The rule (docs/rightsizing.md says why, and how it compares with Autopilot):
 //   recommended = percentile P of the decayed histogram × (1 + margin),
 //                 kept in [floor, ceiling] (ceiling: the max when not given).
-//   CPU samples are what a process wanted (demand), not what it got, so a
-//   starved process is not learned at its starved level; memory samples are
-//   its resident use. CPU P 90 %, memory P 99 % (memory cannot be taken back
-//   without killing, CPU can be lent from the pile).
+//   CPU samples are what a process used, or, when it was starved (its demand
+//   above what it got), what it wanted — so a starved process is not learned
+//   at its starved level, and an idle one is not learned at the node's
+//   slowly decaying demand estimate; memory samples are its resident use.
+//   CPU P 50 %, memory P 99 %: CPU above the min is served from the node's
+//   pile whenever it is free (the allocator is work-conserving) and a
+//   starved process is raised at once, so the min need only be the typical
+//   use; memory cannot be taken back without reclaim or the OOM killer, so
+//   its min covers nearly every peak.
 //   Raise at once: when the recommendation is above the min, and, without
 //   waiting for the histogram, when a process is starved (its demand not
 //   served on its node) or uses more memory than its min — the new min is
@@ -32,7 +37,7 @@ namespace rackos {
 
 struct RecommenderConfig {
   int64_t half_life_ms = 30 * 60'000;      // a sample's weight halves every 30 min
-  double cpu_percentile = 0.90;
+  double cpu_percentile = 0.50;            // CPU above the min is lent by the node: the min is the share under contention
   double memory_percentile = 0.99;
   double margin = 0.10;                    // added on top of the percentile
   double deadband = 0.05;                  // changes smaller than 5 % of the min are not made
@@ -76,7 +81,8 @@ std::string_view to_string(LearnedResource r);
 
 // One process's use, as its node reported it.
 struct UsageSample {
-  int64_t cpu_demand_millis = 0;   // what it would use
+  int64_t cpu_used_millis = 0;     // what it used
+  int64_t cpu_demand_millis = 0;   // what it would use (the node's estimate)
   int64_t cpu_target_millis = 0;   // what its node gave it
   int64_t memory_bytes = 0;
 };

@@ -56,6 +56,7 @@ TEST(DecayingHistogram, EmptyAndZero) {
 
 RecommenderConfig fast() {
   RecommenderConfig c;
+  c.cpu_percentile = 0.90;
   c.half_life_ms = 10'000;
   c.lower_after_ms = 5'000;
   c.warmup_ms = 10'000;
@@ -66,7 +67,7 @@ TEST(Recommender, RaisesAtOnceToThePercentilePlusMargin) {
   const auto cfg = fast();
   ServiceLearning s;
   const LearnedMin b{true, 0, 0};
-  for (int i = 0; i < 20; ++i) observe(s, {400, 400, 10 << 20}, 100, 64 << 20, 1000 + i, cfg);
+  for (int i = 0; i < 20; ++i) observe(s, {400, 400, 400, 10 << 20}, 100, 64 << 20, 1000 + i, cfg);
   MinDecision d = decide_min(s.cpu, LearnedResource::cpu, b, 2000, 100, 1100, cfg);
   ASSERT_TRUE(d.change);
   EXPECT_TRUE(d.raise);
@@ -81,17 +82,17 @@ TEST(Recommender, StarvedRaisesBeforeTheHistogramSaysSo) {
   ServiceLearning s;
   const LearnedMin b{true, 0, 0};
   // A long quiet history, then one starved sample: the percentile is still low.
-  for (int i = 0; i < 200; ++i) observe(s, {50, 50, 1 << 20}, 100, 64 << 20, i * 100, cfg);
+  for (int i = 0; i < 200; ++i) observe(s, {50, 50, 50, 1 << 20}, 100, 64 << 20, i * 100, cfg);
   EXPECT_FALSE(decide_min(s.cpu, LearnedResource::cpu, b, 2000, 100, 20'000, cfg).change);
-  observe(s, {900, 300, 1 << 20}, 100, 64 << 20, 20'100, cfg);
+  observe(s, {300, 900, 300, 1 << 20}, 100, 64 << 20, 20'100, cfg);
   MinDecision d = decide_min(s.cpu, LearnedResource::cpu, b, 2000, 100, 20'100, cfg);
   ASSERT_TRUE(d.change);
   EXPECT_EQ(d.min, 990);
   EXPECT_NE(d.reason.find("starved"), std::string::npos) << d.reason;
   // Served above its min is not starvation: no urgent raise.
   ServiceLearning q;
-  for (int i = 0; i < 200; ++i) observe(q, {50, 50, 1 << 20}, 100, 64 << 20, i * 100, cfg);
-  observe(q, {900, 900, 1 << 20}, 100, 64 << 20, 20'100, cfg);
+  for (int i = 0; i < 200; ++i) observe(q, {50, 50, 50, 1 << 20}, 100, 64 << 20, i * 100, cfg);
+  observe(q, {900, 900, 900, 1 << 20}, 100, 64 << 20, 20'100, cfg);
   EXPECT_FALSE(decide_min(q.cpu, LearnedResource::cpu, b, 2000, 100, 20'100, cfg).change);
 }
 
@@ -99,7 +100,7 @@ TEST(Recommender, MemoryAboveItsMinRaisesAtOnce) {
   const auto cfg = fast();
   ServiceLearning s;
   const LearnedMin b{true, 0, 0};
-  observe(s, {10, 10, 300 << 20}, 100, 100 << 20, 0, cfg);
+  observe(s, {10, 10, 10, 300 << 20}, 100, 100 << 20, 0, cfg);
   MinDecision d = decide_min(s.memory, LearnedResource::memory, b, int64_t{1} << 30, 100 << 20, 0, cfg);
   ASSERT_TRUE(d.change);
   EXPECT_GE(d.min, 330 << 20);
@@ -115,7 +116,7 @@ TEST(Recommender, LowersOnlyAfterWarmupAndHolding) {
   bool lowered = false;
   int64_t lowered_at = -1;
   for (; t <= 30'000; t += 100) {
-    observe(s, {100, 100, 1 << 20}, min, 64 << 20, t, cfg);
+    observe(s, {100, 100, 100, 1 << 20}, min, 64 << 20, t, cfg);
     MinDecision d = decide_min(s.cpu, LearnedResource::cpu, b, 2000, min, t, cfg);
     if (d.change) {
       EXPECT_FALSE(d.raise);
@@ -136,11 +137,11 @@ TEST(Recommender, KeptWithinFloorCeilingAndMax) {
   const auto cfg = fast();
   ServiceLearning s;
   const LearnedMin b{true, 200, 800};
-  for (int i = 0; i < 50; ++i) observe(s, {5000, 5000, 1 << 20}, 200, 64 << 20, i, cfg);
+  for (int i = 0; i < 50; ++i) observe(s, {5000, 5000, 5000, 1 << 20}, 200, 64 << 20, i, cfg);
   EXPECT_EQ(recommend(s.cpu, LearnedResource::cpu, b, 2000, 200, cfg), 800);
   EXPECT_EQ(recommend(s.cpu, LearnedResource::cpu, LearnedMin{true, 0, 0}, 2000, 200, cfg), 2000);
   ServiceLearning q;
-  for (int i = 0; i < 50; ++i) observe(q, {1, 1, 1 << 20}, 200, 64 << 20, i, cfg);
+  for (int i = 0; i < 50; ++i) observe(q, {1, 1, 1, 1 << 20}, 200, 64 << 20, i, cfg);
   EXPECT_EQ(recommend(q.cpu, LearnedResource::cpu, b, 2000, 500, cfg), 200);
   // No samples: the current min stands.
   ServiceLearning e;
@@ -154,7 +155,7 @@ TEST(Recommender, SmallChangesInsideTheDeadbandAreNotMade) {
   const auto cfg = fast();
   ServiceLearning s;
   const LearnedMin b{true, 0, 0};
-  for (int i = 0; i < 50; ++i) observe(s, {454, 454, 1 << 20}, 500, 64 << 20, i, cfg);
+  for (int i = 0; i < 50; ++i) observe(s, {454, 454, 454, 1 << 20}, 500, 64 << 20, i, cfg);
   // p90 ≈ 454..477, + 10 % ≈ 500..525: within 5 % of 500.
   EXPECT_FALSE(decide_min(s.cpu, LearnedResource::cpu, b, 2000, 500, 100, cfg).change);
 }

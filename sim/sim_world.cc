@@ -701,11 +701,13 @@ StepUse World::summarise(const DemandFn& demand) {
     use.memory_over += std::max(0.0, node_memory - static_cast<double>(n.spec.memory_bytes));
     if (w.cfg.allocator && !in.empty()) {
       NodeAllocation out = allocate_node(n.spec.cpu_millis, n.spec.memory_bytes, in, w.now, AllocatorConfig{});
-      // What the node's processes hold: each max(min, target), and the node
-      // no more than its capacity — a min its process does not use is lent
-      // to the others on the node (the allocator is work-conserving), so CPU
-      // that one process reserves and another uses is not counted twice.
-      double held = 0;
+      // What the node holds: its processes' mins, or what they use when that
+      // is more, and never more than its capacity. A min its process does not
+      // use is lent to the others on the node (the allocator is
+      // work-conserving): CPU that one process reserves and another uses is
+      // held once, not twice.
+      double min_sum = 0, used_sum = 0;
+      double part_min[2] = {0, 0}, part_used[2] = {0, 0};  // [learned, fixed]
       for (size_t k = 0; k < in.size(); ++k) {
         const Allocation& a = out.processes[k];
         SimProcess& p = *procs[k];
@@ -717,16 +719,18 @@ StepUse World::summarise(const DemandFn& demand) {
         p.demand_millis = in[k].cpu_demand_millis;
         p.used_millis = served;
         p.memory_bytes = in[k].memory_used_bytes;
-        const double h = static_cast<double>(std::max(in[k].envelope.cpu_millis.min, a.cpu_target_millis));
-        held += h;
+        min_sum += static_cast<double>(in[k].envelope.cpu_millis.min);
+        used_sum += static_cast<double>(served);
         use.used_cpu += static_cast<double>(served);
-        if (fixed[k]) {
-          use.allocated_fixed += h;
-          use.used_fixed += static_cast<double>(served);
-        }
+        part_min[fixed[k] ? 1 : 0] += static_cast<double>(in[k].envelope.cpu_millis.min);
+        part_used[fixed[k] ? 1 : 0] += static_cast<double>(served);
         use.demand_cpu += static_cast<double>(in[k].cpu_demand_millis);
       }
-      use.allocated_cpu += std::min(held, static_cast<double>(n.spec.cpu_millis));
+      use.allocated_cpu += std::min(std::max(min_sum, used_sum), static_cast<double>(n.spec.cpu_millis));
+      use.allocated_learned += std::max(part_min[0], part_used[0]);
+      use.used_learned += part_used[0];
+      use.allocated_fixed += std::max(part_min[1], part_used[1]);
+      use.used_fixed += part_used[1];
     } else {
       for (size_t k = 0; k < in.size(); ++k) {
         SimProcess& p = *procs[k];

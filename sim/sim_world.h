@@ -70,13 +70,15 @@ using DemandFn = std::function<Demand(const std::string& service, int64_t now_ms
 // CPU over the live nodes at one summary (millicores).
 struct StepUse {
   double capacity_cpu = 0;
-  double allocated_cpu = 0;  // allocator: Σ max(min, target); static: Σ max (the request)
+  double allocated_cpu = 0;  // allocator: per node max(Σ min, Σ used) ≤ capacity; static: Σ max (the request)
   double used_cpu = 0;
   double demand_cpu = 0;
   double memory_used = 0;    // bytes in use on live nodes
   double memory_over = 0;    // of those, above their node's capacity (would be reclaimed or OOM-killed)
-  double allocated_fixed = 0;  // the part of allocated_cpu and used_cpu of processes whose size is fixed
-  double used_fixed = 0;
+  // The same, per node, over the processes whose min is learned and over
+  // those whose size is fixed (Guaranteed; every process of the baseline).
+  double allocated_learned = 0, used_learned = 0;
+  double allocated_fixed = 0, used_fixed = 0;
 };
 
 struct WorldCounters {

@@ -387,6 +387,8 @@ class Simulation {
     sum_demand_ += u.demand_cpu * dt;
     sum_memory_ += u.memory_used * dt;
     sum_alloc_fixed_ += u.allocated_fixed * dt;
+    sum_alloc_learned_ += u.allocated_learned * dt;
+    sum_used_learned_ += u.used_learned * dt;
     sum_used_fixed_ += u.used_fixed * dt;
     sum_memory_over_ += u.memory_over * dt;
     if (cfg_.keep_series) res_.series.push_back({t_s, u.capacity_cpu, u.allocated_cpu, u.used_cpu, u.demand_cpu});
@@ -442,10 +444,11 @@ class Simulation {
       res_.learned_raises = ctl->counters().learned_raises;
       res_.learned_lowers = ctl->counters().learned_lowers;
     }
-    const double alloc_learned = sum_allocated_ - sum_alloc_fixed_, used_learned = sum_used_ - sum_used_fixed_;
-    res_.slack_learned_percent = alloc_learned > 0 ? 100.0 * (alloc_learned - used_learned) / alloc_learned : 0;
+    res_.slack_learned_percent =
+        sum_alloc_learned_ > 0 ? 100.0 * (sum_alloc_learned_ - sum_used_learned_) / sum_alloc_learned_ : 0;
     res_.slack_fixed_percent = sum_alloc_fixed_ > 0 ? 100.0 * (sum_alloc_fixed_ - sum_used_fixed_) / sum_alloc_fixed_ : 0;
-    res_.fixed_share_percent = sum_allocated_ > 0 ? 100.0 * sum_alloc_fixed_ / sum_allocated_ : 0;
+    const double parts = sum_alloc_fixed_ + sum_alloc_learned_;
+    res_.fixed_share_percent = parts > 0 ? 100.0 * sum_alloc_fixed_ / parts : 0;
     res_.memory_overcommit_percent = sum_memory_ > 0 ? 100.0 * sum_memory_over_ / sum_memory_ : 0;
     res_.slack_percent = sum_allocated_ > 0 ? 100.0 * (sum_allocated_ - sum_used_) / sum_allocated_ : 0;
     res_.unserved_percent = sum_demand_ > 0 ? 100.0 * (sum_demand_ - sum_used_) / sum_demand_ : 0;
@@ -465,7 +468,7 @@ class Simulation {
   std::vector<size_t> by_leave_;
   size_t next_leave_ = 0;
   double sum_capacity_ = 0, sum_allocated_ = 0, sum_used_ = 0, sum_demand_ = 0, sum_memory_ = 0, sum_memory_over_ = 0, sum_alloc_fixed_ = 0,
-         sum_used_fixed_ = 0;
+         sum_used_fixed_ = 0, sum_alloc_learned_ = 0, sum_used_learned_ = 0;
   SimResult res_;
 };
 
