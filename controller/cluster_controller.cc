@@ -314,7 +314,6 @@ void ClusterController::settle(int64_t now_ms) {
     st.set_start_error(why);
     handle_exit(id, st, now_ms);
   }
-  apply_deferred_mins(now_ms);
   if (waiting_.empty()) return;
   const bool retry = capacity_changed_ || now_ms - last_retry_ms_ >= cfg_.retry_unplaceable_ms;
   std::vector<ProcessId> pending;

@@ -228,14 +228,12 @@ class ClusterController {
   // in place within the rate budget.
   void observe_usage(ProcessId id, const v1::Usage& u, const v1::Allocation& a, int64_t now_ms);
   void learn_mins(int64_t now_ms);
-  // Changes a service's mins in place; instances that no longer fit their
-  // node are moved. False (nothing changed) when an at-most-one instance must
-  // first leave its node: tried again on the next pass.
-  bool set_learned_mins(ServiceId sid, int64_t cpu_min, int64_t memory_min, int64_t now_ms);
-  // Raises waiting for an at-most-one instance to leave its node: made as
-  // soon as none is leaving, before anything is placed (so the instance is
-  // placed under the new min).
-  void apply_deferred_mins(int64_t now_ms);
+  // Changes a service's mins in place. A raise that does not fit: replicas
+  // that no longer fit their node are moved; an at-most-one process is raised
+  // only as far as its node has room (the values are lowered to what was
+  // set). False: nothing changed (no room at all, or an instance must first
+  // leave its node: tried again on the next pass).
+  bool set_learned_mins(ServiceId sid, int64_t& cpu_min, int64_t& memory_min, int64_t now_ms);
   void set_health(NodeId node, const NodeHealth& h);
   void mark_dirty(ProcessId id);
   std::string process_key(ProcessId id) const;
@@ -267,7 +265,6 @@ class ClusterController {
   int64_t last_scaling_ms_ = 0;
   int64_t last_learn_ms_ = 0;
   double learn_budget_ = 0;     // process envelope updates allowed now (token bucket)
-  std::map<ServiceId, std::pair<int64_t, int64_t>> deferred_mins_;  // service → (cpu, memory) mins to raise to
 
   // Dirty since the last commit.
   std::set<uint64_t> dirty_procs_;

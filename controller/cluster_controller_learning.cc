@@ -3,8 +3,11 @@
 // learning service is asked whether its mins should change, and the changes
 // are made in place — an UpdateEnvelope to each bound process, no restart —
 // raises before lowers, at most `learned_updates_per_s` processes a second.
-// Σ min never exceeds a node's capacity: instances that no longer fit their
-// node after a raise are moved, as starved ones are.
+// Σ min never exceeds a node's capacity. A raise that no longer fits: the
+// instances of a replicated service that do not fit are moved (a replica
+// restarts elsewhere); an at-most-one process is raised as far as its node
+// has room — moving it would restart it — and moved only if it is then
+// actually starved, by the instance rule, as any starved process is.
 #include <algorithm>
 
 #include "controller/cluster_controller.h"
@@ -96,22 +99,36 @@ void ClusterController::learn_mins(int64_t now_ms) {
       restore(c);
       continue;
     }
-    if (!set_learned_mins(c.sid, c.cpu, c.memory, now_ms)) {
+    int64_t cpu = c.cpu, memory = c.memory;
+    if (!set_learned_mins(c.sid, cpu, memory, now_ms)) {
       restore(c);
       continue;
     }
+    std::string reason = c.reason;
+    if (cpu != c.cpu) reason += "; cpu raised only to " + format_cpu_millis(cpu) + ", what its node has unreserved";
+    if (memory != c.memory) reason += "; memory raised only to " + format_memory_bytes(memory) + ", what its node has unreserved";
     learn_budget_ -= cost;
     if (c.raise) ++counters_.learned_raises;
     else ++counters_.learned_lowers;
-    events_->add(now_ms, "learned-min", state_.service(c.sid).spec.name, c.reason);
+    events_->add(now_ms, "learned-min", state_.service(c.sid).spec.name, reason);
   }
 }
 
-bool ClusterController::set_learned_mins(ServiceId sid, int64_t cpu_min, int64_t memory_min, int64_t now_ms) {
+bool ClusterController::set_learned_mins(ServiceId sid, int64_t& cpu_min, int64_t& memory_min, int64_t now_ms) {
   const Service& s = state_.service(sid);
   const int64_t old_cpu = s.spec.envelope.cpu_millis.min, old_mem = s.spec.envelope.memory_bytes.min;
   if (cpu_min == old_cpu && memory_min == old_mem) return true;
   const bool at_most_one = s.spec.effective_on_partition() == OnPartition::stop;
+  if (at_most_one && (cpu_min > old_cpu || memory_min > old_mem)) {
+    // As far as each node it is bound to has room.
+    for (const auto& [node, count] : s.per_node) {
+      if (count == 0) continue;
+      const Resources free = state_.node(node).free();
+      if (cpu_min > old_cpu) cpu_min = std::max(old_cpu, std::min(cpu_min, old_cpu + free.cpu_millis / count));
+      if (memory_min > old_mem) memory_min = std::max(old_mem, std::min(memory_min, old_mem + free.memory_bytes / count));
+    }
+    if (cpu_min == old_cpu && memory_min == old_mem) return false;
+  }
   if (cpu_min > old_cpu || memory_min > old_mem) {
     // Which instances can stay where they are under the new mins.
     std::vector<ProcessId> movers;
@@ -141,22 +158,15 @@ bool ClusterController::set_learned_mins(ServiceId sid, int64_t cpu_min, int64_t
       });
       for (size_t i = 0; i < here.size() && static_cast<int64_t>(i) < int64_t{count} - keep; ++i) movers.push_back(here[i]);
     }
-    bool deferred = false;
     for (ProcessId id : movers) {
       const NodeId from = state_.process(id).node;
       events_->add(now_ms, "learned-move", process_name(id),
                    "its learned min no longer fits on " + state_.node(from).name + "; moving it");
       ++counters_.learned_moves;
       avoid_.emplace_back(id, from);
-      move_off(id, now_ms);
-      if (at_most_one) deferred = true;  // still bound until it has exited
-    }
-    if (deferred) {
-      deferred_mins_[sid] = {cpu_min, memory_min};
-      return false;
+      move_off(id, now_ms);  // a replica: unbound at once
     }
   }
-  deferred_mins_.erase(sid);
   ServiceSpec next = s.spec;
   next.envelope.cpu_millis.min = cpu_min;
   next.envelope.memory_bytes.min = memory_min;
@@ -173,26 +183,6 @@ bool ClusterController::set_learned_mins(ServiceId sid, int64_t cpu_min, int64_t
     send(links_[r.node].conn, std::move(m));
   }
   return true;
-}
-
-void ClusterController::apply_deferred_mins(int64_t now_ms) {
-  if (deferred_mins_.empty()) return;
-  for (auto [sid, mins] : std::map(deferred_mins_)) {
-    const Service& s = state_.service(sid);
-    if (s.removed || sx(sid).stopping) {
-      deferred_mins_.erase(sid);
-      continue;
-    }
-    bool leaving = false;
-    for (ProcessId id : s.processes) leaving = leaving || (state_.process(id).state == ProcessState::stopping && state_.process(id).node != kNoNode);
-    if (leaving) continue;
-    // Never below what the spec allows now (an apply may have changed it).
-    const int64_t cpu = std::min(mins.first, s.spec.envelope.cpu_millis.max);
-    const int64_t mem = std::min(mins.second, s.spec.envelope.memory_bytes.max);
-    set_learned_mins(sid, s.spec.auto_cpu.on ? std::max(cpu, s.spec.envelope.cpu_millis.min) : s.spec.envelope.cpu_millis.min,
-                     s.spec.auto_memory.on ? std::max(mem, s.spec.envelope.memory_bytes.min) : s.spec.envelope.memory_bytes.min,
-                     now_ms);
-  }
 }
 
 Result<v1::ExplainResponse> ClusterController::explain(const std::string& service, int64_t now_ms) const {

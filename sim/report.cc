@@ -46,6 +46,7 @@ nlohmann::json figures_json(const SimResult& r, std::optional<int> nodes_needed)
       {"fixed_share_percent", round3(r.fixed_share_percent)},
       {"learned_min_raises", r.learned_raises},
       {"learned_min_lowers", r.learned_lowers},
+      {"learned_min_moves", r.learned_moves},
       {"invariant_violations", r.violations},
       {"unplaceable_reasons", r.unplaceable_reasons},
   };
@@ -68,6 +69,7 @@ nlohmann::json contended_json(const SimResult& r) {
       {"moves", r.moves},
       {"learned_min_raises", r.learned_raises},
       {"learned_min_lowers", r.learned_lowers},
+      {"learned_min_moves", r.learned_moves},
   };
 }
 

@@ -443,6 +443,7 @@ class Simulation {
       res_.moves = ctl->counters().moves + ctl->counters().learned_moves;
       res_.learned_raises = ctl->counters().learned_raises;
       res_.learned_lowers = ctl->counters().learned_lowers;
+      res_.learned_moves = ctl->counters().learned_moves;
     }
     res_.slack_learned_percent =
         sum_alloc_learned_ > 0 ? 100.0 * (sum_alloc_learned_ - sum_used_learned_) / sum_alloc_learned_ : 0;

@@ -114,6 +114,7 @@ struct SimResult {
   double memory_overcommit_percent = 0;  // memory in use above its node's capacity / memory in use
   uint64_t learned_raises = 0;   // learned mins raised / lowered by the controller (min: auto)
   uint64_t learned_lowers = 0;
+  uint64_t learned_moves = 0;    // replicas moved because a raised min no longer fit (part of moves)
   std::vector<std::string> violations;  // broken invariants, each with seed and step
   std::vector<SimSample> series;
   std::vector<SimEvent> events;
