@@ -36,6 +36,7 @@ struct SimProcess {
   // per process cost ~150 B at 500,000 processes).
   int64_t target_millis = 0, quota_millis = 0, memory_high = 0;
   int64_t demand_millis = 0, used_millis = 0, memory_bytes = 0;
+  bool evict_sent = false;  // the node told the controller it cannot keep it (memory pressure)
 };
 
 struct SimNode {
@@ -678,7 +679,9 @@ StepUse World::summarise(const DemandFn& demand) {
     use.capacity_cpu += static_cast<double>(n.spec.cpu_millis);
     std::vector<AllocInput> in;
     std::vector<SimProcess*> procs;
+    std::vector<const std::string*> launches;
     std::vector<bool> fixed;
+    std::vector<std::string> evict;  // launches the allocator says the node cannot keep
     for (auto& [id, p] : n.procs) {
       if (!p.running) continue;
       const Demand d = demand(p.service, w.now);
@@ -693,6 +696,7 @@ StepUse World::summarise(const DemandFn& demand) {
       a.state = p.alloc;
       in.push_back(a);
       procs.push_back(&p);
+      launches.push_back(&id);
       fixed.push_back(d.fixed);
     }
     double node_memory = 0;
@@ -727,6 +731,16 @@ StepUse World::summarise(const DemandFn& demand) {
         use.demand_cpu += static_cast<double>(in[k].cpu_demand_millis);
       }
       use.allocated_cpu += std::min(std::max(min_sum, used_sum), static_cast<double>(n.spec.cpu_millis));
+      // Memory pressure, as the shim reports it: a process squeezed below its
+      // use for longer than the allocator allows is one the node cannot keep.
+      for (ProcessId e : out.evict) {
+        for (size_t k = 0; k < in.size(); ++k) {
+          if (in[k].id == e && !procs[k]->evict_sent) {
+            procs[k]->evict_sent = true;
+            evict.push_back(*launches[k]);
+          }
+        }
+      }
       use.allocated_learned += std::max(part_min[0], part_used[0]);
       use.used_learned += part_used[0];
       use.allocated_fixed += std::max(part_min[1], part_used[1]);
@@ -757,6 +771,13 @@ StepUse World::summarise(const DemandFn& demand) {
     hb->set_fenced(n.fenced);
     for (const auto& [id, p] : n.procs) *hb->add_processes() = w.info(id, p);
     w.to_controller(i, n.conn, m);
+    for (const auto& id : evict) {
+      v1::ShimMessage ev;
+      ev.mutable_event()->set_id(id);
+      ev.mutable_event()->set_kind("evict");
+      ev.mutable_event()->set_message("memory pressure: the node cannot keep it");
+      w.to_controller(i, n.conn, ev);
+    }
   }
   if (w.ctl && w.now >= w.paused_until) {
     w.ctl->tick(w.now);
