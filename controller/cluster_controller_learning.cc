@@ -51,8 +51,7 @@ void ClusterController::learn_mins(int64_t now_ms) {
       LearnedState t;
       t.urgent = st.urgent;
       t.below_since_ms = st.below_since_ms;
-      t.last_change_ms = st.last_change_ms;
-      t.last_reason = st.last_reason;
+      t.last = st.last;
       return t;
     };
     c.cpu_before = timers(e.learning.cpu);
@@ -85,8 +84,7 @@ void ClusterController::learn_mins(int64_t now_ms) {
     auto put = [](LearnedState& st, const LearnedState& t) {
       st.urgent = std::max(st.urgent, t.urgent);
       st.below_since_ms = t.below_since_ms;
-      st.last_change_ms = t.last_change_ms;
-      st.last_reason = t.last_reason;
+      st.last = t.last;
     };
     put(sx(c.sid).learning.cpu, c.cpu_before);
     put(sx(c.sid).learning.memory, c.memory_before);
@@ -216,8 +214,8 @@ Result<v1::ExplainResponse> ClusterController::explain(const std::string& servic
     x->set_samples(st.histogram.samples());
     x->set_first_sample_ms(st.histogram.first_sample_ms());
     x->set_last_sample_ms(st.histogram.last_sample_ms());
-    x->set_last_change_ms(st.last_change_ms);
-    x->set_last_reason(st.last_reason);
+    x->set_last_change_ms(st.last.at_ms);
+    x->set_last_reason(describe(st.last, res, rc));
     for (auto [top, share] : st.histogram.buckets()) {
       auto* bk = x->add_buckets();
       bk->set_upto(top);

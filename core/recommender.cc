@@ -58,18 +58,19 @@ void DecayingHistogram::add(int64_t value, int64_t now_ms, int64_t half_life_ms)
     // now relative to `now`.
     const double scale = std::exp2(-exponent);
     total_ = 0;
-    for (double& w : weight_) {
-      w *= scale;
-      if (w < 1e-300) w = 0;
+    for (auto& [b, w] : weight_) {
+      w = static_cast<float>(w * scale);
       total_ += w;
     }
+    std::erase_if(weight_, [](const auto& bw) { return bw.second < 1e-30f; });
     ref_ms_ = now_ms;
     exponent = 0;
   }
-  const size_t b = bucket_of(value);
-  if (weight_.size() <= b) weight_.resize(b + 1, 0.0);
+  const auto b = static_cast<uint16_t>(bucket_of(value));
   const double w = std::exp2(exponent);
-  weight_[b] += w;
+  auto it = std::lower_bound(weight_.begin(), weight_.end(), b, [](const auto& bw, uint16_t k) { return bw.first < k; });
+  if (it == weight_.end() || it->first != b) it = weight_.insert(it, {b, 0.0f});
+  it->second = static_cast<float>(it->second + w);
   total_ += w;
   if (first_ms_ < 0) first_ms_ = now_ms;
   last_ms_ = std::max(last_ms_, now_ms);
@@ -80,17 +81,17 @@ int64_t DecayingHistogram::percentile(double p) const {
   if (total_ <= 0) return 0;
   const double want = std::clamp(p, 0.0, 1.0) * total_;
   double acc = 0;
-  for (size_t i = 0; i < weight_.size(); ++i) {
-    acc += weight_[i];
-    if (acc >= want && weight_[i] > 0) return bucket_top(i);
+  for (const auto& [b, w] : weight_) {
+    acc += w;
+    if (acc >= want && w > 0) return bucket_top(b);
   }
-  return bucket_top(weight_.size() - 1);
+  return bucket_top(weight_.back().first);
 }
 
 std::vector<std::pair<int64_t, double>> DecayingHistogram::buckets() const {
   std::vector<std::pair<int64_t, double>> out;
-  for (size_t i = 0; i < weight_.size(); ++i) {
-    if (weight_[i] > 0 && total_ > 0) out.emplace_back(bucket_top(i), weight_[i] / total_);
+  for (const auto& [b, w] : weight_) {
+    if (w > 0 && total_ > 0) out.emplace_back(bucket_top(b), w / total_);
   }
   return out;
 }
@@ -138,8 +139,9 @@ MinDecision decide_min(LearnedState& st, LearnedResource r, const LearnedMin& bo
     }
     if (up == ceiling_of(bounds, max)) d.reason += "; at its ceiling";
     st.below_since_ms = -1;
-    st.last_change_ms = now_ms;
-    st.last_reason = d.reason;
+    st.last = {urgent_seen > 0 ? (r == LearnedResource::cpu ? LastChange::Why::starved : LastChange::Why::above_min)
+                               : LastChange::Why::percentile,
+               now_ms, current, up, urgent >= rec ? urgent_seen : st.histogram.percentile(p)};
     return d;
   }
   const bool warm = st.histogram.first_sample_ms() >= 0 && now_ms - st.histogram.first_sample_ms() >= cfg.warmup_ms;
@@ -153,13 +155,30 @@ MinDecision decide_min(LearnedState& st, LearnedResource r, const LearnedMin& bo
                  format_duration_ms(now_ms - st.below_since_ms) + from;
       if (rec == std::min(bounds.floor, ceiling_of(bounds, max))) d.reason += "; at its floor";
       st.below_since_ms = -1;
-      st.last_change_ms = now_ms;
-      st.last_reason = d.reason;
+      st.last = {LastChange::Why::lowered, now_ms, current, rec, st.histogram.percentile(p)};
     }
     return d;
   }
   st.below_since_ms = -1;
   return d;
+}
+
+std::string describe(const LastChange& c, LearnedResource r, const RecommenderConfig& cfg) {
+  const double p = r == LearnedResource::cpu ? cfg.cpu_percentile : cfg.memory_percentile;
+  const std::string change = format_value(r, c.from) + " -> " + format_value(r, c.to);
+  switch (c.why) {
+    case LastChange::Why::none: return "";
+    case LastChange::Why::percentile:
+      return "raised " + change + ": p" + percent(p) + " of use was " + format_value(r, c.seen) + ", + " + percent(cfg.margin) + " %";
+    case LastChange::Why::starved:
+      return "raised " + change + " at once: starved, it wanted " + format_value(r, c.seen) + " and did not get it";
+    case LastChange::Why::above_min:
+      return "raised " + change + " at once: it used " + format_value(r, c.seen) + ", above its min";
+    case LastChange::Why::lowered:
+      return "lowered " + change + ": p" + percent(p) + " of use was " + format_value(r, c.seen) + ", + " + percent(cfg.margin) +
+             " %, below the min for " + format_duration_ms(cfg.lower_after_ms) + " or more";
+  }
+  return "";
 }
 
 int64_t initial_learned_min(const LearnedMin& bounds, int64_t max) { return clamp_to(bounds, max, max / 4); }

@@ -69,7 +69,9 @@ class DecayingHistogram {
   int64_t bucket_top(size_t i) const;
 
   double first_ = 1;
-  std::vector<double> weight_;   // grows only up to the highest bucket seen
+  // Non-empty buckets only, by index: a service's use spans a few dozen
+  // buckets, and half a million services each keep two of these.
+  std::vector<std::pair<uint16_t, float>> weight_;
   double total_ = 0;
   int64_t ref_ms_ = -1;          // weights are relative to 2^((t − ref)/half_life)
   int64_t first_ms_ = -1, last_ms_ = -1;
@@ -87,12 +89,22 @@ struct UsageSample {
   int64_t memory_bytes = 0;
 };
 
+// The last change of a min, kept as values (half a million services keep
+// two each); describe() turns it into the sentence `rackos explain` shows.
+struct LastChange {
+  enum class Why : uint8_t { none, percentile, starved, above_min, lowered };
+  Why why = Why::none;
+  int64_t at_ms = -1;
+  int64_t from = 0, to = 0;
+  int64_t seen = 0;                // the sample or percentile it came from
+};
+std::string describe(const LastChange& c, LearnedResource r, const RecommenderConfig& cfg);
+
 struct LearnedState {
   DecayingHistogram histogram;
   int64_t urgent = 0;              // a starved / over-min sample since the last decision (0: none)
   int64_t below_since_ms = -1;     // the recommendation has been below the min since
-  int64_t last_change_ms = -1;
-  std::string last_reason;         // why the min is what it is
+  LastChange last;                 // why the min is what it is
 };
 
 struct ServiceLearning {

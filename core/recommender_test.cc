@@ -42,7 +42,7 @@ TEST(DecayingHistogram, StaysFiniteOverLongSpans) {
   EXPECT_LE(p, static_cast<int64_t>((int64_t{64} << 20) * 1.06));
   double sum = 0;
   for (auto [top, share] : h.buckets()) sum += share;
-  EXPECT_NEAR(sum, 1.0, 1e-9);
+  EXPECT_NEAR(sum, 1.0, 1e-5);  // weights are floats
 }
 
 TEST(DecayingHistogram, EmptyAndZero) {

@@ -733,7 +733,7 @@ StepUse World::summarise(const DemandFn& demand) {
       use.allocated_cpu += std::min(std::max(min_sum, used_sum), static_cast<double>(n.spec.cpu_millis));
       // Memory pressure, as the shim reports it: a process squeezed below its
       // use for longer than the allocator allows is one the node cannot keep.
-      for (ProcessId e : out.evict) {
+      for (ProcessId e : w.cfg.evictions ? out.evict : std::vector<ProcessId>{}) {
         for (size_t k = 0; k < in.size(); ++k) {
           if (in[k].id == e && !procs[k]->evict_sent) {
             procs[k]->evict_sent = true;

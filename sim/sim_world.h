@@ -56,6 +56,7 @@ struct WorldConfig {
   int64_t reconnect_ms = 50;                // a shim's reconnect backoff
   int64_t fence_grace_ms = 3'000;           // frozen at-most-one processes are killed this long after the lease
   bool allocator = true;                    // shims run the core allocator (false: static sizing)
+  bool evictions = true;                    // shims report processes they cannot keep (memory pressure)
   uint64_t seed = 1;
 };
 

@@ -69,6 +69,7 @@ class Simulation {
     WorldConfig wc;
     wc.controller.health = cfg_.health;
     wc.controller.recommender = cfg_.recommender;
+    wc.evictions = cfg_.evictions;
     wc.tick_ms = cfg_.controller_tick_ms;
     if (cfg_.baseline) {
       // Kubernetes' timing: a status every 10 s, the node evicted after the grace and toleration.

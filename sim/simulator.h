@@ -68,6 +68,7 @@ struct SimConfig {
   int64_t baseline_heartbeat_ms = 10'000; // the kubelet's node status update
   size_t node_limit = 0;         // use only this many machines, taken in a fixed seeded order (0: all)
   bool check_every_step = true;  // full invariant check each step (O(table))
+  bool evictions = true;         // nodes report processes they cannot keep (memory pressure), as the shim does
   bool keep_series = true;       // per-step samples for the plot
 };
 
