@@ -222,6 +222,7 @@ Result<v1::ExplainResponse> ClusterController::explain(const std::string& servic
       bk->set_share(share);
     }
     auto fmt = [&](int64_t v) { return res == LearnedResource::cpu ? format_cpu_millis(v) : format_memory_bytes(v); };
+    auto in = [](int64_t ms) { return format_duration_ms(ms >= 10'000 ? ms / 1000 * 1000 : ms); };  // whole seconds past 10 s
     std::string next;
     const int64_t rec = x->recommended();
     const double cur = static_cast<double>(r.min);
@@ -234,11 +235,11 @@ Result<v1::ExplainResponse> ClusterController::explain(const std::string& servic
     } else if (static_cast<double>(rec) < cur * (1 - rc.deadband)) {
       const int64_t warm_at = st.histogram.first_sample_ms() + rc.warmup_ms;
       if (now_ms < warm_at) {
-        next = "lower to " + fmt(rec) + " once warmed up (in " + format_duration_ms(warm_at - now_ms) + ")";
+        next = "lower to " + fmt(rec) + " once warmed up (in " + in(warm_at - now_ms) + ")";
       } else {
         const int64_t since = st.below_since_ms < 0 ? now_ms : st.below_since_ms;
         next = "lower to " + fmt(rec) + " if it stays below for " +
-               format_duration_ms(std::max<int64_t>(0, since + rc.lower_after_ms - now_ms)) + " more";
+               in(std::max<int64_t>(0, since + rc.lower_after_ms - now_ms)) + " more";
       }
     } else {
       next = "steady: the recommendation " + fmt(rec) + " is within " + std::to_string(static_cast<int>(rc.deadband * 100)) +
