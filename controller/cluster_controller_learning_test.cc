@@ -6,100 +6,50 @@
 // made; replicas that no longer fit are moved; applying the spec again, or a
 // controller restart from the store, keeps what was learned.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <filesystem>
-
-#include "controller/cluster_controller.h"
+#include "controller/controller_test_harness.h"
 
 namespace rackos::controller {
 namespace {
 
-struct Harness {
-  std::string path;
-  std::unique_ptr<Store> store;
-  EventLog events;
-  std::unique_ptr<ClusterController> c;
+ControllerConfig learning_config() {
   ControllerConfig cfg;
+  cfg.recommender.half_life_ms = 10'000;
+  cfg.recommender.warmup_ms = 5'000;
+  cfg.recommender.lower_after_ms = 2'000;
+  return cfg;
+}
 
-  Harness() {
-    static int n = 0;
-    path = (std::filesystem::temp_directory_path() /
-            ("rackos-learn-test-" + std::to_string(::getpid()) + "-" + std::to_string(n++) + ".db"))
-               .string();
-    std::filesystem::remove(path);
-    cfg.recommender.half_life_ms = 10'000;
-    cfg.recommender.warmup_ms = 5'000;
-    cfg.recommender.lower_after_ms = 2'000;
-    open();
-  }
-  ~Harness() {
-    c.reset();
-    store.reset();
-    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
-  }
-  void open() {
-    c.reset();
-    store.reset();
-    store = std::move(open_sqlite_store(path, false).value());
-    c = std::make_unique<ClusterController>(cfg, store.get(), &events);
-  }
-  std::vector<Outgoing> step(int64_t now) {
-    c->settle(now);
-    EXPECT_TRUE(c->commit().ok());
-    return c->take_outbox();
-  }
-  void reg(ConnId conn, const std::string& node, int64_t now) {
-    v1::ShimMessage m;
-    auto* r = m.mutable_register_();
-    r->set_wire_version(1);
-    r->set_node(node);
-    r->set_cpu_millis(4000);
-    r->set_memory_bytes(8ll << 30);
-    c->on_shim_message(conn, m, now);
-  }
-  // A heartbeat reporting one running launch's use (not starved: it got what it wanted).
-  void report(ConnId conn, const std::string& launch, int64_t cpu, int64_t now, int64_t got = -1) {
-    v1::ShimMessage m;
-    m.mutable_heartbeat()->set_seq(static_cast<uint64_t>(now));
-    m.mutable_heartbeat()->set_sent_ms(now);
-    auto* p = m.mutable_heartbeat()->add_processes();
-    p->set_id(launch);
-    p->set_state(v1::RUNNING);
-    p->set_pid(99);
-    p->mutable_usage()->set_cpu_used_millis(got < 0 ? cpu : got);
-    p->mutable_usage()->set_cpu_demand_millis(cpu);
-    p->mutable_usage()->set_memory_bytes(8 << 20);
-    p->mutable_allocation()->set_cpu_target_millis(got < 0 ? cpu : got);
-    c->on_shim_message(conn, m, now);
-  }
-  void beat(ConnId conn, int64_t now) {
-    v1::ShimMessage m;
-    m.mutable_heartbeat()->set_seq(static_cast<uint64_t>(now));
-    m.mutable_heartbeat()->set_sent_ms(now);
-    c->on_shim_message(conn, m, now);
-  }
-  void event(ConnId conn, const std::string& id, const std::string& kind, int64_t now) {
-    v1::ShimMessage m;
-    m.mutable_event()->set_id(id);
-    m.mutable_event()->set_kind(kind);
-    m.mutable_event()->set_pid(99);
-    c->on_shim_message(conn, m, now);
-  }
-  v1::ProcessInfo proc(const std::string& service) {
-    v1::ListRequest req;
-    req.set_service(service);
-    auto ps = c->list_processes(req);
-    EXPECT_EQ(ps.processes_size(), 1);
-    return ps.processes_size() > 0 ? ps.processes(0) : v1::ProcessInfo{};
-  }
-};
+// A heartbeat reporting one running launch's use: it wanted `cpu` and got
+// `got` (all of it when not given: not starved).
+void report(Harness& h, ConnId conn, const std::string& launch, int64_t cpu, int64_t now, int64_t got = -1) {
+  v1::ShimMessage m;
+  m.mutable_heartbeat()->set_seq(static_cast<uint64_t>(now));
+  m.mutable_heartbeat()->set_sent_ms(now);
+  auto* p = m.mutable_heartbeat()->add_processes();
+  p->set_id(launch);
+  p->set_state(v1::RUNNING);
+  p->set_pid(99);
+  p->mutable_usage()->set_cpu_used_millis(got < 0 ? cpu : got);
+  p->mutable_usage()->set_cpu_demand_millis(cpu);
+  p->mutable_usage()->set_memory_bytes(8 << 20);
+  p->mutable_allocation()->set_cpu_target_millis(got < 0 ? cpu : got);
+  h.c->on_shim_message(conn, m, now);
+}
+
+v1::ProcessInfo proc(Harness& h, const std::string& service) {
+  v1::ListRequest req;
+  req.set_service(service);
+  auto ps = h.c->list_processes(req);
+  EXPECT_EQ(ps.processes_size(), 1);
+  return ps.processes_size() > 0 ? ps.processes(0) : v1::ProcessInfo{};
+}
 
 const char* kBig = "name: big\ncommand: [x]\ncpu: auto:4\nmemory: 16Mi:64Mi\n";
 const char* kFiller = "name: filler\ncommand: [x]\ncpu: 2500m:3\nmemory: 16Mi:64Mi\n";
 
 TEST(LearnedMins, RaisedInPlaceThenMovedWhenItNoLongerFits) {
-  Harness h;
+  Harness h(temp_db(), learning_config());
   h.reg(1, "n1", 0);
   h.reg(2, "n2", 0);
   h.step(0);
@@ -107,8 +57,8 @@ TEST(LearnedMins, RaisedInPlaceThenMovedWhenItNoLongerFits) {
   h.step(0);
   ASSERT_EQ(h.c->apply(kBig, 0).errors_size(), 0);
   h.step(0);
-  const auto filler = h.proc("filler");
-  auto big = h.proc("big");
+  const auto filler = proc(h, "filler");
+  auto big = proc(h, "big");
   EXPECT_EQ(big.envelope().cpu_millis().min(), 1000);  // a quarter of max to start
   EXPECT_TRUE(big.cpu_min_learned());
   ASSERT_EQ(big.node(), filler.node());  // best fit: 1.5 cores left there
@@ -118,11 +68,11 @@ TEST(LearnedMins, RaisedInPlaceThenMovedWhenItNoLongerFits) {
 
   // It uses 1.2 cores: raised at once, in place (no stop, same launch).
   int64_t t = 1000;
-  h.report(home, big.launch(), 1200, t);
-  h.beat(other, t);
+  report(h, home, big.launch(), 1200, t);
+  h.heartbeat(other, t);
   h.c->tick(t);
   auto out = h.step(t);
-  big = h.proc("big");
+  big = proc(h, "big");
   EXPECT_GE(big.envelope().cpu_millis().min(), 1320);
   EXPECT_LE(big.envelope().cpu_millis().min(), 1400);
   EXPECT_EQ(big.state(), v1::RUNNING);
@@ -144,26 +94,26 @@ TEST(LearnedMins, RaisedInPlaceThenMovedWhenItNoLongerFits) {
   for (int i = 0; i < 10; ++i) {
     t += 1000;
     for (int64_t b = t - 900; b < t; b += 100) {  // both nodes stay alive
-      h.beat(home, b);
-      h.beat(other, b);
+      h.heartbeat(home, b);
+      h.heartbeat(other, b);
       h.c->tick(b);
     }
-    h.report(home, big.launch(), 3500, t, 1500);
-    h.beat(other, t);
+    report(h, home, big.launch(), 3500, t, 1500);
+    h.heartbeat(other, t);
     h.c->tick(t);
     out = h.step(t);
-    EXPECT_LE(h.proc("big").envelope().cpu_millis().min(), 1500);
+    EXPECT_LE(proc(h, "big").envelope().cpu_millis().min(), 1500);
     EXPECT_EQ(h.c->state().check_invariants(), "");
-    if (h.proc("big").state() == v1::STOPPING) break;
+    if (proc(h, "big").state() == v1::STOPPING) break;
   }
-  big = h.proc("big");
+  big = proc(h, "big");
   EXPECT_EQ(big.envelope().cpu_millis().min(), 1500);
   ASSERT_EQ(big.state(), v1::STOPPING);
   for (const auto& o : out) EXPECT_FALSE(o.msg.has_start()) << "started before the old copy exited";
   t += 100;
   h.event(home, big.launch(), "exited", t);
   out = h.step(t);
-  big = h.proc("big");
+  big = proc(h, "big");
   ASSERT_EQ(big.node(), other == 1 ? "n1" : "n2");
   bool started = false;
   for (const auto& o : out) started = started || (o.conn == other && o.msg.has_start());
@@ -172,19 +122,19 @@ TEST(LearnedMins, RaisedInPlaceThenMovedWhenItNoLongerFits) {
   h.step(t + 1);
   // On a node with room the rest of the raise is made, in place.
   t += 1000;
-  h.report(other, big.launch(), 3500, t);
-  h.beat(home, t);
+  report(h, other, big.launch(), 3500, t);
+  h.heartbeat(home, t);
   h.c->tick(t);
   h.step(t);
-  EXPECT_GE(h.proc("big").envelope().cpu_millis().min(), 3800);
-  EXPECT_EQ(h.proc("big").state(), v1::RUNNING);
+  EXPECT_GE(proc(h, "big").envelope().cpu_millis().min(), 3800);
+  EXPECT_EQ(proc(h, "big").state(), v1::RUNNING);
   EXPECT_EQ(h.c->state().check_invariants(), "");
 }
 
 const char* kReplicas = "name: rep\ncommand: [x]\ncpu: auto:2\nmemory: 16Mi:64Mi\ninstances: 4\n";
 
 TEST(LearnedMins, ReplicasThatNoLongerFitAreMoved) {
-  Harness h;
+  Harness h(temp_db(), learning_config());
   h.reg(1, "n1", 0);
   h.reg(2, "n2", 0);
   h.step(0);
@@ -203,7 +153,7 @@ TEST(LearnedMins, ReplicasThatNoLongerFitAreMoved) {
   }
   h.step(2);
   const int64_t t = 1000;
-  for (const auto all3 = h.c->list_processes(req); const auto& p : all3.processes()) h.report(p.node() == "n1" ? 1 : 2, p.launch(), 1800, t);
+  for (const auto all3 = h.c->list_processes(req); const auto& p : all3.processes()) report(h, p.node() == "n1" ? 1 : 2, p.launch(), 1800, t);
   h.c->tick(t);
   out = h.step(t);
   // 5 × 1.98 cores do not fit on two 4-core nodes: the raise is made, and the
@@ -219,42 +169,42 @@ TEST(LearnedMins, ReplicasThatNoLongerFitAreMoved) {
 }
 
 TEST(LearnedMins, ReapplyAndRestartKeepWhatWasLearnedAndLowerSlowly) {
-  Harness h;
+  Harness h(temp_db(), learning_config());
   h.reg(1, "n1", 0);
   h.step(0);
   ASSERT_EQ(h.c->apply(kBig, 0).errors_size(), 0);
   h.step(0);
-  auto big = h.proc("big");
+  auto big = proc(h, "big");
   h.event(1, big.launch(), "started", 1);
   h.step(1);
   int64_t t = 1000;
-  h.report(1, big.launch(), 300, t);
+  report(h, 1, big.launch(), 300, t);
   h.c->tick(t);
   h.step(t);
   // Lowered only after the warm-up (5 s of samples) and 2 s below.
   int64_t lowered_at = -1;
   for (t = 2000; t <= 12'000; t += 1000) {
-    h.report(1, big.launch(), 300, t);
+    report(h, 1, big.launch(), 300, t);
     h.c->tick(t);
     h.step(t);
-    if (h.proc("big").envelope().cpu_millis().min() < 1000) {
+    if (proc(h, "big").envelope().cpu_millis().min() < 1000) {
       lowered_at = t;
       break;
     }
   }
   ASSERT_GE(lowered_at, 7000);
-  const int64_t learned = h.proc("big").envelope().cpu_millis().min();
+  const int64_t learned = proc(h, "big").envelope().cpu_millis().min();
   EXPECT_GE(learned, 330);
   EXPECT_LE(learned, 350);
   // The same spec again: the learned min stays.
   ASSERT_EQ(h.c->apply(kBig, t).errors_size(), 0);
   h.step(t);
-  EXPECT_EQ(h.proc("big").envelope().cpu_millis().min(), learned);
+  EXPECT_EQ(proc(h, "big").envelope().cpu_millis().min(), learned);
   // A restarted controller reads it from the store.
   h.open();
   ASSERT_TRUE(h.c->load(t + 10).ok());
-  EXPECT_EQ(h.proc("big").envelope().cpu_millis().min(), learned);
-  EXPECT_TRUE(h.proc("big").cpu_min_learned());
+  EXPECT_EQ(proc(h, "big").envelope().cpu_millis().min(), learned);
+  EXPECT_TRUE(proc(h, "big").cpu_min_learned());
   auto ex = h.c->explain("big", t + 10);
   ASSERT_TRUE(ex);
   EXPECT_EQ(ex->resources(0).min(), learned);

@@ -55,22 +55,14 @@ nlohmann::json figures_json(const SimResult& r, std::optional<int> nodes_needed)
 }
 
 nlohmann::json contended_json(const SimResult& r) {
-  return {
-      {"nodes", r.nodes},
-      {"slack_percent", round3(r.slack_percent)},
-      {"unserved_percent", round3(r.unserved_percent)},
-      {"utilization_percent", round3(r.utilization_percent)},
-      {"allocation_percent", round3(r.allocation_percent)},
-      {"memory_overcommit_percent", round3(r.memory_overcommit_percent)},
-      {"slack_learned_percent", round3(r.slack_learned_percent)},
-      {"slack_fixed_percent", round3(r.slack_fixed_percent)},
-      {"fixed_share_percent", round3(r.fixed_share_percent)},
-      {"tasks_unplaceable", r.unplaceable},
-      {"moves", r.moves},
-      {"learned_min_raises", r.learned_raises},
-      {"learned_min_lowers", r.learned_lowers},
-      {"learned_min_moves", r.learned_moves},
-  };
+  const nlohmann::json all = figures_json(r, std::nullopt);
+  nlohmann::json j;
+  for (const char* k : {"nodes", "slack_percent", "unserved_percent", "utilization_percent", "allocation_percent",
+                        "memory_overcommit_percent", "slack_learned_percent", "slack_fixed_percent", "fixed_share_percent",
+                        "tasks_unplaceable", "moves", "learned_min_raises", "learned_min_lowers", "learned_min_moves"}) {
+    j[k] = all.at(k);
+  }
+  return j;
 }
 
 std::string summary_table(const SimResult& a, const SimResult& b, std::optional<int> na, std::optional<int> nb) {
