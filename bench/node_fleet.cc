@@ -1,0 +1,328 @@
+// Generated nodes for the controller load bench (see node_fleet.h).
+#include "bench/node_fleet.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <set>
+
+#include "rackos/v1/node.grpc.pb.h"
+#include "rackos_version.h"
+
+namespace rackos::bench {
+namespace {
+
+int64_t steady_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+constexpr int64_t kBucketUs = 50;
+constexpr size_t kBuckets = 200000;  // 10 s
+
+std::atomic<int64_t> g_registered, g_ended, g_heartbeats, g_acks, g_starts, g_stops, g_refused, g_running;
+
+}  // namespace
+
+struct NodeFleet::Node final : grpc::ClientBidiReactor<v1::ShimMessage, v1::ControllerMessage> {
+  NodeFleet& fleet;
+  int index;
+  std::string name;
+  std::unique_ptr<v1::NodeService::Stub> stub;
+  grpc::ClientContext ctx;
+  v1::ControllerMessage in;
+
+  std::mutex mu;
+  std::deque<v1::ShimMessage> q;
+  v1::ShimMessage writing_msg;
+  bool writing = false;
+  bool registered = false;
+  bool silent = false;
+  bool done = false;
+  uint64_t seq = 0;
+  std::array<int64_t, 32> sent_us{};       // by seq % 32
+  int64_t last_ack_us = 0;
+  int64_t last_heartbeat_us = 0;
+  std::map<std::string, std::string> running;  // launch id → service
+  int pid = 1000;
+  std::condition_variable done_cv;
+
+  Node(NodeFleet& f, int i, const std::shared_ptr<grpc::Channel>& ch)
+      : fleet(f), index(i), name(f.cfg_.name_prefix + std::to_string(i)), stub(v1::NodeService::NewStub(ch)) {}
+
+  void open() {
+    stub->async()->Connect(&ctx, this);
+    StartRead(&in);
+    v1::ShimMessage m;
+    auto* r = m.mutable_register_();
+    r->set_wire_version(RACKOS_WIRE_VERSION);
+    r->set_node(name);
+    r->set_cpu_millis(fleet.cfg_.node_cpu_millis);
+    r->set_memory_bytes(fleet.cfg_.node_memory_bytes);
+    r->set_enforcement("none (generated)");
+    {
+      std::lock_guard lock(mu);
+      push(std::move(m));
+    }
+    StartCall();
+  }
+
+  // Under mu.
+  void push(v1::ShimMessage m) {
+    if (silent || done) return;
+    if (writing) {
+      q.push_back(std::move(m));
+      return;
+    }
+    writing = true;
+    writing_msg = std::move(m);
+    StartWrite(&writing_msg);
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard lock(mu);
+    writing = false;
+    if (!ok) {
+      q.clear();
+      return;
+    }
+    if (!q.empty() && !silent) {
+      writing = true;
+      writing_msg = std::move(q.front());
+      q.pop_front();
+      StartWrite(&writing_msg);
+    }
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) return;  // OnDone follows
+    handle(in);
+    in.Clear();
+    StartRead(&in);
+  }
+
+  void OnDone(const grpc::Status&) override {
+    std::lock_guard lock(mu);
+    done = true;
+    g_ended.fetch_add(1);
+    done_cv.notify_all();
+  }
+
+  void heartbeat(bool with_usage) {
+    std::lock_guard lock(mu);
+    if (!registered || silent || done) return;
+    v1::ShimMessage m;
+    auto* hb = m.mutable_heartbeat();
+    hb->set_seq(++seq);
+    hb->set_sent_ms(wall_ms());
+    const int64_t now = steady_us();
+    if (last_ack_us > 0) {
+      const int64_t gap = (now - last_ack_us) / 1000;
+      int64_t cur = fleet.max_gap_ms_.load();
+      while (gap > cur && !fleet.max_gap_ms_.compare_exchange_weak(cur, gap)) {
+      }
+    }
+    sent_us[seq % sent_us.size()] = now;
+    last_heartbeat_us = now;
+    if (with_usage) {
+      int k = 0;
+      for (const auto& [id, service] : running) {
+        auto* p = hb->add_processes();
+        p->set_id(id);
+        p->set_service(service);
+        p->set_state(v1::RUNNING);
+        p->set_pid(2000 + k);
+        auto* a = p->mutable_allocation();
+        a->set_cpu_target_millis(100);
+        a->set_cpu_quota_millis(100);
+        a->set_memory_high_bytes(16 << 20);
+        a->set_memory_max_bytes(16 << 20);
+        auto* u = p->mutable_usage();
+        u->set_cpu_used_millis(5 + (seq / 10 + k) % 7);  // a little movement, as real use has
+        u->set_cpu_demand_millis(5 + (seq / 10 + k) % 7);
+        u->set_memory_bytes((4 << 20) + ((seq / 10 + k) % 5) * 4096);
+        ++k;
+      }
+    }
+    g_heartbeats.fetch_add(1);
+    push(std::move(m));
+  }
+
+  void handle(const v1::ControllerMessage& m) {
+    std::string restarted;
+    {
+      std::lock_guard lock(mu);
+      if (silent) return;
+      if (m.has_registered()) {
+        if (!registered) g_registered.fetch_add(1);
+        registered = true;
+        last_ack_us = steady_us();
+      } else if (m.has_ack()) {
+        const int64_t now = steady_us();
+        last_ack_us = now;
+        g_acks.fetch_add(1);
+        if (m.ack().seq() > 0 && m.ack().seq() + sent_us.size() > seq) {
+          fleet.record_latency(now - sent_us[m.ack().seq() % sent_us.size()]);
+        }
+      } else if (m.has_start()) {
+        g_starts.fetch_add(1);
+        if (running.emplace(m.start().id(), m.start().service()).second) g_running.fetch_add(1);
+        v1::ShimMessage e;
+        e.mutable_event()->set_id(m.start().id());
+        e.mutable_event()->set_kind("started");
+        e.mutable_event()->set_pid(++pid);
+        push(std::move(e));
+        restarted = m.start().id().substr(0, m.start().id().rfind('.'));
+      } else if (m.has_stop()) {
+        g_stops.fetch_add(1);
+        if (running.erase(m.stop().id())) g_running.fetch_sub(1);
+        v1::ShimMessage e;
+        e.mutable_event()->set_id(m.stop().id());
+        e.mutable_event()->set_kind("exited");
+        e.mutable_event()->mutable_exit()->set_signal(15);
+        e.mutable_event()->mutable_exit()->set_stop_requested(true);
+        e.mutable_event()->mutable_exit()->set_ended_ms(wall_ms());
+        push(std::move(e));
+      } else if (m.has_refused()) {
+        g_refused.fetch_add(1);
+      } else if (m.has_read_log()) {
+        v1::ShimMessage l;
+        l.mutable_log_data()->set_request(m.read_log().request());
+        l.mutable_log_data()->set_error("a generated node keeps no logs");
+        push(std::move(l));
+      }
+    }
+    if (!restarted.empty()) fleet.on_restart(restarted, index);
+  }
+};
+
+NodeFleet::NodeFleet(FleetConfig cfg) : cfg_(std::move(cfg)), latency_buckets_(kBuckets, 0) {
+  for (auto* c : {&g_registered, &g_ended, &g_heartbeats, &g_acks, &g_starts, &g_stops, &g_refused, &g_running}) c->store(0);
+}
+
+NodeFleet::~NodeFleet() {
+  stop_ = true;
+  for (auto& t : senders_) t.join();
+  for (auto& n : nodes_) n->ctx.TryCancel();
+  for (auto& n : nodes_) {
+    std::unique_lock lock(n->mu);
+    n->done_cv.wait_for(lock, std::chrono::seconds(10), [&] { return n->done; });
+  }
+}
+
+void NodeFleet::start() {
+  for (int i = 0; i < cfg_.nodes; ++i) {
+    grpc::ChannelArguments args;
+    // Its own connection: channels to one address share a subchannel otherwise.
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    args.SetMaxReceiveMessageSize(64 << 20);
+    auto ch = grpc::CreateCustomChannel(cfg_.target, grpc::InsecureChannelCredentials(), args);
+    nodes_.push_back(std::make_unique<Node>(*this, i, ch));
+  }
+  for (auto& n : nodes_) n->open();
+  for (int t = 0; t < cfg_.sender_threads; ++t) senders_.emplace_back([this, t] { send_loop(t); });
+}
+
+// Node i heartbeats at phase i % period within each period, so that the
+// fleet's heartbeats are spread evenly over time, as independent nodes' are.
+void NodeFleet::send_loop(int thread) {
+  const int period = cfg_.heartbeat_ms;
+  std::vector<std::vector<Node*>> by_slot(period);
+  for (int i = thread; i < cfg_.nodes; i += cfg_.sender_threads) by_slot[i % period].push_back(nodes_[i].get());
+  std::vector<uint64_t> rounds(cfg_.nodes, 0);
+  auto next = std::chrono::steady_clock::now();
+  int slot = 0;
+  while (!stop_) {
+    for (Node* n : by_slot[slot]) n->heartbeat(++rounds[n->index] % cfg_.usage_every == 0);
+    slot = (slot + 1) % period;
+    next += std::chrono::milliseconds(1);
+    std::this_thread::sleep_until(next);
+  }
+}
+
+void NodeFleet::record_latency(int64_t us) {
+  std::lock_guard lock(mu_);
+  latency_buckets_[std::min<size_t>(kBuckets - 1, static_cast<size_t>(std::max<int64_t>(0, us) / kBucketUs))]++;
+  ++latency_total_;
+}
+
+FleetCounts NodeFleet::counts() const {
+  return {g_registered.load(), g_ended.load(), g_heartbeats.load(), g_acks.load(),
+          g_starts.load(),     g_stops.load(), g_refused.load(),   g_running.load()};
+}
+
+void NodeFleet::reset_latency() {
+  std::lock_guard lock(mu_);
+  std::fill(latency_buckets_.begin(), latency_buckets_.end(), 0);
+  latency_total_ = 0;
+  max_gap_ms_ = 0;
+}
+
+double NodeFleet::ack_latency_us(double quantile) const {
+  std::lock_guard lock(mu_);
+  if (latency_total_ == 0) return 0;
+  const auto want = static_cast<int64_t>(quantile * static_cast<double>(latency_total_));
+  int64_t seen = 0;
+  for (size_t b = 0; b < kBuckets; ++b) {
+    seen += latency_buckets_[b];
+    if (seen > want) return static_cast<double>((b + 1) * kBucketUs);
+  }
+  return static_cast<double>(kBuckets * kBucketUs);
+}
+
+int64_t NodeFleet::max_ack_gap_ms() const { return max_gap_ms_.load(); }
+
+int64_t NodeFleet::processes_on(int index) const {
+  std::lock_guard lock(nodes_[index]->mu);
+  return static_cast<int64_t>(nodes_[index]->running.size());
+}
+
+std::vector<std::string> NodeFleet::cut(int index) {
+  Node& n = *nodes_[index];
+  std::vector<std::string> lost;
+  int64_t last = 0;
+  {
+    std::lock_guard lock(n.mu);
+    n.silent = true;
+    n.q.clear();
+    last = n.last_heartbeat_us;
+    for (const auto& [id, service] : n.running) lost.push_back(id.substr(0, id.rfind('.')));
+  }
+  std::lock_guard lock(mu_);
+  cut_ = index;
+  cut_last_heartbeat_us_ = last;
+  cut_processes_ = lost;
+  restart_ms_.assign(lost.size(), -1);
+  restarted_.assign(lost.size(), false);
+  return lost;
+}
+
+void NodeFleet::on_restart(const std::string& process, int node) {
+  const int64_t now = steady_us();
+  std::lock_guard lock(mu_);
+  if (cut_ < 0 || node == cut_) return;
+  for (size_t i = 0; i < cut_processes_.size(); ++i) {
+    if (!restarted_[i] && cut_processes_[i] == process) {
+      restarted_[i] = true;
+      restart_ms_[i] = static_cast<double>(now - cut_last_heartbeat_us_) / 1000.0;
+      return;
+    }
+  }
+}
+
+std::vector<double> NodeFleet::restart_ms() const {
+  std::lock_guard lock(mu_);
+  return restart_ms_;
+}
+
+size_t NodeFleet::restarted() const {
+  std::lock_guard lock(mu_);
+  return static_cast<size_t>(std::count(restarted_.begin(), restarted_.end(), true));
+}
+
+}  // namespace rackos::bench
