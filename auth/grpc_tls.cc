@@ -36,7 +36,7 @@ std::shared_ptr<grpc::ServerCredentials> server_credentials(const std::string& c
   return grpc::SslServerCredentials(o);
 }
 
-Peer peer_of(const grpc::ServerContext& ctx) {
+Peer peer_of(const grpc::ServerContextBase& ctx) {
   Peer p;
   const std::string where = ctx.peer();
   if (where.rfind("unix:", 0) == 0) {

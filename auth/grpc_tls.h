@@ -43,7 +43,7 @@ struct Peer {
   std::string serial;
   bool unix_socket = false;
 };
-Peer peer_of(const grpc::ServerContext& ctx);
+Peer peer_of(const grpc::ServerContextBase& ctx);
 // Who a verified client certificate names (an HTTPS peer).
 Peer peer_from_pem(const std::string& cert_pem);
 

@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -96,7 +97,8 @@ struct Controller {
         ::waitpid(pid, &st, 0);
       }
     }
-    if (!dir.empty()) std::filesystem::remove_all(dir);
+    if (!dir.empty() && !std::getenv("RACKOS_BENCH_KEEP")) std::filesystem::remove_all(dir);
+    if (!dir.empty() && std::getenv("RACKOS_BENCH_KEEP")) std::fprintf(stderr, "kept %s\n", dir.c_str());
   }
 };
 
@@ -119,10 +121,10 @@ bool start_controller(Controller& c) {
   });
 }
 
-// Services of 1,000 replicas each, `total` in all.
-std::string fleet_yaml(int64_t total) {
+// Services of 1,000 replicas each, `total` in all, numbered from `s`.
+std::string fleet_yaml(int64_t total, int& s) {
   std::string y;
-  for (int64_t placed = 0, s = 0; placed < total; ++s) {
+  for (int64_t placed = 0; placed < total; ++s) {
     const int64_t n = std::min<int64_t>(1000, total - placed);
     if (!y.empty()) y += "---\n";
     y += "name: load-" + std::to_string(s) + "\ncommand: [sleep, '3600']\ncpu: 10m:100m\nmemory: 1Mi:16Mi\ninstances: " +
@@ -174,25 +176,32 @@ SizeResult run_size(int nodes, int processes, double window_s) {
   }
   const double register_s = seconds_since(t0);
   const int64_t total = int64_t{nodes} * processes;
-  {
-    auto ch = grpc::CreateChannel(ctl.addr, grpc::InsecureChannelCredentials());
-    auto stub = v1::ClusterService::NewStub(ch);
+  // Placed in steps of 10 processes a node (each step's services applied in
+  // one call, then waited for): the generated nodes answer every start on the
+  // same 2 cores as the controller, so one apply of everything would measure
+  // this machine's overload rather than the controller.
+  const auto t_apply = std::chrono::steady_clock::now();
+  auto ch = grpc::CreateChannel(ctl.addr, grpc::InsecureChannelCredentials());
+  auto stub = v1::ClusterService::NewStub(ch);
+  int service = 0;
+  for (int64_t placed = 0; placed < total;) {
+    const int64_t step = std::min<int64_t>(total - placed, int64_t{nodes} * 10);
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + 120s);
     v1::ApplyRequest req;
-    req.set_yaml(fleet_yaml(total));
+    req.set_yaml(fleet_yaml(step, service));
     v1::ApplyResponse resp;
     auto st = stub->Apply(&ctx, req, &resp);
     if (!st.ok() || resp.errors_size() > 0) {
       std::fprintf(stderr, "controller-scale: apply: %s\n", st.ok() ? resp.errors(0).c_str() : st.error_message().c_str());
       return res;
     }
-  }
-  const auto t_apply = std::chrono::steady_clock::now();
-  if (!wait_for(300, [&] { return fleet.counts().running >= total; })) {
-    std::fprintf(stderr, "controller-scale: %d nodes: only %lld of %lld processes started\n", nodes,
-                 static_cast<long long>(fleet.counts().running), static_cast<long long>(total));
-    return res;
+    placed += step;
+    if (!wait_for(300, [&] { return fleet.counts().running >= placed; })) {
+      std::fprintf(stderr, "controller-scale: %d nodes: only %lld of %lld processes started\n", nodes,
+                   static_cast<long long>(fleet.counts().running), static_cast<long long>(placed));
+      return res;
+    }
   }
   const double place_s = seconds_since(t_apply);
   std::this_thread::sleep_for(3s);  // warm-up: every node has sent usage at least twice
@@ -211,13 +220,17 @@ SizeResult run_size(int nodes, int processes, double window_s) {
   res.us_per_heartbeat = acks > 0 ? (cpu1 - cpu0) * 1e6 / static_cast<double>(acks) : 0;
   const double p50 = fleet.ack_latency_us(0.50) / 1000, p99 = fleet.ack_latency_us(0.99) / 1000;
   const int64_t gap = fleet.max_ack_gap_ms();
-  const int64_t false_deaths = after.refused + after.stops + after.streams_ended;
+  // During placement (every node answering 50 starts at once, on the same 2
+  // cores as the controller) and during the steady window, apart.
+  const int64_t placing_deaths = before.refused + before.streams_ended;
+  const int64_t false_deaths = after.refused + after.stops + after.streams_ended - before.refused - before.stops -
+                               before.streams_ended;
   std::printf("%6d nodes %7lld processes | registered %.1f s, placed %.1f s | controller %.2f cores, RSS %.0f MiB, "
               "%.1f µs/heartbeat (%lld heartbeats/s) | ack p50 %.1f ms p99 %.1f ms, longest without ack %lld ms | "
-              "false deaths %lld\n",
+              "false deaths %lld (while placing: %lld)\n",
               nodes, static_cast<long long>(total), register_s, place_s, cores, rss, res.us_per_heartbeat,
               static_cast<long long>(static_cast<double>(acks) / elapsed), p50, p99, static_cast<long long>(gap),
-              static_cast<long long>(false_deaths));
+              static_cast<long long>(false_deaths), static_cast<long long>(placing_deaths));
   std::fflush(stdout);
   res.sustained = acks >= beats * 99 / 100 && gap < 500 && false_deaths == 0;
 
@@ -231,7 +244,8 @@ SizeResult run_size(int nodes, int processes, double window_s) {
   times.erase(std::remove(times.begin(), times.end(), -1.0), times.end());
   std::this_thread::sleep_for(1s);
   const auto end = fleet.counts();
-  const int64_t false_after = end.refused + end.stops + end.streams_ended - false_deaths;
+  const int64_t false_after =
+      end.refused + end.stops + end.streams_ended - after.refused - after.stops - after.streams_ended;
   const double ps_ms = time_cli(ctl.addr, "ps"), nodes_ms = time_cli(ctl.addr, "nodes");
   std::printf("%6d nodes: cut gen-%d (%zu processes): %zu placed again, p50 %.0f ms, p99 %.0f ms, max %.0f ms from its "
               "last heartbeat; false deaths after %lld | rackos ps %.0f ms, rackos nodes %.0f ms\n",

@@ -4,6 +4,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -48,6 +49,7 @@ struct NodeFleet::Node final : grpc::ClientBidiReactor<v1::ShimMessage, v1::Cont
   std::array<int64_t, 32> sent_us{};       // by seq % 32
   int64_t last_ack_us = 0;
   int64_t last_heartbeat_us = 0;
+  int64_t register_sent_us = 0;
   std::map<std::string, std::string> running;  // launch id → service
   int pid = 1000;
   std::condition_variable done_cv;
@@ -65,38 +67,42 @@ struct NodeFleet::Node final : grpc::ClientBidiReactor<v1::ShimMessage, v1::Cont
     r->set_cpu_millis(fleet.cfg_.node_cpu_millis);
     r->set_memory_bytes(fleet.cfg_.node_memory_bytes);
     r->set_enforcement("none (generated)");
+    register_sent_us = steady_us();
     {
       std::lock_guard lock(mu);
       push(std::move(m));
     }
     StartCall();
+    flush();
   }
 
-  // Under mu.
+  // Under mu: queued, written by flush() (never call StartWrite holding mu: its
+  // completion may run on this very thread).
   void push(v1::ShimMessage m) {
     if (silent || done) return;
-    if (writing) {
-      q.push_back(std::move(m));
-      return;
-    }
+    q.push_back(std::move(m));
+  }
+
+  void flush() {
+    std::unique_lock lock(mu);
+    if (writing || q.empty() || silent || done) return;
     writing = true;
-    writing_msg = std::move(m);
+    writing_msg = std::move(q.front());
+    q.pop_front();
+    lock.unlock();
     StartWrite(&writing_msg);
   }
 
   void OnWriteDone(bool ok) override {
-    std::lock_guard lock(mu);
-    writing = false;
-    if (!ok) {
-      q.clear();
-      return;
+    {
+      std::lock_guard lock(mu);
+      writing = false;
+      if (!ok) {
+        q.clear();
+        return;
+      }
     }
-    if (!q.empty() && !silent) {
-      writing = true;
-      writing_msg = std::move(q.front());
-      q.pop_front();
-      StartWrite(&writing_msg);
-    }
+    flush();
   }
 
   void OnReadDone(bool ok) override {
@@ -114,6 +120,11 @@ struct NodeFleet::Node final : grpc::ClientBidiReactor<v1::ShimMessage, v1::Cont
   }
 
   void heartbeat(bool with_usage) {
+    beat(with_usage);
+    flush();
+  }
+
+  void beat(bool with_usage) {
     std::lock_guard lock(mu);
     if (!registered || silent || done) return;
     v1::ShimMessage m;
@@ -189,7 +200,7 @@ struct NodeFleet::Node final : grpc::ClientBidiReactor<v1::ShimMessage, v1::Cont
         e.mutable_event()->mutable_exit()->set_ended_ms(wall_ms());
         push(std::move(e));
       } else if (m.has_refused()) {
-        g_refused.fetch_add(1);
+        if (g_refused.fetch_add(1) < 3) std::fprintf(stderr, "%s refused at %lld ms (last ack %lld ms before, last heartbeat %lld ms before, seq %llu, writing %d, queued %zu): %s\n", name.c_str(), static_cast<long long>((steady_us() - fleet.started_us_) / 1000), static_cast<long long>((steady_us() - last_ack_us) / 1000), static_cast<long long>((steady_us() - last_heartbeat_us) / 1000), static_cast<unsigned long long>(seq), writing ? 1 : 0, q.size(), m.refused().c_str());
       } else if (m.has_read_log()) {
         v1::ShimMessage l;
         l.mutable_log_data()->set_request(m.read_log().request());
@@ -197,6 +208,7 @@ struct NodeFleet::Node final : grpc::ClientBidiReactor<v1::ShimMessage, v1::Cont
         push(std::move(l));
       }
     }
+    flush();
     if (!restarted.empty()) fleet.on_restart(restarted, index);
   }
 };
@@ -216,6 +228,7 @@ NodeFleet::~NodeFleet() {
 }
 
 void NodeFleet::start() {
+  started_us_ = steady_us();
   for (int i = 0; i < cfg_.nodes; ++i) {
     grpc::ChannelArguments args;
     // Its own connection: channels to one address share a subchannel otherwise.
@@ -224,8 +237,10 @@ void NodeFleet::start() {
     auto ch = grpc::CreateCustomChannel(cfg_.target, grpc::InsecureChannelCredentials(), args);
     nodes_.push_back(std::make_unique<Node>(*this, i, ch));
   }
-  for (auto& n : nodes_) n->open();
+  // Heartbeats from the first registration on, as a real shim's (opening
+  // thousands of channels takes a while).
   for (int t = 0; t < cfg_.sender_threads; ++t) senders_.emplace_back([this, t] { send_loop(t); });
+  for (auto& n : nodes_) n->open();
 }
 
 // Node i heartbeats at phase i % period within each period, so that the

@@ -81,6 +81,7 @@ class NodeFleet {
   std::vector<int64_t> latency_buckets_;  // 50 µs wide, up to 10 s
   int64_t latency_total_ = 0;
   std::atomic<int64_t> max_gap_ms_{0};
+  int64_t started_us_ = 0;
   int cut_ = -1;
   int64_t cut_last_heartbeat_us_ = 0;
   std::vector<std::string> cut_processes_;

@@ -42,7 +42,16 @@ std::string ClusterController::yaml_of(ServiceId id) const { return format_servi
 
 void ClusterController::mark_dirty(ProcessId id) { dirty_procs_.insert(id.value); }
 
-void ClusterController::set_health(NodeId node, const NodeHealth& h) { state_.update_health(node, h); }
+void ClusterController::set_health(NodeId node, const NodeHealth& h) {
+  state_.update_health(node, h);
+  NodeBeats::publish(*beats_->slot(node), h);
+}
+
+void ClusterController::bind(ConnId conn, NodeId node) {
+  if (bind_ && conn != 0) bind_(conn, node == kNoNode ? nullptr : beats_->slot(node));
+}
+
+uint64_t ClusterController::store_revision() const { return store_->revision(); }
 
 void ClusterController::send(ConnId conn, v1::ControllerMessage msg, bool close) {
   if (conn == 0) return;
@@ -167,8 +176,18 @@ void ClusterController::tick(int64_t now_ms) {
     const Node& node = state_.node(n);
     if (node.removed || node.health.liveness == NodeState::dead) continue;
     ++live;
-    NodeHealth h = node.health;
-    HealthEvent ev = rackos::on_tick(h, now_ms, cfg_.health);
+    // Heartbeats taken on the stream threads count (NodeBeats); a node turns
+    // dead only if none was taken since it was judged.
+    NodeBeats::Slot& slot = *beats_->slot(n);
+    NodeHealth h;
+    HealthEvent ev;
+    while (true) {
+      const uint64_t seen = NodeBeats::word(slot);
+      h = node.health;
+      h.last_heartbeat_ms = std::max(h.last_heartbeat_ms, NodeBeats::heard_ms(seen));
+      ev = rackos::on_tick(h, now_ms, cfg_.health);
+      if (ev != HealthEvent::became_dead || NodeBeats::hold(slot, seen)) break;
+    }
     silent += h.liveness == NodeState::suspect || ev == HealthEvent::became_dead;
     if (ev != HealthEvent::none) changes.push_back({n, h, ev});
   }
@@ -196,7 +215,10 @@ void ClusterController::tick(int64_t now_ms) {
     }
     set_health(c.node, c.health);
     const Node& node = state_.node(c.node);
-    if (c.event == HealthEvent::became_suspect) {
+    if (c.event == HealthEvent::became_ready) {
+      capacity_changed_ = true;
+      events_->add(now_ms, "node-ready", node.name, "heartbeats resumed");
+    } else if (c.event == HealthEvent::became_suspect) {
       events_->add(now_ms, "node-suspect", node.name,
                    "no heartbeat for " + format_duration_ms(now_ms - c.health.last_heartbeat_ms) + "; no new placements");
     } else if (c.event == HealthEvent::became_dead) {

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -27,6 +28,7 @@
 #include "controller/auth_registry.h"
 #include "controller/event_log.h"
 #include "controller/metrics.h"
+#include "controller/node_beats.h"
 #include "controller/store.h"
 #include "core/cluster_state.h"
 #include "core/instance_scaling.h"
@@ -106,8 +108,15 @@ class ClusterController {
   Result<size_t> reset_to_store(int64_t now_ms);
 
   // --- node streams ---
-  void on_shim_message(ConnId conn, const v1::ShimMessage& m, int64_t now_ms);
+  // `acked`: a heartbeat its stream's thread already took and acknowledged
+  // (NodeBeats); only what it carries (process usage and states) is left.
+  void on_shim_message(ConnId conn, const v1::ShimMessage& m, int64_t now_ms, bool acked = false);
   void on_disconnect(ConnId conn, int64_t now_ms);
+  // Last-heard times shared with the stream threads, and who to tell when a
+  // stream starts or stops speaking for a node (slot) or for none (nullptr).
+  NodeBeats& beats() { return *beats_; }
+  void set_conn_binder(std::function<void(ConnId, NodeBeats::Slot*)> f) { bind_ = std::move(f); }
+  uint64_t store_revision() const;
 
   // --- time ---
   // Leases, backoffs, scaling; call every few ms.
@@ -204,7 +213,9 @@ class ClusterController {
   // processes (its service rebuilt from the launch if needed). False when it
   // cannot be adopted (then it is left running and reported).
   bool adopt_launch(NodeId node, const v1::ProcessInfo& p, const v1::StartProcess* launch, int64_t now_ms);
-  void on_heartbeat(ConnId conn, NodeId node, const v1::Heartbeat& hb, int64_t now_ms);
+  void on_heartbeat(ConnId conn, NodeId node, const v1::Heartbeat& hb, int64_t now_ms, bool acked);
+  void on_heartbeat_processes(NodeId node, const v1::Heartbeat& hb, int64_t now_ms);
+  void bind(ConnId conn, NodeId node);  // kNoNode: the stream speaks for no node now
   void on_event(ConnId conn, NodeId node, const v1::ProcessEvent& ev, int64_t now_ms);
   void handle_exit(ProcessId id, const v1::ExitStatus& exit, int64_t now_ms);
   void node_died(NodeId node, int64_t now_ms);
@@ -251,6 +262,8 @@ class ClusterController {
   uint64_t revision_seen_ = 0;  // the store's revision as this controller last loaded or committed it
   Store* store_;
   EventLog* events_;
+  std::shared_ptr<NodeBeats> beats_ = std::make_shared<NodeBeats>();
+  std::function<void(ConnId, NodeBeats::Slot*)> bind_;
   ClusterState state_;
   std::unordered_map<uint64_t, ProcExtra> pextra_;
   std::unordered_map<std::string, ProcessId> by_launch_;  // current launches only

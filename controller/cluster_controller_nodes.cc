@@ -14,7 +14,7 @@ namespace rackos::controller {
 
 // ---------------------------------------------------------------- node streams
 
-void ClusterController::on_shim_message(ConnId conn, const v1::ShimMessage& m, int64_t now_ms) {
+void ClusterController::on_shim_message(ConnId conn, const v1::ShimMessage& m, int64_t now_ms, bool acked) {
   if (m.has_register_()) {
     on_register(conn, m.register_(), now_ms);
     return;
@@ -26,7 +26,7 @@ void ClusterController::on_shim_message(ConnId conn, const v1::ShimMessage& m, i
     send(conn, std::move(out), true);
     return;
   }
-  if (m.has_heartbeat()) on_heartbeat(conn, it->second, m.heartbeat(), now_ms);
+  if (m.has_heartbeat()) on_heartbeat(conn, it->second, m.heartbeat(), now_ms, acked);
   if (m.has_event()) on_event(conn, it->second, m.event(), now_ms);
   if (m.has_log_data()) log_data_.push_back(m.log_data());
 }
@@ -36,6 +36,7 @@ void ClusterController::on_disconnect(ConnId conn, int64_t now_ms) {
   if (it == conn_node_.end()) return;
   NodeId node = it->second;
   conn_node_.erase(it);
+  bind(conn, kNoNode);
   if (links_[node].conn == conn) {
     links_[node].conn = 0;
     events_->add(now_ms, "node-disconnected", state_.node(node).name,
@@ -89,9 +90,13 @@ void ClusterController::on_register(ConnId conn, const v1::Register& reg, int64_
   const NodeId node = *nid;
   dirty_nodes_.insert(node);
   NodeLink& link = links_[node];
-  if (link.conn != 0 && link.conn != conn) conn_node_.erase(link.conn);  // a shim taken over by its standby
+  if (link.conn != 0 && link.conn != conn) {  // a shim taken over by its standby
+    conn_node_.erase(link.conn);
+    bind(link.conn, kNoNode);
+  }
   link.conn = conn;
   conn_node_[conn] = node;
+  bind(conn, node);
   link.enforcement = reg.enforcement();
   NodeHealth h = state_.node(node).health;
   HealthEvent ev = rackos::on_register(h, now_ms);
@@ -285,14 +290,20 @@ void ClusterController::check_reconciled(NodeId node, int64_t now_ms) {
   }
 }
 
-void ClusterController::on_heartbeat(ConnId conn, NodeId node, const v1::Heartbeat& hb, int64_t now_ms) {
+void ClusterController::on_heartbeat(ConnId conn, NodeId node, const v1::Heartbeat& hb, int64_t now_ms, bool acked) {
   const Node& n = state_.node(node);
+  if (acked && n.health.liveness == NodeState::dead) return;  // what it carried is stale now
+  if (acked) {
+    on_heartbeat_processes(node, hb, now_ms);
+    return;
+  }
   if (n.health.liveness == NodeState::dead) {
     v1::ControllerMessage out;
     out.set_refused("node " + n.name + " was declared dead (no heartbeat for " +
                     format_duration_ms(now_ms - n.health.last_heartbeat_ms) + "); register again");
     send(conn, std::move(out), true);
     conn_node_.erase(conn);
+    bind(conn, kNoNode);
     links_[node].conn = 0;
     return;
   }
@@ -308,6 +319,10 @@ void ClusterController::on_heartbeat(ConnId conn, NodeId node, const v1::Heartbe
   ack.mutable_ack()->set_sent_ms(hb.sent_ms());
   ack.mutable_ack()->set_store_revision(store_->revision());
   send(conn, std::move(ack));
+  on_heartbeat_processes(node, hb, now_ms);
+}
+
+void ClusterController::on_heartbeat_processes(NodeId node, const v1::Heartbeat& hb, int64_t now_ms) {
   NodeLink& link = links_[node];
   for (const auto& p : hb.processes()) {
     if (link.stale.count(p.id()) && p.state() == v1::EXITED) link.stale.erase(p.id());

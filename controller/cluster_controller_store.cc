@@ -152,7 +152,13 @@ Result<size_t> ClusterController::reset_to_store(int64_t now_ms) {
   const Histogram failover = failover_, store_latency = store_latency_;
   std::vector<ConnId> conns;
   for (const auto& [conn, node] : conn_node_) conns.push_back(conn);
+  for (ConnId conn : conns) bind(conn, kNoNode);  // node ids may name other nodes after the reload
+  auto beats = beats_;
+  auto binder = bind_;
+  beats->reset();
   *this = ClusterController(cfg_, store_, events_);
+  beats_ = beats;
+  bind_ = binder;
   counters_ = counters;
   failover_ = failover;
   store_latency_ = store_latency;

@@ -1,6 +1,7 @@
 // The controller daemon: loop, gRPC services and HTTP (see server.h).
 #include "controller/server.h"
 
+#include <absl/synchronization/mutex.h>
 #include <grpcpp/grpcpp.h>
 #include <httplib.h>
 #include <openssl/pem.h>
@@ -35,6 +36,7 @@
 #include "auth/private_file.h"
 #include "controller/etcd_store.h"
 #include "controller/leader_election.h"
+#include "controller/node_stream.h"
 #include "core/leader_lease.h"
 #include "rackos/v1/cluster.grpc.pb.h"
 #include "rackos/v1/node.grpc.pb.h"
@@ -61,15 +63,6 @@ void say(const std::string& msg) {
                static_cast<int>(now % 1000), static_cast<int>(::getpid()), msg.c_str());
   std::fflush(stderr);
 }
-
-// Messages waiting to be written on one shim's stream.
-struct ConnOut {
-  std::mutex mu;
-  std::condition_variable cv;
-  std::deque<std::pair<v1::ControllerMessage, bool>> q;
-  bool done = false;
-  grpc::ServerContext* ctx = nullptr;  // valid while the stream is in conns_
-};
 
 // The single writer loop. Each turn takes what was posted and works it off
 // in three phases:
@@ -130,6 +123,9 @@ class Loop {
   void set_after_turn(std::function<void()> f) { after_turn_ = std::move(f); }
   // Runs first in every turn, before anything is acted on (the leader lease).
   void set_before_turn(std::function<void(int64_t now)> f) { before_turn_ = std::move(f); }
+  // Cleared while this loop acts on nothing (its store is lost) and once it
+  // stops: node streams then acknowledge nothing on their own.
+  void set_acking(std::atomic<bool>* a) { acking_ = a; }
 
   void loop() {
     auto next_tick = std::chrono::steady_clock::now();
@@ -144,6 +140,7 @@ class Loop {
         batch.swap(tasks_);
       }
       const int64_t now = wall_ms();
+      if (getenv("RACKOS_DEBUG_TURNS") && now - last_turn_end_ > 150) say("DEBUG turn gap " + std::to_string(now - last_turn_end_) + " ms, " + std::to_string(batch.size()) + " tasks");
       if (before_turn_) before_turn_(now);
       // 0. The store could not be reloaded after a failed commit (etcd
       //    unreachable): the in-memory state is not the cluster's, so nothing
@@ -154,6 +151,7 @@ class Loop {
           last_reload_ms_ = now;
           if (auto r = ctl_.reset_to_store(now); r) {
             lost_store_ = false;
+            if (acking_) acking_->store(true);
             store_error_.clear();
             say("store reachable again: reloaded (" + std::to_string(*r) + " processes); nodes register again");
           } else {
@@ -188,6 +186,7 @@ class Loop {
         ctl_.take_outbox();
         if (auto r = ctl_.reset_to_store(now); !r) {
           lost_store_ = true;
+          if (acking_) acking_->store(false);
           last_reload_ms_ = now;
           store_error_ = r.error().message;
         } else {
@@ -234,6 +233,7 @@ class Loop {
             say("cannot reload the store after a failed commit: " + r.error().message +
                 "; acting on nothing until it can (retried every 200 ms)");
             lost_store_ = true;
+            if (acking_) acking_->store(false);
             last_reload_ms_ = now;
             store_error_ = r.error().message;
           }
@@ -248,7 +248,10 @@ class Loop {
         if (t.kind == Kind::read) t.fn(now);
       }
       if (after_turn_) after_turn_();
+      if (getenv("RACKOS_DEBUG_TURNS") && wall_ms() - now > 150) say("DEBUG turn took " + std::to_string(wall_ms() - now) + " ms");
+      last_turn_end_ = wall_ms();
     }
+    if (acking_) acking_->store(false);
     for (auto& d : std::exchange(done_, {})) d(Status(StatusCode::UNAVAILABLE, "the controller is shutting down"));
   }
 
@@ -262,6 +265,8 @@ class Loop {
 
  private:
   std::function<void(int64_t)> before_turn_;
+  std::atomic<bool>* acking_ = nullptr;
+  int64_t last_turn_end_ = 0;
   bool lost_store_ = false;   // reload failed: act on nothing until it works
   int64_t last_reload_ms_ = 0;
 
@@ -315,7 +320,7 @@ class LoudEvents {
   void operator()() {
     for (const auto& e : log_.since(seq_)) {
       seq_ = e.seq;
-      static const std::set<std::string> loud = {"shim-refused", "store-empty", "store-reset", "node-adopted",
+      static const std::set<std::string> loud = {"node-suspect", "node-dead", "shim-refused", "store-empty", "store-reset", "node-adopted",
                                                  "service-adopted"};
       if (!loud.count(e.kind)) continue;
       auto& last = said_[e.subject + "\n" + e.message];
@@ -342,7 +347,7 @@ Status failed(const Error& e) {
   return Status(StatusCode::FAILED_PRECONDITION, e.message);
 }
 
-class Services final : public v1::NodeService::Service, public v1::ClusterService::Service {
+class Services final : public v1::NodeService::CallbackService, public v1::ClusterService::Service {
   std::function<Status(const v1::HandoverRequest&, v1::HandoverResponse*)> handover_;
 
  public:
@@ -350,8 +355,31 @@ class Services final : public v1::NodeService::Service, public v1::ClusterServic
       : ctl_(ctl), loop_(loop), events_(events), cfg_(cfg) {
     loop_.set_deliver([this](std::vector<Outgoing> out) { deliver(std::move(out)); });
     loop_.set_log_router([this](std::vector<v1::LogData> data) { route_logs(std::move(data)); });
+    streams_.post = [this](ConnId conn, std::shared_ptr<const v1::ShimMessage> m, bool acked) {
+      loop_.post([this, conn, m = std::move(m), acked](int64_t now) { ctl_.on_shim_message(conn, *m, now, acked); });
+    };
+    streams_.gone = [this](ConnId conn) {
+      {
+        std::lock_guard lock(conns_mu_);
+        conns_.erase(conn);
+      }
+      loop_.post([this, conn](int64_t now) { ctl_.on_disconnect(conn, now); });
+    };
+    streams_.refused = [this](const std::string& subject, const std::string& line) {
+      events_.add(wall_ms(), "shim-refused", subject, line);
+    };
+    streams_.messages_per_second = kNodeMessagesPerSecond;
+    streams_.burst = kNodeBurst;
+    ctl_.set_conn_binder([this](ConnId conn, NodeBeats::Slot* slot) {
+      std::lock_guard lock(conns_mu_);
+      if (auto it = conns_.find(conn); it != conns_.end()) it->second->bind(slot);
+    });
     refresh_users();
   }
+
+  // What every node stream shares: whether acknowledgements may go out
+  // without the loop, the revision they carry, the leader's lease.
+  NodeStreamShared& streams() { return streams_; }
 
   // ---- who may do what
   // The users as the loop last saw them (run on the loop, after each turn):
@@ -365,7 +393,7 @@ class Services final : public v1::NodeService::Service, public v1::ClusterServic
 
   // The caller may call `method`: its role allows it, a user's certificate
   // was not revoked, and it stays under its rate. `who` is set either way.
-  Status admit(ServerContext* ctx, std::string_view method, auth::Peer& who) {
+  Status admit(grpc::ServerContextBase* ctx, std::string_view method, auth::Peer& who) {
     if (cfg_.insecure) {
       who.role = auth::Role::admin;
       who.name = "anyone (--insecure-no-tls)";
@@ -529,83 +557,20 @@ class Services final : public v1::NodeService::Service, public v1::ClusterServic
   void set_ca(std::string pem) { ca_pem_ = std::move(pem); }
 
   // ---- NodeService
-  Status Connect(ServerContext* ctx, grpc::ServerReaderWriter<v1::ControllerMessage, v1::ShimMessage>* stream) override {
+  grpc::ServerBidiReactor<v1::ShimMessage, v1::ControllerMessage>* Connect(grpc::CallbackServerContext* ctx) override {
     auth::Peer who;
     if (Status denied = admit(ctx, "Connect", who); !denied.ok()) {
       events_.add(wall_ms(), "shim-refused", ctx->peer(), denied.error_message());
-      return denied;
+      return NodeStream::refuse(denied);
     }
     const ConnId conn = next_conn_.fetch_add(1);
-    auto out = std::make_shared<ConnOut>();
-    out->ctx = ctx;
+    auto stream = NodeStream::open(ctx, streams_, conn, who.name, !cfg_.insecure);
     {
       std::lock_guard lock(conns_mu_);
-      conns_[conn] = out;
+      conns_[conn] = stream;
     }
-    std::thread writer([ctx, stream, out] {
-      std::unique_lock lock(out->mu);
-      while (true) {
-        out->cv.wait(lock, [&] { return !out->q.empty() || out->done; });
-        if (out->q.empty()) break;
-        std::deque<std::pair<v1::ControllerMessage, bool>> batch;
-        batch.swap(out->q);
-        lock.unlock();
-        // A burst (hundreds of starts after a node died) goes out coalesced:
-        // every message but the last is buffered, the last flushes them all.
-        bool ok = true, close = false;
-        for (size_t i = 0; i < batch.size() && ok && !close; ++i) {
-          grpc::WriteOptions opts;
-          close = batch[i].second;
-          if (i + 1 < batch.size() && !close) opts.set_buffer_hint();
-          ok = stream->Write(batch[i].first, opts);
-        }
-        lock.lock();
-        if (!ok || close) {
-          out->done = true;
-          lock.unlock();
-          if (close) std::this_thread::sleep_for(std::chrono::milliseconds(100));  // let the refusal reach it
-          ctx->TryCancel();
-          return;
-        }
-      }
-    });
-    v1::ShimMessage msg;
-    Status refused = Status::OK;
-    // A node speaks only for itself; and no node may flood the loop.
-    auto secs = [] { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); };
-    double tokens = kNodeBurst, at = secs();
-    while (stream->Read(&msg)) {
-      if (!cfg_.insecure && msg.has_register_() && msg.register_().node() != who.name) {
-        refused = Status(StatusCode::PERMISSION_DENIED, "permission denied: the certificate of node " + who.name +
-                                                            " cannot register node " + msg.register_().node());
-        events_.add(wall_ms(), "shim-refused", msg.register_().node().substr(0, 63), refused.error_message());
-        break;
-      }
-      const double t = secs();
-      tokens = std::min<double>(kNodeBurst, tokens + (t - at) * kNodeMessagesPerSecond);
-      at = t;
-      if (tokens < 1) {
-        refused = Status(StatusCode::RESOURCE_EXHAUSTED, "node " + who.name + " sent more than " +
-                                                             std::to_string(kNodeMessagesPerSecond) + " messages a second (burst " +
-                                                             std::to_string(kNodeBurst) + "): stream closed");
-        events_.add(wall_ms(), "shim-refused", who.name, refused.error_message());
-        break;
-      }
-      tokens -= 1;
-      auto m = std::make_shared<v1::ShimMessage>(std::move(msg));
-      msg.Clear();
-      loop_.post([this, conn, m](int64_t now) { ctl_.on_shim_message(conn, *m, now); });
-    }
-    loop_.post([this, conn](int64_t now) { ctl_.on_disconnect(conn, now); });
-    {
-      std::lock_guard lock(out->mu);
-      out->done = true;
-    }
-    out->cv.notify_all();
-    writer.join();
-    std::lock_guard lock(conns_mu_);
-    conns_.erase(conn);
-    return refused;
+    stream->begin();
+    return stream.get();
   }
 
   // ---- ClusterService
@@ -691,10 +656,7 @@ class Services final : public v1::NodeService::Service, public v1::ClusterServic
       bool empty = true;
       {
         std::lock_guard lock(conns_mu_);
-        for (auto& [conn, o] : conns_) {
-          std::lock_guard l(o->mu);
-          empty = empty && (o->q.empty() || o->done);
-        }
+        for (auto& [conn, s] : conns_) empty = empty && s->idle();
       }
       if (empty) return;
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -705,7 +667,7 @@ class Services final : public v1::NodeService::Service, public v1::ClusterServic
   // at once instead of talking to one that no longer acts).
   void drop_nodes() {
     std::lock_guard lock(conns_mu_);
-    for (auto& [conn, out] : conns_) out->ctx->TryCancel();
+    for (auto& [conn, s] : conns_) s->cancel();
   }
 
   using HandoverFn = std::function<Status(const v1::HandoverRequest&, v1::HandoverResponse*)>;
@@ -808,17 +770,20 @@ class Services final : public v1::NodeService::Service, public v1::ClusterServic
 
  private:
   void deliver(std::vector<Outgoing> out) {
-    std::lock_guard lock(conns_mu_);
-    std::set<ConnOut*> touched;
-    for (auto& o : out) {
-      auto it = conns_.find(o.conn);
-      if (it == conns_.end()) continue;  // the stream is gone; the node re-registers
-      std::lock_guard l(it->second->mu);
-      if (it->second->done) continue;
-      it->second->q.emplace_back(std::move(o.msg), o.close);
-      touched.insert(it->second.get());
+    std::vector<std::shared_ptr<NodeStream>> touched;
+    {
+      std::lock_guard lock(conns_mu_);
+      for (auto& o : out) {
+        auto it = conns_.find(o.conn);
+        if (it == conns_.end()) continue;  // the stream is gone; the node re-registers
+        it->second->queue(std::move(o.msg), o.close);
+        if (touched.empty() || touched.back() != it->second) touched.push_back(it->second);
+      }
     }
-    for (auto* c : touched) c->cv.notify_one();
+    // Written outside the lock: a write may complete (and its stream end) at once.
+    std::sort(touched.begin(), touched.end());
+    touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
+    for (auto& s : touched) s->kick();
   }
 
   std::optional<v1::LogData> read_log(ConnId conn, v1::ReadLog rl) {
@@ -883,7 +848,8 @@ class Services final : public v1::NodeService::Service, public v1::ClusterServic
   std::map<std::string, Bucket> buckets_;
   std::atomic<ConnId> next_conn_{1};
   std::mutex conns_mu_;
-  std::map<ConnId, std::shared_ptr<ConnOut>> conns_;
+  std::map<ConnId, std::shared_ptr<NodeStream>> conns_;
+  NodeStreamShared streams_;
   std::atomic<uint64_t> next_log_{1};
   std::mutex log_mu_;
   std::map<uint64_t, std::shared_ptr<std::promise<v1::LogData>>> log_waiters_;
@@ -914,6 +880,9 @@ void write_file(const std::string& path, const std::string& text) {
 }  // namespace
 
 int run_controller(const ServerConfig& cfg) {
+  // gRPC's locks are absl's, whose deadlock detector (on in Debian's build)
+  // walks a lock graph on every acquisition: a tenth of the node streams' CPU.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   std::error_code ec;
   std::filesystem::create_directories(cfg.data_dir, ec);
   if (ec) {
@@ -1142,10 +1111,12 @@ int run_controller(const ServerConfig& cfg) {
   Loop loop(ctl, cfg.tick_ms);
   Services services(ctl, loop, events, cfg);
   services.set_ca(ctl.auth().ca().cert_pem);
-  loop.set_after_turn([loud = LoudEvents(events), &services]() mutable {
+  loop.set_after_turn([loud = LoudEvents(events), &services, &ctl]() mutable {
     loud();
     services.refresh_users();
+    services.streams().revision.store(ctl.store_revision());
   });
+  loop.set_acking(&services.streams().acking);
   if (election) {
     // Renewed from the loop itself: a stalled loop stops renewing, and on
     // waking finds it may no longer act before it touches anything.
@@ -1172,6 +1143,10 @@ int run_controller(const ServerConfig& cfg) {
         std::_Exit(3);
       }
     });
+  }
+  if (election) {
+    // Acknowledgements taken on stream threads stop with the lead, as the loop's do.
+    services.streams().leader_ok = [&] { return leader_may_act(last_renew_sent.load(), steady_now_ms(), lease); };
   }
   std::thread loop_thread([&] { loop.loop(); });
   // A planned handover (rackos handover): stop acting — every turn commits

@@ -30,9 +30,11 @@ HealthEvent on_tick(NodeHealth& h, int64_t now_ms, const HealthConfig& cfg) {
   if (h.liveness == NodeState::dead) return HealthEvent::none;
   const int64_t silent_ms = now_ms - h.last_heartbeat_ms;
   if (silent_ms >= cfg.node_lease_ms) return move(h, NodeState::dead, now_ms, HealthEvent::became_dead);
-  if (h.liveness == NodeState::ready && silent_ms > cfg.suspect_after_missed * cfg.heartbeat_ms) {
-    return move(h, NodeState::suspect, now_ms, HealthEvent::became_suspect);
-  }
+  const bool missed = silent_ms > cfg.suspect_after_missed * cfg.heartbeat_ms;
+  if (h.liveness == NodeState::ready && missed) return move(h, NodeState::suspect, now_ms, HealthEvent::became_suspect);
+  // Heard again, by heartbeats taken where the node's stream is read (the
+  // controller's NodeBeats): suspect → ready as a heartbeat would.
+  if (h.liveness == NodeState::suspect && !missed) return move(h, NodeState::ready, now_ms, HealthEvent::became_ready);
   return HealthEvent::none;
 }
 

@@ -42,7 +42,8 @@ enum class HealthEvent : uint8_t { none, became_suspect, became_ready, became_de
 HealthEvent on_register(NodeHealth& h, int64_t now_ms);
 // A heartbeat arrived. suspect → ready; a dead node must register again.
 HealthEvent on_heartbeat(NodeHealth& h, int64_t now_ms);
-// Time passed: ready → suspect → dead as heartbeats stay missing.
+// Time passed: ready → suspect → dead as heartbeats stay missing; suspect →
+// ready when h.last_heartbeat_ms is recent again (heartbeats recorded apart).
 HealthEvent on_tick(NodeHealth& h, int64_t now_ms, const HealthConfig& cfg);
 // The fenced node's shim reports its stale processes stopped: fenced → ready.
 HealthEvent on_reconciled(NodeHealth& h, int64_t now_ms);
