@@ -58,6 +58,16 @@ TEST(NodeHealth, DrainingIsAFlagOverLiveness) {
   EXPECT_EQ(h.state(), NodeState::dead);  // a draining node can still die
 }
 
+TEST(NodeHealth, ASuspectNodeHeardAgainApartTurnsReadyOnTheTick) {
+  HealthConfig cfg;
+  NodeHealth h;
+  on_register(h, 0);
+  EXPECT_EQ(on_tick(h, 350, cfg), HealthEvent::became_suspect);
+  h.last_heartbeat_ms = 360;  // a heartbeat recorded where the stream is read
+  EXPECT_EQ(on_tick(h, 370, cfg), HealthEvent::became_ready);
+  EXPECT_EQ(h.liveness, NodeState::ready);
+}
+
 TEST(NodeHealth, ShimSelfFencesAfterALease) {
   HealthConfig cfg;
   EXPECT_FALSE(shim_should_self_fence(1000, 1499, cfg));
