@@ -525,5 +525,40 @@ TEST(FaultE2E, TheHttpListenerRefusesWrongMethodsAndOutlastsIdleConnections) {
   }
 }
 
+
+// Issue 15: one file of 10,000 singleton services applied to a 4-node
+// cluster. Starting them all is minutes of work for the nodes and a long
+// burst for the controller; heartbeats and their acknowledgements must not
+// queue behind it: no node fences itself, none is declared dead, and the host
+// runs each singleton exactly once.
+TEST(FaultE2E, ABigApplyOfSingletonsFencesNoOne) {
+  LocalCluster c(kBin, {.nodes = 4, .node_cpu = "16", .node_memory = "32Gi", .enforce = false});
+  ASSERT_TRUE(c.start()) << c.file(c.dir() + "/controller.log");
+  const std::string secs = unique_seconds();
+  const std::vector<std::string> argv{"sleep", secs};
+  constexpr int kN = 10000;
+  std::string yaml;
+  for (int i = 0; i < kN; ++i) {
+    yaml += (i ? "---\n" : "") + std::string("name: one-") + std::to_string(i) + "\ncommand: [sleep, '" + secs +
+            "']\ncpu: 1m:10m\nmemory: 1Mi:8Mi\n";
+  }
+  const auto resp = c.apply(yaml);
+  ASSERT_EQ(resp.errors_size(), 0) << resp.errors(0);
+  ASSERT_TRUE(wait_until(600000, [&] { return c.running() == kN; }, 500))
+      << c.running() << " of " << kN << " running\n" << c.cli("events").second.substr(0, 4000);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // a late fence or death would show by now
+  const std::string events = c.cli("events").second;
+  auto count = [&](const std::string& kind) {
+    size_t n = 0;
+    for (size_t at = events.find(kind); at != std::string::npos; at = events.find(kind, at + 1)) ++n;
+    return n;
+  };
+  EXPECT_EQ(count(" fenced "), 0u) << "a node fenced itself\n" << events.substr(0, 4000);
+  EXPECT_EQ(count("node-dead"), 0u) << "a node was declared dead\n" << events.substr(0, 4000);
+  EXPECT_EQ(count("node-suspect"), 0u) << "a node missed heartbeats\n" << events.substr(0, 4000);
+  EXPECT_EQ(host_count(argv), kN) << "the host runs a singleton twice, or misses one";
+  EXPECT_EQ(c.running(), kN);
+}
+
 }  // namespace
 }  // namespace rackos::testing
