@@ -11,7 +11,9 @@
 // nodes` (the CLI, whole table). A size is sustained when every heartbeat was
 // acknowledged, no node went a lease without an ack, and nothing died falsely.
 // Last line: `controller_us_per_heartbeat: N` at the largest sustained size.
-// Usage: bench_controller_scale [--nodes 1000,2000,5000,10000] [--processes 50] [--seconds 10]
+// --connections K carries the nodes' streams over K TCP connections instead of
+// one each (as link shards in front of the active would; none is built yet).
+// Usage: bench_controller_scale [--nodes 1000,2000,5000,10000] [--processes 50] [--seconds 10] [--connections K]
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -156,7 +158,7 @@ struct SizeResult {
   double us_per_heartbeat = 0;
 };
 
-SizeResult run_size(int nodes, int processes, double window_s) {
+SizeResult run_size(int nodes, int processes, double window_s, int connections) {
   SizeResult res{nodes, false, 0};
   Controller ctl;
   if (!start_controller(ctl)) {
@@ -167,7 +169,8 @@ SizeResult run_size(int nodes, int processes, double window_s) {
   rackos::bench::NodeFleet fleet({.target = ctl.addr,
                                   .nodes = nodes,
                                   .node_cpu_millis = 8000,
-                                  .node_memory_bytes = int64_t{64} << 30});
+                                  .node_memory_bytes = int64_t{64} << 30,
+                                  .connections = connections});
   fleet.start();
   if (!wait_for(120, [&] { return fleet.counts().registered == nodes; })) {
     std::fprintf(stderr, "controller-scale: %d nodes: only %lld registered\n", nodes,
@@ -236,7 +239,10 @@ SizeResult run_size(int nodes, int processes, double window_s) {
 
   // One node cut silently (a power cut): when were its processes ordered to
   // start elsewhere, from its last heartbeat?
-  const int victim = nodes / 2;
+  int victim = 0;  // the node holding the most (the worst case)
+  for (int i = 1; i < nodes; ++i) {
+    if (fleet.processes_on(i) > fleet.processes_on(victim)) victim = i;
+  }
   const auto lost = fleet.cut(victim);
   wait_for(15, [&] { return fleet.restarted() == lost.size(); });
   auto times = fleet.restart_ms();
@@ -264,6 +270,7 @@ int main(int argc, char** argv) {
   std::vector<int> sizes = {1000, 2000, 5000, 10000};
   int processes = 50;
   double window = 10;
+  int connections = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i], value = argv[i + 1];
     if (flag == "--nodes") {
@@ -274,8 +281,10 @@ int main(int argc, char** argv) {
       processes = std::stoi(value);
     } else if (flag == "--seconds") {
       window = std::stod(value);
+    } else if (flag == "--connections") {
+      connections = std::stoi(value);
     } else {
-      std::fprintf(stderr, "usage: bench_controller_scale [--nodes 1000,2000,5000,10000] [--processes 50] [--seconds 10]\n");
+      std::fprintf(stderr, "usage: bench_controller_scale [--nodes 1000,2000,5000,10000] [--processes 50] [--seconds 10] [--connections K]\n");
       return 2;
     }
   }
@@ -286,11 +295,15 @@ int main(int argc, char** argv) {
   ::setrlimit(RLIMIT_NOFILE, &lim);
   ::signal(SIGPIPE, SIG_IGN);
   std::printf("controller-scale: one rackos controller (SQLite, no fsync, TLS off), generated nodes heartbeating every "
-              "100 ms (usage on every 10th), %d processes a node, %.0f s windows; %ld cores here\n",
-              processes, window, ::sysconf(_SC_NPROCESSORS_ONLN));
+              "100 ms (usage on every 10th), %d processes a node, %.0f s windows, %s; %ld cores here (shared with the "
+              "generator)\n",
+              processes, window,
+              connections > 0 ? ("streams over " + std::to_string(connections) + " connections").c_str()
+                              : "one connection a node",
+              ::sysconf(_SC_NPROCESSORS_ONLN));
   SizeResult best{};
   for (int n : sizes) {
-    SizeResult r = run_size(n, processes, window);
+    SizeResult r = run_size(n, processes, window, connections);
     if (r.sustained) best = r;
   }
   if (best.nodes == 0) {

@@ -229,12 +229,18 @@ NodeFleet::~NodeFleet() {
 
 void NodeFleet::start() {
   started_us_ = steady_us();
+  std::vector<std::shared_ptr<grpc::Channel>> shared;
   for (int i = 0; i < cfg_.nodes; ++i) {
+    if (cfg_.connections > 0 && static_cast<int>(shared.size()) == cfg_.connections) {
+      nodes_.push_back(std::make_unique<Node>(*this, i, shared[i % cfg_.connections]));
+      continue;
+    }
     grpc::ChannelArguments args;
     // Its own connection: channels to one address share a subchannel otherwise.
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     args.SetMaxReceiveMessageSize(64 << 20);
     auto ch = grpc::CreateCustomChannel(cfg_.target, grpc::InsecureChannelCredentials(), args);
+    if (cfg_.connections > 0) shared.push_back(ch);
     nodes_.push_back(std::make_unique<Node>(*this, i, ch));
   }
   // Heartbeats from the first registration on, as a real shim's (opening

@@ -27,6 +27,8 @@ struct FleetConfig {
   int heartbeat_ms = 100;
   int usage_every = 10;        // every Nth heartbeat carries the processes' usage
   int sender_threads = 2;
+  int connections = 0;         // 0: one TCP connection a node (as shims connect); K: the nodes' streams over K
+                               // connections (as they would reach the active through link shards)
   std::string name_prefix = "gen-";
 };
 

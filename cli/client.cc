@@ -75,6 +75,8 @@ std::shared_ptr<grpc::Channel> make_channel(const std::string& addr, const auth:
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 20);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 1000);  // gRPC's connect timeout too: not short
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 200);
+  // Whole tables of a large cluster (`ps --limit 0` of 500,000 processes is ~60 MiB); the server sends at most 64 MiB.
+  args.SetMaxReceiveMessageSize(64 << 20);
   auto creds = auth::channel_credentials(addr, id, args);
   return grpc::CreateCustomChannel(addr, creds, args);
 }

@@ -39,10 +39,12 @@ std::string range_text(const v1::Range& r, bool cpu, bool learned = false) {
   return s;
 }
 
-v1::ListProcessesResponse list_processes(const ControllerClient& c, const std::string& service, const std::string& node) {
+v1::ListProcessesResponse list_processes(const ControllerClient& c, const std::string& service, const std::string& node,
+                                         uint32_t limit = 0) {
   v1::ListRequest req;
   req.set_service(service);
   req.set_node(node);
+  req.set_limit(limit);
   v1::ListProcessesResponse resp;
   auto ctx = call_context();
   check(c.stub->ListProcesses(ctx.get(), req, &resp), c, "ps");
@@ -165,16 +167,24 @@ void add_cluster_commands(CLI::App& app) {
     cmd->add_option("service", service, "Only this service");
     cmd->add_option("--node", node, "Only this node");
     cmd->add_flag("--json", as_json, "JSON");
+    static uint32_t ps_limit = 1000;
+    static CLI::Option* limit_opt = cmd->add_option(
+        "--limit", ps_limit, "At most this many rows (0: all; default 1000 for the table, all with --json); the total is always counted");
     add_controller_flag(cmd);
     cmd->callback([] {
       auto c = connect_controller(g_controller);
-      auto resp = list_processes(c, service, node);
+      const uint32_t limit = limit_opt->count() > 0 ? ps_limit : (as_json ? 0 : 1000);
+      auto resp = list_processes(c, service, node, limit);
       if (as_json) {
         json out = json::array();
         for (const auto& p : resp.processes()) out.push_back(process_json(p));
         std::printf("%s\n", out.dump(2).c_str());
       } else {
         std::fputs(ps_table(resp).c_str(), stdout);
+      }
+      if (resp.total() > static_cast<uint64_t>(resp.processes_size())) {
+        std::fprintf(stderr, "%d of %llu processes shown (--limit 0 for all, or name a service or --node)\n",
+                     resp.processes_size(), static_cast<unsigned long long>(resp.total()));
       }
     });
   }

@@ -140,7 +140,6 @@ class Loop {
         batch.swap(tasks_);
       }
       const int64_t now = wall_ms();
-      if (getenv("RACKOS_DEBUG_TURNS") && now - last_turn_end_ > 150) say("DEBUG turn gap " + std::to_string(now - last_turn_end_) + " ms, " + std::to_string(batch.size()) + " tasks");
       if (before_turn_) before_turn_(now);
       // 0. The store could not be reloaded after a failed commit (etcd
       //    unreachable): the in-memory state is not the cluster's, so nothing
@@ -248,8 +247,6 @@ class Loop {
         if (t.kind == Kind::read) t.fn(now);
       }
       if (after_turn_) after_turn_();
-      if (getenv("RACKOS_DEBUG_TURNS") && wall_ms() - now > 150) say("DEBUG turn took " + std::to_string(wall_ms() - now) + " ms");
-      last_turn_end_ = wall_ms();
     }
     if (acking_) acking_->store(false);
     for (auto& d : std::exchange(done_, {})) d(Status(StatusCode::UNAVAILABLE, "the controller is shutting down"));
@@ -266,7 +263,6 @@ class Loop {
  private:
   std::function<void(int64_t)> before_turn_;
   std::atomic<bool>* acking_ = nullptr;
-  int64_t last_turn_end_ = 0;
   bool lost_store_ = false;   // reload failed: act on nothing until it works
   int64_t last_reload_ms_ = 0;
 
@@ -320,7 +316,7 @@ class LoudEvents {
   void operator()() {
     for (const auto& e : log_.since(seq_)) {
       seq_ = e.seq;
-      static const std::set<std::string> loud = {"node-suspect", "node-dead", "shim-refused", "store-empty", "store-reset", "node-adopted",
+      static const std::set<std::string> loud = {"shim-refused", "store-empty", "store-reset", "node-adopted",
                                                  "service-adopted"};
       if (!loud.count(e.kind)) continue;
       auto& last = said_[e.subject + "\n" + e.message];
