@@ -221,9 +221,15 @@ NodeFleet::~NodeFleet() {
   stop_ = true;
   for (auto& t : senders_) t.join();
   for (auto& n : nodes_) n->ctx.TryCancel();
+  // A node is freed only once gRPC is done with it; one still in use after a
+  // minute (an overloaded machine) is left allocated rather than freed under it.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   for (auto& n : nodes_) {
     std::unique_lock lock(n->mu);
-    n->done_cv.wait_for(lock, std::chrono::seconds(10), [&] { return n->done; });
+    if (!n->done_cv.wait_until(lock, until, [&] { return n->done; })) {
+      lock.unlock();
+      (void)n.release();
+    }
   }
 }
 

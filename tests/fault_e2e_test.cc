@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -558,6 +559,14 @@ TEST(FaultE2E, ABigApplyOfSingletonsFencesNoOne) {
   EXPECT_EQ(count("node-suspect"), 0u) << "a node missed heartbeats\n" << events.substr(0, 4000);
   EXPECT_EQ(host_count(argv), kN) << "the host runs a singleton twice, or misses one";
   EXPECT_EQ(c.running(), kN);
+  // `rackos ps` lists the first 1,000 and says how many there are; --limit 0 lists all.
+  auto [code, out] = c.cli("ps");
+  ASSERT_EQ(code, 0) << out.substr(0, 2000);
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1 + 1000 + 1) << out.substr(0, 2000);
+  EXPECT_NE(out.find("1000 of 10000 processes shown"), std::string::npos) << out.substr(out.size() - 500);
+  auto [all_code, all] = c.cli("ps --limit 0");
+  ASSERT_EQ(all_code, 0);
+  EXPECT_EQ(std::count(all.begin(), all.end(), '\n'), 1 + kN);
 }
 
 }  // namespace
