@@ -172,8 +172,17 @@ bool NodeStream::idle() {
   return (q_.empty() && !writing_) || finished_ || done_;
 }
 
+void NodeStream::cancel() {
+  std::lock_guard lock(cancel_mu_);
+  if (!ended_) ctx_->TryCancel();
+}
+
 void NodeStream::OnDone() {
   auto keep = std::move(self_);  // this may be deleted when `keep` goes
+  {
+    std::lock_guard lock(cancel_mu_);
+    ended_ = true;
+  }
   {
     std::lock_guard lock(mu_);
     done_ = true;

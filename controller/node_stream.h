@@ -60,7 +60,8 @@ class NodeStream final : public grpc::ServerBidiReactor<v1::ShimMessage, v1::Con
   // The node this stream speaks for (from the loop), or nullptr.
   void bind(NodeBeats::Slot* slot) { slot_.store(slot, std::memory_order_release); }
   bool idle();
-  void cancel() { ctx_->TryCancel(); }
+  // Ends the stream (a handover). Safe after it ended: does nothing then.
+  void cancel();
 
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
@@ -81,6 +82,11 @@ class NodeStream final : public grpc::ServerBidiReactor<v1::ShimMessage, v1::Con
   double tokens_;
   double tokens_at_;
 
+  // Held while cancelling and when the stream ends, so that a cancel never
+  // touches a context gRPC has freed; recursive because gRPC may end the
+  // stream from within TryCancel, on the same thread.
+  std::recursive_mutex cancel_mu_;
+  bool ended_ = false;
   std::mutex mu_;
   std::deque<std::pair<v1::ControllerMessage, bool>> q_;
   v1::ControllerMessage out_;

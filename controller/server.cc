@@ -662,8 +662,12 @@ class Services final : public v1::NodeService::CallbackService, public v1::Clust
   // Closes every shim stream now (a handover: they reconnect to the new active
   // at once instead of talking to one that no longer acts).
   void drop_nodes() {
-    std::lock_guard lock(conns_mu_);
-    for (auto& [conn, s] : conns_) s->cancel();
+    std::vector<std::shared_ptr<NodeStream>> all;
+    {
+      std::lock_guard lock(conns_mu_);
+      for (auto& [conn, s] : conns_) all.push_back(s);
+    }
+    for (auto& s : all) s->cancel();  // outside the lock: a stream may end (and unlist itself) at once
   }
 
   using HandoverFn = std::function<Status(const v1::HandoverRequest&, v1::HandoverResponse*)>;
