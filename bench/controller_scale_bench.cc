@@ -15,6 +15,7 @@
 // one each (as link shards in front of the active would; none is built yet).
 // Usage: bench_controller_scale [--nodes 1000,2000,5000,10000] [--processes 50] [--seconds 10] [--connections K]
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -110,6 +111,7 @@ bool start_controller(Controller& c) {
   c.dir = tmpl;
   c.pid = ::fork();
   if (c.pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // a crashed bench leaves no controller behind
     const std::string log = c.dir + "/controller.log";
     FILE* f = std::freopen(log.c_str(), "w", stderr);
     (void)f;

@@ -245,6 +245,7 @@ void NodeFleet::start() {
     // Its own connection: channels to one address share a subchannel otherwise.
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     args.SetMaxReceiveMessageSize(64 << 20);
+    args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);  // as the shim's link
     auto ch = grpc::CreateCustomChannel(cfg_.target, grpc::InsecureChannelCredentials(), args);
     if (cfg_.connections > 0) shared.push_back(ch);
     nodes_.push_back(std::make_unique<Node>(*this, i, ch));

@@ -1210,6 +1210,9 @@ int run_controller(const ServerConfig& cfg) {
   // Bad input from the network: no request may be larger than this (a file
   // of 10,000 services is ~2 MiB; a Register of a node with 10,000 processes ~5 MiB).
   builder.SetMaxReceiveMessageSize(16 << 20);
+  // No bandwidth-delay probing: every heartbeat would otherwise draw a PING
+  // and its ACK on an idle connection (node streams carry small messages).
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   builder.SetMaxSendMessageSize(64 << 20);
   // Every shim stream holds a thread; leave room for them and for clients.
   grpc::ResourceQuota quota("rackos-controller");

@@ -46,6 +46,7 @@ std::shared_ptr<grpc::Channel> make_channel(const std::string& target, const aut
   // one cuts handshakes on a busy machine ("tcp handshaker shutdown").
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 1000);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 200);
+  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);  // small messages: no PING per heartbeat to size a window
   args.SetMaxReceiveMessageSize(64 << 20);  // as much as the controller may send (a Registered for a big node)
   args.SetMaxSendMessageSize(64 << 20);
   auto creds = auth::channel_credentials(target, id, args);
