@@ -86,7 +86,7 @@ void NodeStream::OnReadDone(bool ok) {
   StartRead(&in_);
 }
 
-// Taken here when the node is bound to this stream, the loop holds it ready,
+// Taken here when the node is bound to this stream, the loop holds it ready or suspect,
 // and this controller may act; otherwise the loop answers it.
 bool NodeStream::take_heartbeat(const v1::Heartbeat& hb) {
   NodeBeats::Slot* slot = slot_.load(std::memory_order_acquire);

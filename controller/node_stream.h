@@ -1,6 +1,6 @@
 // One shim's stream on the controller (NodeService.Connect), served by gRPC's
 // callback API: no thread per stream, reads and writes complete on gRPC's own
-// threads. A heartbeat from a node the loop holds ready is taken and
+// threads. A heartbeat from a node the loop holds ready or suspect is taken and
 // acknowledged right here (NodeBeats) — no trip through the writer loop, no
 // commit — so acknowledgements never queue behind a burst of work; what a
 // heartbeat carries (process usage) and every other message go to the loop.
