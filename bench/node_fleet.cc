@@ -26,8 +26,6 @@ int64_t wall_ms() {
 constexpr int64_t kBucketUs = 50;
 constexpr size_t kBuckets = 200000;  // 10 s
 
-std::atomic<int64_t> g_registered, g_ended, g_heartbeats, g_acks, g_starts, g_stops, g_refused, g_running;
-
 }  // namespace
 
 struct NodeFleet::Node final : grpc::ClientBidiReactor<v1::ShimMessage, v1::ControllerMessage> {
@@ -115,7 +113,7 @@ struct NodeFleet::Node final : grpc::ClientBidiReactor<v1::ShimMessage, v1::Cont
   void OnDone(const grpc::Status&) override {
     std::lock_guard lock(mu);
     done = true;
-    g_ended.fetch_add(1);
+    fleet.counters_.ended.fetch_add(1);
     done_cv.notify_all();
   }
 
@@ -160,7 +158,7 @@ struct NodeFleet::Node final : grpc::ClientBidiReactor<v1::ShimMessage, v1::Cont
         ++k;
       }
     }
-    g_heartbeats.fetch_add(1);
+    fleet.counters_.heartbeats.fetch_add(1);
     push(std::move(m));
   }
 
@@ -170,19 +168,19 @@ struct NodeFleet::Node final : grpc::ClientBidiReactor<v1::ShimMessage, v1::Cont
       std::lock_guard lock(mu);
       if (silent) return;
       if (m.has_registered()) {
-        if (!registered) g_registered.fetch_add(1);
+        if (!registered) fleet.counters_.registered.fetch_add(1);
         registered = true;
         last_ack_us = steady_us();
       } else if (m.has_ack()) {
         const int64_t now = steady_us();
         last_ack_us = now;
-        g_acks.fetch_add(1);
+        fleet.counters_.acks.fetch_add(1);
         if (m.ack().seq() > 0 && m.ack().seq() + sent_us.size() > seq) {
           fleet.record_latency(now - sent_us[m.ack().seq() % sent_us.size()]);
         }
       } else if (m.has_start()) {
-        g_starts.fetch_add(1);
-        if (running.emplace(m.start().id(), m.start().service()).second) g_running.fetch_add(1);
+        fleet.counters_.starts.fetch_add(1);
+        if (running.emplace(m.start().id(), m.start().service()).second) fleet.counters_.running.fetch_add(1);
         v1::ShimMessage e;
         e.mutable_event()->set_id(m.start().id());
         e.mutable_event()->set_kind("started");
@@ -190,8 +188,8 @@ struct NodeFleet::Node final : grpc::ClientBidiReactor<v1::ShimMessage, v1::Cont
         push(std::move(e));
         restarted = m.start().id().substr(0, m.start().id().rfind('.'));
       } else if (m.has_stop()) {
-        g_stops.fetch_add(1);
-        if (running.erase(m.stop().id())) g_running.fetch_sub(1);
+        fleet.counters_.stops.fetch_add(1);
+        if (running.erase(m.stop().id())) fleet.counters_.running.fetch_sub(1);
         v1::ShimMessage e;
         e.mutable_event()->set_id(m.stop().id());
         e.mutable_event()->set_kind("exited");
@@ -200,7 +198,14 @@ struct NodeFleet::Node final : grpc::ClientBidiReactor<v1::ShimMessage, v1::Cont
         e.mutable_event()->mutable_exit()->set_ended_ms(wall_ms());
         push(std::move(e));
       } else if (m.has_refused()) {
-        if (g_refused.fetch_add(1) < 3) std::fprintf(stderr, "%s refused at %lld ms (last ack %lld ms before, last heartbeat %lld ms before, seq %llu, writing %d, queued %zu): %s\n", name.c_str(), static_cast<long long>((steady_us() - fleet.started_us_) / 1000), static_cast<long long>((steady_us() - last_ack_us) / 1000), static_cast<long long>((steady_us() - last_heartbeat_us) / 1000), static_cast<unsigned long long>(seq), writing ? 1 : 0, q.size(), m.refused().c_str());
+        // The first few refusals say why (a node declared dead: how long since its last ack and heartbeat).
+        if (fleet.counters_.refused.fetch_add(1) < 3) {
+          const int64_t now = steady_us();
+          std::fprintf(stderr, "%s refused at %lld ms (last ack %lld ms before, last heartbeat %lld ms before): %s\n",
+                       name.c_str(), static_cast<long long>((now - fleet.started_us_) / 1000),
+                       static_cast<long long>((now - last_ack_us) / 1000),
+                       static_cast<long long>((now - last_heartbeat_us) / 1000), m.refused().c_str());
+        }
       } else if (m.has_read_log()) {
         v1::ShimMessage l;
         l.mutable_log_data()->set_request(m.read_log().request());
@@ -214,7 +219,6 @@ struct NodeFleet::Node final : grpc::ClientBidiReactor<v1::ShimMessage, v1::Cont
 };
 
 NodeFleet::NodeFleet(FleetConfig cfg) : cfg_(std::move(cfg)), latency_buckets_(kBuckets, 0) {
-  for (auto* c : {&g_registered, &g_ended, &g_heartbeats, &g_acks, &g_starts, &g_stops, &g_refused, &g_running}) c->store(0);
 }
 
 NodeFleet::~NodeFleet() {
@@ -280,8 +284,8 @@ void NodeFleet::record_latency(int64_t us) {
 }
 
 FleetCounts NodeFleet::counts() const {
-  return {g_registered.load(), g_ended.load(), g_heartbeats.load(), g_acks.load(),
-          g_starts.load(),     g_stops.load(), g_refused.load(),   g_running.load()};
+  return {counters_.registered.load(), counters_.ended.load(), counters_.heartbeats.load(), counters_.acks.load(),
+          counters_.starts.load(),     counters_.stops.load(), counters_.refused.load(),   counters_.running.load()};
 }
 
 void NodeFleet::reset_latency() {

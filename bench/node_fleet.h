@@ -76,6 +76,10 @@ class NodeFleet {
   void record_latency(int64_t us);
 
   FleetConfig cfg_;
+  struct Counters {
+    std::atomic<int64_t> registered{0}, ended{0}, heartbeats{0}, acks{0}, starts{0}, stops{0}, refused{0}, running{0};
+  };
+  Counters counters_;
   std::vector<std::unique_ptr<Node>> nodes_;
   std::vector<std::thread> senders_;
   std::atomic<bool> stop_{false};
